@@ -1,0 +1,3 @@
+"""Libral: a Telegram-first, privacy-first AI bot platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,199 @@
+"""The one place that wires Libral together.
+
+settings → database → shared state → translator/metrics → Bot → Dispatcher (dependencies,
+middlewares, routers) → polling or webhook. Read this file to see the whole application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from time import monotonic
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import commands
+from bot.db import migrate
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.deps import AppDeps
+from bot.i18n import Translator
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.state import MAX_TTL_SECONDS, KeyValueState, create_state
+from bot.web import HealthProbe, create_web_app
+from handlers import get_routers
+from middlewares.context import I18nMiddleware, SessionMiddleware, UserMiddleware
+from middlewares.throttling import ThrottlingMiddleware
+from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, MetricsMiddleware
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Application:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    state: KeyValueState
+    redis: Redis | None
+    translator: Translator
+    metrics: Metrics
+    bot: Bot
+    dispatcher: Dispatcher
+    started_at: float = field(default_factory=monotonic)
+
+    def allowed_updates(self) -> list[str]:
+        return self.dispatcher.resolve_used_update_types()
+
+
+def build(settings: Settings) -> Application:
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    state, redis = create_state(settings.redis_url, settings.redis_prefix)
+    translator = Translator(default_locale=settings.default_locale)
+    metrics = Metrics()
+
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    bot = Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+    storage: BaseStorage
+    if redis is not None:
+        # FSM data can hold a half-typed message: it expires like everything else in Redis.
+        storage = RedisStorage(
+            redis,
+            key_builder=DefaultKeyBuilder(prefix=settings.redis_prefix + "fsm"),
+            state_ttl=MAX_TTL_SECONDS,
+            data_ttl=MAX_TTL_SECONDS,
+        )
+    else:
+        storage = MemoryStorage()
+
+    deps = AppDeps(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        translator=translator,
+        state=state,
+        metrics=metrics,
+    )
+    dispatcher = Dispatcher(storage=storage, **deps)
+
+    # Outer update middlewares run in this order, around everything else.
+    dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
+    dispatcher.update.outer_middleware(MetricsMiddleware(metrics))
+    dispatcher.update.outer_middleware(ErrorBoundaryMiddleware(translator))
+    dispatcher.update.outer_middleware(SessionMiddleware(sessionmaker))
+    dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(I18nMiddleware(translator))
+    throttling = ThrottlingMiddleware(
+        state, metrics, rate=settings.throttle_rate, burst=settings.throttle_burst
+    )
+    dispatcher.message.outer_middleware(throttling)
+    dispatcher.callback_query.outer_middleware(throttling)
+
+    dispatcher.include_routers(*get_routers())
+
+    return Application(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        state=state,
+        redis=redis,
+        translator=translator,
+        metrics=metrics,
+        bot=bot,
+        dispatcher=dispatcher,
+    )
+
+
+async def prepare(app: Application) -> None:
+    """Everything that must hold before the first update is handled."""
+    if app.settings.migrate_on_start:
+        await migrate.upgrade(app.engine)
+    await commands.publish(app.bot, app.translator)
+
+
+async def run(app: Application, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set, then shut down cleanly."""
+    await prepare(app)
+    settings = app.settings
+    probe = HealthProbe(app.engine, app.state, app.metrics, redis_configured=app.redis is not None)
+    runner: web.AppRunner | None = None
+    polling: asyncio.Task[None] | None = None
+    try:
+        if settings.use_webhook:
+            assert settings.webhook_url is not None
+            assert settings.webhook_secret is not None
+            secret = settings.webhook_secret.get_secret_value()
+            web_app = create_web_app(
+                probe,
+                dispatcher=app.dispatcher,
+                bot=app.bot,
+                webhook_path=settings.webhook_path,
+                webhook_secret=secret,
+            )
+            runner = await _start_http(web_app, settings)
+            await app.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=secret,
+                allowed_updates=app.allowed_updates(),
+            )
+            log.info("webhook mode at %s", settings.webhook_url)
+            await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
+            await stop.wait()
+        else:
+            if settings.http_enabled:
+                runner = await _start_http(create_web_app(probe), settings)
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            polling = asyncio.create_task(
+                app.dispatcher.start_polling(
+                    app.bot,
+                    allowed_updates=app.allowed_updates(),
+                    handle_signals=False,
+                    close_bot_session=False,
+                )
+            )
+            log.info("long polling")
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if polling.done():
+                polling.result()  # polling died on its own: surface why
+    finally:
+        if polling is not None and not polling.done():
+            await app.dispatcher.stop_polling()
+            await polling
+        if settings.use_webhook:
+            await app.dispatcher.emit_shutdown(bot=app.bot, **app.dispatcher.workflow_data)
+        if runner is not None:
+            await runner.cleanup()
+        await close(app)
+
+
+async def _start_http(web_app: web.Application, settings: Settings) -> web.AppRunner:
+    runner = web.AppRunner(web_app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    return runner
+
+
+async def close(app: Application) -> None:
+    await app.dispatcher.storage.close()
+    await app.bot.session.close()
+    await app.state.close()
+    await app.engine.dispose()

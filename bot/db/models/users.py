@@ -1,0 +1,46 @@
+"""The user: the one row Libral keeps for as long as the account exists."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db.base import Base, str_enum, utcnow
+
+
+class UserRole(enum.StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    BANNED = "banned"
+    BLOCKED_BOT = "blocked_bot"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("credits >= 0", name="credits_not_negative"),)
+
+    # Telegram user id; the only identifier kept (no names, no username in clear).
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    role: Mapped[UserRole] = mapped_column(
+        str_enum(UserRole),
+        default=UserRole.USER,
+    )
+    status: Mapped[UserStatus] = mapped_column(
+        str_enum(UserStatus),
+        default=UserStatus.ACTIVE,
+    )
+    credits: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    @property
+    def is_banned(self) -> bool:
+        return self.status is UserStatus.BANNED

@@ -1,0 +1,24 @@
+"""Application-wide dependencies, handed to the Dispatcher as keyword arguments.
+
+A handler names what it needs (`settings: Settings`, `state: KeyValueState`); each feature that
+adds a long-lived service adds its field here and sets it in `bot/app.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Translator
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.state import KeyValueState
+
+
+class AppDeps(TypedDict):
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    translator: Translator
+    state: KeyValueState
+    metrics: Metrics

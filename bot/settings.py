@@ -1,0 +1,111 @@
+"""Process settings, read once at start-up from the environment and `.env`.
+
+Each feature owns a section (`services/<feature>/config.py`) composed here, so its variables read
+as `<FEATURE>__<FIELD>` (for example `AI__OPENAI_API_KEY`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Locale = Literal["ja", "en"]
+SUPPORTED_LOCALES: tuple[Locale, ...] = ("ja", "en")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/libral.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    bot_token: SecretStr
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    redis_prefix: str = "libral:"
+    telegram_api_url: str = "https://api.telegram.org"
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_path: str = "/webhook"
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    http_enabled: bool = True
+
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: Locale = "ja"
+    throttle_rate: float = Field(default=2.0, gt=0, description="messages per second per user")
+    throttle_burst: int = Field(default=5, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    migrate_on_start: bool = True
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(" ", "").split(",") if p]
+            return frozenset(int(p) for p in parts)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        bot_id, _, secret = token.partition(":")
+        if not bot_id.isdigit() or not secret:
+            raise ValueError("expected the form 123456:ABC… given by @BotFather")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        return self
+
+    @property
+    def use_webhook(self) -> bool:
+        return self.webhook_url is not None
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.bot_token.get_secret_value().split(":", 1)[0])
+
+    def sqlite_path(self) -> Path | None:
+        if not self.database_url.startswith("sqlite"):
+            return None
+        raw = self.database_url.split(":///", 1)[1]
+        return None if raw in ("", ":memory:") else Path(raw)
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = "__".join(str(p) for p in err["loc"]).upper() or "settings"
+            problems.append(f"{loc}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from None

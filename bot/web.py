@@ -1,0 +1,70 @@
+"""The HTTP side: webhook endpoint (secret checked by aiogram), /healthz and /metrics."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.metrics import Metrics
+from bot.state import KeyValueState
+
+
+class HealthProbe:
+    def __init__(
+        self, engine: AsyncEngine, state: KeyValueState, metrics: Metrics, redis_configured: bool
+    ) -> None:
+        self.engine = engine
+        self.state = state
+        self.metrics = metrics
+        self.redis_configured = redis_configured
+
+    async def check(self) -> dict[str, str]:
+        report: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            report["database"] = "ok"
+        except Exception:  # noqa: BLE001 - any failure means "down" to a health check
+            report["database"] = "down"
+        if self.redis_configured:
+            report["redis"] = "ok" if await self.state.ping() else "down"
+        else:
+            report["redis"] = "not configured"
+        return report
+
+
+HEALTH_KEY = web.AppKey("health", HealthProbe)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    report = await request.app[HEALTH_KEY].check()
+    healthy = all(v != "down" for v in report.values())
+    return web.json_response(report, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[HEALTH_KEY].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_web_app(
+    probe: HealthProbe,
+    *,
+    dispatcher: Dispatcher | None = None,
+    bot: Bot | None = None,
+    webhook_path: str = "/webhook",
+    webhook_secret: str | None = None,
+) -> web.Application:
+    app = web.Application()
+    app[HEALTH_KEY] = probe
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if dispatcher is not None and bot is not None:
+        # aiogram answers 401 when X-Telegram-Bot-Api-Secret-Token is missing or wrong.
+        handler = SimpleRequestHandler(dispatcher, bot, secret_token=webhook_secret)
+        handler.register(app, path=webhook_path)
+    return app

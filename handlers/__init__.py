@@ -1,0 +1,36 @@
+"""Routers, one per feature, assembled in the order they must see updates.
+
+Each feature module exposes `setup() -> Router`, building a fresh router (a router can belong to
+one parent only, and tests build several applications in one process). Private-chat features hang
+under `private`, group features under `groups`; `fallback` goes last so that it answers only what
+nobody else took.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+
+from handlers import fallback, start
+
+
+def get_routers() -> list[Router]:
+    private = Router(name="private")
+    private.message.filter(F.chat.type == ChatType.PRIVATE)
+    private.include_routers(
+        start.setup(),
+    )
+
+    groups = Router(name="groups")
+    groups.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+    group_routers: list[Router] = []
+    if group_routers:
+        groups.include_routers(*group_routers)
+
+    # Updates that are not chat messages (payments, membership changes) route by their own filters.
+    anywhere = Router(name="anywhere")
+    anywhere_routers: list[Router] = []
+    if anywhere_routers:
+        anywhere.include_routers(*anywhere_routers)
+
+    return [private, groups, anywhere, fallback.setup()]

@@ -1,0 +1,61 @@
+"""First contact: /start, /help, /language, /privacy."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import COMMANDS
+from bot.db.models import User
+from bot.i18n import I18n, Translator
+from keyboards.language import LanguageAction, LanguageCD, language_keyboard
+from services import users
+
+
+async def start(message: Message, i18n: I18n) -> None:
+    name = message.from_user.first_name if message.from_user else ""
+    await message.answer(i18n("start-greeting", name=name), reply_markup=language_keyboard(i18n))
+
+
+async def show_help(message: Message, i18n: I18n) -> None:
+    lines = [f"/{name} — {i18n(f'cmd-{name}')}" for name in COMMANDS]
+    await message.answer(i18n("help-text", commands="\n".join(lines)))
+
+
+async def choose_language(message: Message, i18n: I18n) -> None:
+    await message.answer(i18n("language-prompt"), reply_markup=language_keyboard(i18n))
+
+
+async def set_language(
+    query: CallbackQuery,
+    callback_data: LanguageCD,
+    session: AsyncSession,
+    user: User,
+    translator: Translator,
+) -> None:
+    if callback_data.locale not in translator.locales:
+        await query.answer(translator.get(translator.default_locale, "error-button-expired"))
+        return
+    await users.set_locale(session, user, callback_data.locale)
+    i18n = translator.for_locale(callback_data.locale)
+    await query.answer(i18n("language-changed"))
+    if query.message is not None and isinstance(query.message, Message):
+        await query.message.edit_text(
+            i18n("language-changed-long"), reply_markup=language_keyboard(i18n)
+        )
+
+
+async def privacy(message: Message, i18n: I18n) -> None:
+    await message.answer(i18n("privacy-summary"))
+
+
+def setup() -> Router:
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    router.message.register(show_help, Command("help"))
+    router.message.register(choose_language, Command("language"))
+    router.message.register(privacy, Command("privacy"))
+    router.callback_query.register(set_language, LanguageCD.filter(F.action == LanguageAction.SET))
+    return router

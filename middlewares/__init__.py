@@ -1,0 +1,1 @@
+"""Update middlewares: de-duplication, error boundary, metrics, session, user, i18n, throttling."""

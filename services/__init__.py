@@ -1,0 +1,1 @@
+"""The domain. Nothing here imports handlers or middlewares."""
