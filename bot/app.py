@@ -87,7 +87,7 @@ def build(settings: Settings) -> Application:
         settings=settings,
         sessionmaker=sessionmaker,
         translator=translator,
-        state=state,
+        kv=state,
         metrics=metrics,
     )
     dispatcher = Dispatcher(storage=storage, **deps)

@@ -1,6 +1,6 @@
 """Application-wide dependencies, handed to the Dispatcher as keyword arguments.
 
-A handler names what it needs (`settings: Settings`, `state: KeyValueState`); each feature that
+A handler names what it needs (`settings: Settings`, `kv: KeyValueState`); each feature that
 adds a long-lived service adds its field here and sets it in `bot/app.py`.
 """
 
@@ -20,5 +20,6 @@ class AppDeps(TypedDict):
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     translator: Translator
-    state: KeyValueState
+    # not `state`: aiogram injects the FSM context under that name
+    kv: KeyValueState
     metrics: Metrics
