@@ -1,0 +1,571 @@
+"""Low-level OpenPGP packet helpers (RFC 9580) that pysequoia does not expose.
+
+* parsing key packets (algorithm, size, curve) for the key checks;
+* PKESKv3 + SEIPDv1 (AES-256, MDC) messages for v4 recipients, so that GnuPG 2.2 can read them
+  even when the key also advertises SEIPDv2 (Sequoia- and OpenPGP.js-made v4 keys do);
+* S2K (iterated and salted SHA-256, AES-256-CFB) protection of secret key packets, because
+  pysequoia generates unprotected keys.
+
+Private to ``services.crypto``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+try:  # cryptography >= 43 keeps CFB among the "decrepit" modes
+    from cryptography.hazmat.decrepit.ciphers.modes import CFB
+except ImportError:  # pragma: no cover
+    from cryptography.hazmat.primitives.ciphers.modes import CFB
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
+# Packet tags
+TAG_PKESK = 1
+TAG_SIGNATURE = 2
+TAG_SECRET_KEY = 5
+TAG_PUBLIC_KEY = 6
+TAG_SECRET_SUBKEY = 7
+TAG_SEIPD = 18
+TAG_LITERAL = 11
+TAG_USER_ID = 13
+TAG_PUBLIC_SUBKEY = 14
+
+# Public-key algorithms
+ALG_RSA = 1
+ALG_RSA_E = 2
+ALG_RSA_S = 3
+ALG_ELGAMAL = 16
+ALG_DSA = 17
+ALG_ECDH = 18
+ALG_ECDSA = 19
+ALG_ELGAMAL_ES = 20
+ALG_EDDSA_LEGACY = 22
+ALG_X25519 = 25
+ALG_X448 = 26
+ALG_ED25519 = 27
+ALG_ED448 = 28
+
+SYM_AES128 = 7
+SYM_AES192 = 8
+SYM_AES256 = 9
+HASH_SHA256 = 8
+HASH_SHA384 = 9
+HASH_SHA512 = 10
+
+CURVES: dict[bytes, str] = {
+    bytes.fromhex("2B06010401DA470F01"): "ed25519",
+    bytes.fromhex("2B060104019755010501"): "cv25519",
+    bytes.fromhex("2A8648CE3D030107"): "nistp256",
+    bytes.fromhex("2B81040022"): "nistp384",
+    bytes.fromhex("2B81040023"): "nistp521",
+    bytes.fromhex("2B2403030208010107"): "brainpoolP256r1",
+    bytes.fromhex("2B240303020801010B"): "brainpoolP384r1",
+    bytes.fromhex("2B240303020801010D"): "brainpoolP512r1",
+    bytes.fromhex("2B0601040197550105"): "x448",
+    bytes.fromhex("2B6571"): "ed448",
+}
+
+_NIST: dict[str, ec.EllipticCurve] = {
+    "nistp256": ec.SECP256R1(),
+    "nistp384": ec.SECP384R1(),
+    "nistp521": ec.SECP521R1(),
+}
+
+_HASHES = {HASH_SHA256: "sha256", HASH_SHA384: "sha384", HASH_SHA512: "sha512"}
+_SYM_KEYLEN = {SYM_AES128: 16, SYM_AES192: 24, SYM_AES256: 32}
+
+
+class PacketError(ValueError):
+    """Malformed or unsupported packet data."""
+
+
+# ---------------------------------------------------------------- framing
+
+
+def frame(tag: int, body: bytes) -> bytes:
+    """A packet in OpenPGP (new) format with a definite length."""
+    n = len(body)
+    if n < 192:
+        head = bytes([n])
+    elif n < 8384:
+        n2 = n - 192
+        head = bytes([(n2 >> 8) + 192, n2 & 0xFF])
+    else:
+        head = b"\xff" + struct.pack(">I", n)
+    return bytes([0xC0 | tag]) + head + body
+
+
+def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(tag, body) of each packet in binary OpenPGP data. A packet with partial body lengths
+    ends the iteration (its body is returned unparsed, with the length octets)."""
+    i = 0
+    while i < len(data):
+        ctb = data[i]
+        if not ctb & 0x80:
+            raise PacketError("not an OpenPGP packet")
+        if ctb & 0x40:
+            tag = ctb & 0x3F
+            first = _byte(data, i + 1)
+            if first < 192:
+                n, i = first, i + 2
+            elif first < 224:
+                n, i = ((first - 192) << 8) + _byte(data, i + 2) + 192, i + 3
+            elif first == 255:
+                n, i = struct.unpack(">I", data[i + 2 : i + 6])[0], i + 6
+            else:  # partial body length: hand out the rest and stop
+                yield tag, data[i + 1 :]
+                return
+        else:
+            tag = (ctb >> 2) & 0x0F
+            ltype = ctb & 3
+            if ltype == 3:
+                raise PacketError("indeterminate length")
+            size = (1, 2, 4)[ltype]
+            n = int.from_bytes(data[i + 1 : i + 1 + size], "big")
+            i += 1 + size
+        if i + n > len(data):
+            raise PacketError("truncated packet")
+        yield tag, data[i : i + n]
+        i += n
+
+
+def _byte(data: bytes, i: int) -> int:
+    if i >= len(data):
+        raise PacketError("truncated packet")
+    return data[i]
+
+
+def mpi(value: bytes) -> bytes:
+    """Encode big-endian bytes as an MPI (leading zeros stripped)."""
+    value = value.lstrip(b"\x00")
+    bits = (len(value) - 1) * 8 + value[0].bit_length() if value else 0
+    return struct.pack(">H", bits) + value
+
+
+def read_mpi(data: bytes, i: int) -> tuple[bytes, int]:
+    if i + 2 > len(data):
+        raise PacketError("truncated MPI")
+    bits = struct.unpack(">H", data[i : i + 2])[0]
+    n = (bits + 7) // 8
+    if i + 2 + n > len(data):
+        raise PacketError("truncated MPI")
+    return data[i + 2 : i + 2 + n], i + 2 + n
+
+
+# ---------------------------------------------------------------- key packets
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMaterial:
+    """The public part of a key packet."""
+
+    version: int
+    algorithm: int
+    created: int
+    public_end: int  # offset in the body where the public part ends
+    bits: int  # RSA/DSA/ElGamal modulus size; curve size for ECC
+    curve: str | None
+    fields: tuple[bytes, ...]  # algorithm-specific public fields (raw MPI/octet values)
+    kdf: bytes | None  # ECDH KDF parameters (hash id, sym id)
+    body: bytes
+
+    @property
+    def name(self) -> str:
+        """``rsa3072``, ``ed25519``, ``cv25519``, ``x25519``, ``dsa1024`` …"""
+        if self.algorithm in (ALG_RSA, ALG_RSA_E, ALG_RSA_S):
+            return f"rsa{self.bits}"
+        if self.algorithm == ALG_DSA:
+            return f"dsa{self.bits}"
+        if self.algorithm in (ALG_ELGAMAL, ALG_ELGAMAL_ES):
+            return f"elgamal{self.bits}"
+        fixed = {ALG_X25519: "x25519", ALG_X448: "x448", ALG_ED25519: "ed25519", ALG_ED448: "ed448"}
+        if self.algorithm in fixed:
+            return fixed[self.algorithm]
+        return self.curve or f"algo{self.algorithm}"
+
+    def fingerprint(self) -> bytes:
+        pub = self.body[: self.public_end]
+        if self.version == 4:
+            return hashlib.sha1(b"\x99" + struct.pack(">H", len(pub)) + pub).digest()
+        if self.version == 6:
+            return hashlib.sha256(b"\x9b" + struct.pack(">I", len(pub)) + pub).digest()
+        raise PacketError(f"unsupported key version {self.version}")
+
+    def key_id(self) -> bytes:
+        fpr = self.fingerprint()
+        return fpr[-8:] if self.version == 4 else fpr[:8]
+
+
+def parse_key(body: bytes) -> KeyMaterial:
+    """Parse the public part of a (public or secret) key packet body."""
+    if len(body) < 6:
+        raise PacketError("key packet too short")
+    version = body[0]
+    created = struct.unpack(">I", body[1:5])[0]
+    algo = body[5]
+    if version == 4:
+        i = 6
+    elif version == 6:
+        if len(body) < 10:
+            raise PacketError("key packet too short")
+        i = 10
+    else:
+        raise PacketError(f"unsupported key version {version}")
+    fields: list[bytes] = []
+    curve: str | None = None
+    kdf: bytes | None = None
+    bits = 0
+    if algo in (ALG_RSA, ALG_RSA_E, ALG_RSA_S):
+        n, i = read_mpi(body, i)
+        e, i = read_mpi(body, i)
+        fields = [n, e]
+        bits = _bits(n)
+    elif algo == ALG_DSA:
+        for _ in range(4):
+            v, i = read_mpi(body, i)
+            fields.append(v)
+        bits = _bits(fields[0])
+    elif algo in (ALG_ELGAMAL, ALG_ELGAMAL_ES):
+        for _ in range(3):
+            v, i = read_mpi(body, i)
+            fields.append(v)
+        bits = _bits(fields[0])
+    elif algo in (ALG_ECDH, ALG_ECDSA, ALG_EDDSA_LEGACY):
+        olen = _byte(body, i)
+        oid = body[i + 1 : i + 1 + olen]
+        i += 1 + olen
+        curve = CURVES.get(oid, "unknown-curve")
+        point, i = read_mpi(body, i)
+        fields = [oid, point]
+        if algo == ALG_ECDH:
+            klen = _byte(body, i)
+            kdf = body[i + 1 : i + 1 + klen]
+            i += 1 + klen
+        bits = {"nistp384": 384, "nistp521": 521, "ed448": 448, "x448": 448}.get(curve, 256)
+    elif algo in (ALG_X25519, ALG_ED25519):
+        fields = [body[i : i + 32]]
+        i += 32
+        bits = 256
+    elif algo == ALG_X448:
+        fields = [body[i : i + 56]]
+        i += 56
+        bits = 448
+    elif algo == ALG_ED448:
+        fields = [body[i : i + 57]]
+        i += 57
+        bits = 448
+    else:
+        raise PacketError(f"unsupported public-key algorithm {algo}")
+    if i > len(body):
+        raise PacketError("truncated key packet")
+    return KeyMaterial(version, algo, created, i, bits, curve, tuple(fields), kdf, body)
+
+
+def _bits(v: bytes) -> int:
+    v = v.lstrip(b"\x00")
+    return (len(v) - 1) * 8 + v[0].bit_length() if v else 0
+
+
+# ---------------------------------------------------------------- PKESKv3 + SEIPDv1
+
+
+def can_encrypt_v1(key: KeyMaterial) -> bool:
+    """Whether :func:`pkesk_v3` supports this (v4) encryption key."""
+    if key.version != 4:
+        return False
+    if key.algorithm in (ALG_RSA, ALG_RSA_E):
+        return True
+    return key.algorithm == ALG_ECDH and key.curve in ("cv25519", *_NIST)
+
+
+def pkesk_v3(key: KeyMaterial, session_key: bytes, sym: int = SYM_AES256) -> bytes:
+    """A version 3 Public-Key Encrypted Session Key packet (framed)."""
+    checksum = struct.pack(">H", sum(session_key) & 0xFFFF)
+    m = bytes([sym]) + session_key + checksum
+    head = bytes([3]) + key.key_id() + bytes([key.algorithm])
+    if key.algorithm in (ALG_RSA, ALG_RSA_E):
+        n = int.from_bytes(key.fields[0], "big")
+        e = int.from_bytes(key.fields[1], "big")
+        pub = rsa.RSAPublicNumbers(e, n).public_key()
+        c = pub.encrypt(m, asym_padding.PKCS1v15())
+        return frame(TAG_PKESK, head + mpi(c))
+    if key.algorithm != ALG_ECDH or key.kdf is None or len(key.kdf) < 3:
+        raise PacketError("unsupported encryption key")
+    hash_id, kek_sym = key.kdf[1], key.kdf[2]
+    if hash_id not in _HASHES or kek_sym not in _SYM_KEYLEN:
+        raise PacketError("unsupported ECDH KDF parameters")
+    oid, point = key.fields
+    if key.curve == "cv25519":
+        if len(point) != 33 or point[0] != 0x40:
+            raise PacketError("bad Curve25519 point")
+        eph = X25519PrivateKey.generate()
+        shared = eph.exchange(X25519PublicKey.from_public_bytes(point[1:]))
+        v = b"\x40" + eph.public_key().public_bytes_raw()
+    elif key.curve in _NIST:
+        curve = _NIST[key.curve]
+        eph_ec = ec.generate_private_key(curve)
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+        shared = eph_ec.exchange(ec.ECDH(), peer)
+        v = eph_ec.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    else:
+        raise PacketError("unsupported ECDH curve")
+    param = (
+        bytes([len(oid)])
+        + oid
+        + bytes([ALG_ECDH, 3, 1, hash_id, kek_sym])
+        + b"Anonymous Sender    "
+        + key.fingerprint()
+    )
+    kek = hashlib.new(_HASHES[hash_id], b"\x00\x00\x00\x01" + shared + param).digest()
+    kek = kek[: _SYM_KEYLEN[kek_sym]]
+    pad = 8 - len(m) % 8
+    wrapped = aes_key_wrap(kek, m + bytes([pad]) * pad)
+    return frame(TAG_PKESK, head + mpi(v) + bytes([len(wrapped)]) + wrapped)
+
+
+def seipd_v1(session_key: bytes, plaintext_packets: bytes) -> bytes:
+    """A version 1 SEIPD packet (AES-256-CFB, MDC), framed."""
+    prefix = os.urandom(16)
+    prefix += prefix[-2:]
+    body = prefix + plaintext_packets + b"\xd3\x14"
+    mdc = hashlib.sha1(body).digest()
+    enc = Cipher(algorithms.AES256(session_key), CFB(b"\x00" * 16)).encryptor()
+    ct = enc.update(body + mdc) + enc.finalize()
+    return frame(TAG_SEIPD, b"\x01" + ct)
+
+
+def encrypt_v1(key: KeyMaterial, plaintext_packets: bytes) -> bytes:
+    """PKESKv3 + SEIPDv1 message (binary) around already-built plaintext packets."""
+    session_key = os.urandom(32)
+    return pkesk_v3(key, session_key) + seipd_v1(session_key, plaintext_packets)
+
+
+# ---------------------------------------------------------------- secret key protection
+
+
+def _s2k_key(passphrase: bytes, salt: bytes, count: int) -> bytes:
+    data = salt + passphrase
+    full, rest = divmod(max(count, len(data)), len(data))
+    h = hashlib.sha256()
+    h.update(data * full + data[:rest])
+    return h.digest()
+
+
+S2K_COUNT_BYTE = 0xF0  # 33,554,432 octets hashed
+
+
+def _decode_count(c: int) -> int:
+    return (16 + (c & 15)) << ((c >> 4) + 6)
+
+
+def protect_secret_key_packet(body: bytes, passphrase: str) -> bytes:
+    """Re-encode an unprotected secret (sub)key packet body with S2K usage 254:
+    iterated+salted SHA-256, AES-256-CFB, SHA-1 integrity (v4 and v6)."""
+    key = parse_key(body)
+    i = key.public_end
+    usage = _byte(body, i)
+    if usage != 0:
+        raise PacketError("secret key is already protected")
+    # v4 ends with a two-octet checksum when unprotected; v6 has none
+    secret = body[i + 1 : -2] if key.version == 4 else body[i + 1 :]
+    salt = os.urandom(8)
+    s2k = bytes([3, HASH_SHA256]) + salt + bytes([S2K_COUNT_BYTE])
+    k = _s2k_key(passphrase.encode(), salt, _decode_count(S2K_COUNT_BYTE))
+    iv = os.urandom(16)
+    enc = Cipher(algorithms.AES256(k), CFB(iv)).encryptor()
+    ct = enc.update(secret + hashlib.sha1(secret).digest()) + enc.finalize()
+    public = body[: key.public_end]
+    if key.version == 4:
+        return public + bytes([254, SYM_AES256]) + s2k + iv + ct
+    # v6: usage, count of conditional fields, sym, S2K length, S2K, IV
+    cond = bytes([SYM_AES256, len(s2k)]) + s2k + iv
+    return public + bytes([254, len(cond)]) + cond + ct
+
+
+def protect_transferable_secret_key(data: bytes, passphrase: str) -> bytes:
+    """Protect every secret key packet of a binary transferable secret key."""
+    out = bytearray()
+    for tag, body in iter_packets(data):
+        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            out += frame(tag, protect_secret_key_packet(body, passphrase))
+        else:
+            out += frame(tag, body)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------- armor, literal data
+
+
+def crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def dearmor(text: bytes) -> bytes:
+    """Binary data of the first ASCII-armored block (headers skipped, CRC checked if present)."""
+    lines = text.replace(b"\r\n", b"\n").split(b"\n")
+    start = next(
+        (n for n, ln in enumerate(lines) if ln.strip().startswith(b"-----BEGIN PGP ")), None
+    )
+    if start is None:
+        raise PacketError("no armor header")
+    n = start + 1
+    while n < len(lines) and lines[n].strip() and b":" in lines[n]:
+        n += 1  # armor headers ("Comment: ...")
+    body: list[bytes] = []
+    crc: bytes | None = None
+    for ln in lines[n:]:
+        ln = ln.strip()
+        if ln.startswith(b"-----END PGP "):
+            break
+        if ln.startswith(b"=") and len(ln) == 5:
+            crc = ln[1:]
+            continue
+        body.append(ln)
+    else:
+        raise PacketError("no armor footer")
+    try:
+        data = base64.b64decode(b"".join(body), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PacketError("bad armor") from exc
+    if crc is not None:
+        try:
+            want = int.from_bytes(base64.b64decode(crc, validate=True), "big")
+        except (binascii.Error, ValueError) as exc:
+            raise PacketError("bad armor checksum") from exc
+        if want != crc24(data):
+            raise PacketError("armor checksum mismatch")
+    return data
+
+
+def literal_packet(data: bytes) -> bytes:
+    """A binary Literal Data packet (no file name, no date)."""
+    return frame(TAG_LITERAL, b"b\x00\x00\x00\x00\x00" + data)
+
+
+# ---------------------------------------------------------------- v4 key generation
+
+
+def _subpacket(kind: int, data: bytes, *, critical: bool = False) -> bytes:
+    body = bytes([kind | (0x80 if critical else 0)]) + data
+    n = len(body)
+    if n < 192:
+        return bytes([n]) + body
+    n2 = n - 192
+    return bytes([(n2 >> 8) + 192, n2 & 0xFF]) + body
+
+
+def _v4_signature(
+    sig_type: int,
+    signer: Ed25519PrivateKey,
+    issuer: KeyMaterial,
+    hashed_prefix: bytes,
+    hashed: bytes,
+) -> bytes:
+    """A v4 EdDSA(legacy) SHA-256 signature packet body over ``hashed_prefix``."""
+    fpr = issuer.fingerprint()
+    hashed = hashed + _subpacket(33, b"\x04" + fpr)
+    trailer = bytes([4, sig_type, ALG_EDDSA_LEGACY, HASH_SHA256]) + struct.pack(">H", len(hashed))
+    trailer += hashed
+    digest = hashlib.sha256(
+        hashed_prefix + trailer + b"\x04\xff" + struct.pack(">I", len(trailer))
+    ).digest()
+    sig = signer.sign(digest)
+    unhashed = _subpacket(16, fpr[-8:])
+    return (
+        trailer
+        + struct.pack(">H", len(unhashed))
+        + unhashed
+        + digest[:2]
+        + mpi(sig[:32])
+        + mpi(sig[32:])
+    )
+
+
+def _framed_for_hash(key: KeyMaterial) -> bytes:
+    pub = key.body[: key.public_end]
+    return b"\x99" + struct.pack(">H", len(pub)) + pub
+
+
+def _unprotected(key: KeyMaterial, secret: bytes) -> bytes:
+    return key.body[: key.public_end] + b"\x00" + secret + struct.pack(">H", sum(secret) & 0xFFFF)
+
+
+def build_v4_curve25519_key(user_id: str, passphrase: str, created: int | None = None) -> bytes:
+    """A binary v4 transferable secret key as GnuPG makes it: Ed25519 primary key (certify,
+    sign) and a Curve25519 ECDH subkey (encrypt), preferences AES-256/SHA-256 and the features
+    flag for SEIPDv1 only, so every sender (not only Libral) uses a format GnuPG 2.2 reads.
+    Secret parts protected with ``passphrase``."""
+    when = int(time.time()) if created is None else created
+    ed = Ed25519PrivateKey.generate()
+    cv = X25519PrivateKey.generate()
+    ed_pub = ed.public_key().public_bytes_raw()
+    cv_pub = cv.public_key().public_bytes_raw()
+    ed_oid = bytes.fromhex("2B06010401DA470F01")
+    cv_oid = bytes.fromhex("2B060104019755010501")
+    primary = parse_key(
+        struct.pack(">BIB", 4, when, ALG_EDDSA_LEGACY)
+        + bytes([len(ed_oid)])
+        + ed_oid
+        + mpi(b"\x40" + ed_pub)
+    )
+    subkey = parse_key(
+        struct.pack(">BIB", 4, when, ALG_ECDH)
+        + bytes([len(cv_oid)])
+        + cv_oid
+        + mpi(b"\x40" + cv_pub)
+        + bytes([3, 1, HASH_SHA256, SYM_AES256])
+    )
+    uid = user_id.encode()
+    created_sp = _subpacket(2, struct.pack(">I", when), critical=True)
+    uid_hashed = (
+        created_sp
+        + _subpacket(27, b"\x03", critical=True)  # certify + sign
+        + _subpacket(11, bytes([SYM_AES256, SYM_AES192, SYM_AES128]))
+        + _subpacket(21, bytes([HASH_SHA512, HASH_SHA384, HASH_SHA256]))
+        + _subpacket(22, bytes([2, 3, 1]))  # zlib, bzip2, zip
+        + _subpacket(30, b"\x01")  # features: SEIPDv1 only
+    )
+    uid_sig = _v4_signature(
+        0x13,
+        ed,
+        primary,
+        _framed_for_hash(primary) + b"\xb4" + struct.pack(">I", len(uid)) + uid,
+        uid_hashed,
+    )
+    sub_hashed = created_sp + _subpacket(27, b"\x0c", critical=True)  # encrypt comms + storage
+    sub_sig = _v4_signature(
+        0x18, ed, primary, _framed_for_hash(primary) + _framed_for_hash(subkey), sub_hashed
+    )
+    ed_secret = mpi(ed.private_bytes_raw())
+    cv_secret = mpi(cv.private_bytes_raw()[::-1])  # stored big-endian for legacy Curve25519
+    tsk = (
+        frame(TAG_SECRET_KEY, _unprotected(primary, ed_secret))
+        + frame(TAG_USER_ID, uid)
+        + frame(TAG_SIGNATURE, uid_sig)
+        + frame(TAG_SECRET_SUBKEY, _unprotected(subkey, cv_secret))
+        + frame(TAG_SIGNATURE, sub_sig)
+    )
+    return protect_transferable_secret_key(tsk, passphrase)
