@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.admin.config import AdminSettings
+
 Locale = Literal["ja", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ja", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/libral.db"
@@ -44,6 +46,7 @@ class Settings(BaseSettings):
     throttle_burst: int = Field(default=5, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migrate_on_start: bool = True
+    admin: AdminSettings = AdminSettings()
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -40,6 +40,8 @@ class User(Base):
     credits: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Keyed hash (HMAC) of the lowercase @username, for admin look-ups; never the name itself.
+    username_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
     @property
     def is_banned(self) -> bool:

@@ -1,0 +1,1 @@
+"""The operators' panel: stats, user management, broadcast, system health, audit."""

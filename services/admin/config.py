@@ -1,0 +1,24 @@
+"""Settings section ``settings.admin`` (environment ``ADMIN__<FIELD>``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class AdminSettings(BaseModel):
+    """Operators' log group, broadcast pacing and how long admin data is kept."""
+
+    # The operators' forum/supergroup that receives signed, encrypted audit records.
+    log_chat_id: int | None = None
+    # The operators' armored OpenPGP public key the audit records are encrypted to.
+    operator_key: SecretStr | None = None
+    # Broadcast delivery rate, kept under Telegram's ~30 messages a second overall.
+    broadcast_rate: float = Field(default=25.0, gt=0, le=28)
+    # Edit the progress message after this many recipients (and at most once a second).
+    progress_every: int = Field(default=50, ge=1)
+    # How long audit events and broadcast delivery state are kept (hours, at most 24).
+    retention_hours: float = Field(default=24.0, gt=0, le=24)
+    # Days shown in the stats chart.
+    chart_days: int = Field(default=30, ge=2, le=90)
+    # Payments listed per page.
+    page_size: int = Field(default=5, ge=1, le=20)
