@@ -19,6 +19,7 @@ import pysequoia as ps
 from pysequoia import packet as pk
 
 from services.crypto import _packets as pkt
+from services.crypto.keycheck import check_strength, precheck_public_key
 from services.crypto.port import (
     Decrypted,
     DecryptError,
@@ -34,15 +35,6 @@ from services.crypto.port import (
 )
 
 MAX_KEY_BYTES = 256 * 1024
-_RSA_LIKE = (
-    pkt.ALG_RSA,
-    pkt.ALG_RSA_E,
-    pkt.ALG_RSA_S,
-    pkt.ALG_DSA,
-    pkt.ALG_ELGAMAL,
-    pkt.ALG_ELGAMAL_ES,
-)
-_SUPPORTED_CURVES = ("ed25519", "cv25519", "nistp256", "nistp384", "nistp521", "ed448", "x448")
 
 
 _K = TypeVar("_K")
@@ -76,16 +68,6 @@ def _to_bytes(data: str | bytes) -> bytes:
 
 def _digest(data: str | bytes) -> bytes:
     return hashlib.sha256(_to_bytes(data)).digest()
-
-
-def check_strength(key: pkt.KeyMaterial) -> None:
-    """Refuse weak or unsupported algorithms (RSA/DSA < 2048, ElGamal, unknown curves)."""
-    if key.algorithm in (pkt.ALG_ELGAMAL, pkt.ALG_ELGAMAL_ES):
-        raise KeyImportError(KeyErrorKind.WEAK_ALGORITHM, key.name)
-    if key.algorithm in _RSA_LIKE and key.bits < 2048:
-        raise KeyImportError(KeyErrorKind.WEAK_ALGORITHM, key.name)
-    if key.curve is not None and key.curve not in _SUPPORTED_CURVES:
-        raise KeyImportError(KeyErrorKind.UNSUPPORTED, key.name)
 
 
 def pkesk_recipients(message: bytes) -> list[bytes]:
@@ -155,22 +137,7 @@ class SequoiaEngine:
 
     def inspect_public_key(self, data: str | bytes, *, now: datetime | None = None) -> KeyInfo:
         raw = _to_bytes(data)
-        if len(raw) > self._max_key_bytes:
-            raise KeyImportError(KeyErrorKind.TOO_LARGE)
-        if b"PRIVATE KEY BLOCK" in raw:
-            raise KeyImportError(KeyErrorKind.SECRET_KEY)
-        try:
-            packets = list(pk.PacketPile.from_bytes(raw))
-        except (RuntimeError, ValueError) as exc:
-            raise KeyImportError(KeyErrorKind.NOT_OPENPGP) from exc
-        tags = [p.tag for p in packets]
-        if pk.Tag.SecretKey in tags or pk.Tag.SecretSubkey in tags:
-            raise KeyImportError(KeyErrorKind.SECRET_KEY)
-        primaries = tags.count(pk.Tag.PublicKey)
-        if primaries == 0:
-            raise KeyImportError(KeyErrorKind.NOT_OPENPGP)
-        if primaries > 1:
-            raise KeyImportError(KeyErrorKind.MULTIPLE_KEYS)
+        precheck_public_key(raw, self._max_key_bytes)
         cert = self._cert(raw)
         return self._inspect(cert, now or datetime.now(UTC))
 

@@ -1,0 +1,417 @@
+"""OpenPGP engine on GnuPG through python-gnupg (a ``gpg`` process per call).
+
+For operators whose server key lives in a GnuPG keyring, gpg-agent or a smartcard. The engine
+uses its own home directory (never ``~/.gnupg``). Debian's GnuPG 2.2 knows neither v6 keys nor
+SEIPDv2: v6 keys are refused with :attr:`KeyErrorKind.UNSUPPORTED` and every message is SEIPDv1
+with AES-256. Decryption with a user's secret key (reader tool, tests) runs in a throw-away home
+directory that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gnupg
+
+from services.crypto import _packets as pkt
+from services.crypto.keycheck import check_strength, precheck_public_key
+from services.crypto.port import (
+    Decrypted,
+    DecryptError,
+    DecryptErrorKind,
+    GeneratedKey,
+    KeyErrorKind,
+    KeyImportError,
+    KeyInfo,
+    KeyVersion,
+    MessageFormat,
+    SigningKey,
+    normalize_fingerprint,
+)
+
+MAX_KEY_BYTES = 256 * 1024
+_CIPHER_ARGS = ["--cipher-algo", "AES256", "--digest-algo", "SHA256", "--compress-algo", "none"]
+_ALGO_NAMES = {"1": "rsa", "2": "rsa", "3": "rsa", "16": "elgamal", "17": "dsa", "20": "elgamal"}
+
+
+def _to_bytes(data: str | bytes) -> bytes:
+    return data.encode() if isinstance(data, str) else data
+
+
+def _kill_agent(home: str, binary: str) -> None:
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [gpgconf, "--homedir", home, "--kill", "gpg-agent"],
+            check=False,
+            capture_output=True,
+            timeout=10,
+        )
+
+
+@contextlib.contextmanager
+def _temporary_gpg(binary: str) -> Iterator[gnupg.GPG]:
+    home = tempfile.mkdtemp(prefix="libral-gpg-")
+    os.chmod(home, 0o700)
+    try:
+        yield gnupg.GPG(gpgbinary=binary, gnupghome=home)
+    finally:
+        _kill_agent(home, binary)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _status_text(result: Any) -> str:
+    return f"{getattr(result, 'status', '')} {getattr(result, 'stderr', '')}".lower()
+
+
+class GnupgEngine:
+    """:class:`~services.crypto.port.OpenPGPEngine` on python-gnupg."""
+
+    name = "gnupg"
+    supports_v6 = False
+
+    def __init__(
+        self,
+        home: Path | str,
+        binary: str = "gpg",
+        max_key_bytes: int = MAX_KEY_BYTES,
+    ) -> None:
+        self._home = str(home)
+        Path(self._home).mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self._home, 0o700)
+        self._binary = binary
+        self._gpg = gnupg.GPG(gpgbinary=binary, gnupghome=self._home)
+        self._max_key_bytes = max_key_bytes
+        self._lock = threading.Lock()
+        self._imported: set[str] = set()
+
+    def close(self) -> None:
+        """Stop the gpg-agent of the engine's home directory."""
+        _kill_agent(self._home, self._binary)
+
+    # ------------------------------------------------------------------ keys
+
+    def generate_key(
+        self, user_id: str, *, version: KeyVersion = KeyVersion.V4, passphrase: str
+    ) -> GeneratedKey:
+        if version != KeyVersion.V4:
+            raise KeyImportError(KeyErrorKind.UNSUPPORTED, "GnuPG 2.2 makes no v6 keys")
+        if not passphrase:
+            raise ValueError("a generated key must be protected with a passphrase")
+        with _temporary_gpg(self._binary) as tmp:
+            params = tmp.gen_key_input(
+                key_type="EDDSA",
+                key_curve="ed25519",
+                key_usage="sign,cert",
+                subkey_type="ECDH",
+                subkey_curve="cv25519",
+                subkey_usage="encrypt",
+                name_real=user_id,
+                name_email=None,
+                name_comment=None,
+                expire_date=0,
+                passphrase=passphrase,
+            )
+            params = "\n".join(
+                line for line in params.splitlines() if not line.startswith("Name-Email")
+            )
+            result = tmp.gen_key(params)
+            fpr = str(result.fingerprint or "")
+            if not fpr:
+                raise RuntimeError("gpg could not generate a key")
+            public = str(tmp.export_keys(fpr))
+            secret = str(tmp.export_keys(fpr, secret=True, passphrase=passphrase))
+        return GeneratedKey(
+            info=self.inspect_public_key(public), secret_armored=secret, passphrase=passphrase
+        )
+
+    def inspect_public_key(self, data: str | bytes, *, now: datetime | None = None) -> KeyInfo:
+        raw = _to_bytes(data)
+        block = precheck_public_key(raw, self._max_key_bytes)
+        if block.primary.version != 4:
+            raise KeyImportError(KeyErrorKind.UNSUPPORTED, "v6 key")
+        check_strength(block.primary)
+        when = now or datetime.now(UTC)
+        with self._lock:
+            scanned = list(self._gpg.scan_keys_mem(raw.decode("latin-1")))
+        if len(scanned) != 1:
+            raise KeyImportError(KeyErrorKind.NOT_OPENPGP)
+        key: dict[str, Any] = scanned[0]
+        if key.get("type") == "sec":
+            raise KeyImportError(KeyErrorKind.SECRET_KEY)
+        if key.get("trust") == "r":
+            raise KeyImportError(KeyErrorKind.REVOKED)
+        expires = _ts(key.get("expires"))
+        if key.get("trust") == "e" or (expires is not None and expires <= when):
+            raise KeyImportError(KeyErrorKind.EXPIRED)
+        enc = self._encryption_subkey(key, block, when)
+        armored = self._armored_public(raw, block)
+        return KeyInfo(
+            fingerprint=normalize_fingerprint(str(key["fingerprint"])),
+            version=KeyVersion.V4,
+            algorithm=block.primary.name,
+            encryption_algorithm=enc.name,
+            user_ids=tuple(str(u) for u in key.get("uids", [])),
+            created=datetime.fromtimestamp(block.primary.created, UTC),
+            expires=expires,
+            armored=armored,
+            message_format=MessageFormat.SEIPD_V1_AES256,
+        )
+
+    @staticmethod
+    def _encryption_subkey(key: dict[str, Any], block: Any, when: datetime) -> pkt.KeyMaterial:
+        by_id = {k.key_id().hex().upper(): k for k in (block.primary, *block.subkeys)}
+        info: dict[str, dict[str, Any]] = dict(key.get("subkey_info", {}))
+        candidates: list[tuple[int, pkt.KeyMaterial]] = []
+        if "e" in str(key.get("cap", "")):
+            candidates.append((block.primary.created, block.primary))
+        for keyid, sub in info.items():
+            if "e" not in str(sub.get("cap", "")) or sub.get("trust") in ("e", "r"):
+                continue
+            sub_expires = _ts(sub.get("expires"))
+            if sub_expires is not None and sub_expires <= when:
+                continue
+            material = by_id.get(str(keyid).upper())
+            if material is not None:
+                candidates.append((material.created, material))
+        if not candidates:
+            raise KeyImportError(KeyErrorKind.NO_ENCRYPTION_SUBKEY)
+        weak: KeyImportError | None = None
+        for _created, material in sorted(candidates, key=lambda c: c[0], reverse=True):
+            try:
+                check_strength(material)
+            except KeyImportError as exc:
+                weak = exc
+                continue
+            if not pkt.can_encrypt_v1(material):
+                weak = KeyImportError(KeyErrorKind.UNSUPPORTED, material.name)
+                continue
+            return material
+        assert weak is not None
+        raise weak
+
+    @staticmethod
+    def _armored_public(raw: bytes, block: Any) -> str:
+        if raw.lstrip()[:10] == b"-----BEGIN":
+            return raw.decode("ascii", errors="replace").strip() + "\n"
+        return _armor(block.binary, "PUBLIC KEY BLOCK")
+
+    def inspect_secret_key(self, data: str | bytes, passphrase: str | None) -> KeyInfo:
+        raw = _to_bytes(data)
+        with _temporary_gpg(self._binary) as tmp:
+            result = tmp.import_keys(raw.decode("latin-1"))
+            fprs = [str(f) for f in (result.fingerprints or [])]
+            if not fprs or not getattr(result, "sec_imported", 0):
+                raise KeyImportError(KeyErrorKind.NOT_OPENPGP)
+            fpr = fprs[0]
+            signed = tmp.sign(b"probe", keyid=fpr, passphrase=passphrase or "", detach=True)
+            if not str(signed):
+                raise KeyImportError(KeyErrorKind.BAD_PASSPHRASE)
+            public = str(tmp.export_keys(fpr))
+        block = precheck_public_key(public.encode(), self._max_key_bytes)
+        check_strength(block.primary)
+        return KeyInfo(
+            fingerprint=normalize_fingerprint(fpr),
+            version=KeyVersion.V4,
+            algorithm=block.primary.name,
+            encryption_algorithm="",
+            user_ids=(),
+            created=datetime.fromtimestamp(block.primary.created, UTC),
+            expires=None,
+            armored=public,
+            message_format=MessageFormat.SEIPD_V1_AES256,
+        )
+
+    # ------------------------------------------------------------------ keyring
+
+    def _ensure_public(self, armored: str, fingerprint: str) -> None:
+        if fingerprint in self._imported:
+            return
+        result = self._gpg.import_keys(armored)
+        if not result.fingerprints:
+            raise KeyImportError(KeyErrorKind.NOT_OPENPGP)
+        self._imported.add(fingerprint)
+
+    def _ensure_signer(self, signer: SigningKey) -> str:
+        fpr = normalize_fingerprint(signer.fingerprint)
+        if signer.secret_armored is not None and ("sec:" + fpr) not in self._imported:
+            result = self._gpg.import_keys(signer.secret_armored, passphrase=signer.passphrase)
+            if not result.fingerprints:
+                raise KeyImportError(KeyErrorKind.NOT_OPENPGP)
+            self._imported.add("sec:" + fpr)
+        return fpr
+
+    # ------------------------------------------------------------------ messages
+
+    def sign_and_encrypt(self, plaintext: bytes, recipient: KeyInfo, signer: SigningKey) -> str:
+        if recipient.version != KeyVersion.V4:
+            raise KeyImportError(KeyErrorKind.UNSUPPORTED, "v6 recipient")
+        with self._lock:
+            self._ensure_public(recipient.armored, recipient.fingerprint)
+            fpr = self._ensure_signer(signer)
+            result = self._gpg.encrypt(
+                plaintext,
+                [recipient.fingerprint],
+                sign=fpr,
+                passphrase=signer.passphrase or "",
+                always_trust=True,
+                armor=True,
+                extra_args=_CIPHER_ARGS,
+            )
+        if not result.ok:
+            raise RuntimeError(f"gpg could not sign and encrypt: {result.status}")
+        return str(result)
+
+    def encrypt(self, plaintext: bytes, recipient: KeyInfo) -> str:
+        if recipient.version != KeyVersion.V4:
+            raise KeyImportError(KeyErrorKind.UNSUPPORTED, "v6 recipient")
+        with self._lock:
+            self._ensure_public(recipient.armored, recipient.fingerprint)
+            result = self._gpg.encrypt(
+                plaintext,
+                [recipient.fingerprint],
+                always_trust=True,
+                armor=True,
+                extra_args=_CIPHER_ARGS,
+            )
+        if not result.ok:
+            raise RuntimeError(f"gpg could not encrypt: {result.status}")
+        return str(result)
+
+    def decrypt_and_verify(
+        self,
+        message: str | bytes,
+        secret_key: str,
+        passphrase: str | None,
+        verify_with: Sequence[str] = (),
+    ) -> Decrypted:
+        raw = _to_bytes(message)
+        fmt = _message_format(raw)
+        with _temporary_gpg(self._binary) as tmp:
+            imported = tmp.import_keys(secret_key, passphrase=passphrase)
+            if not getattr(imported, "sec_imported", 0) and not getattr(imported, "sec_read", 0):
+                raise DecryptError(DecryptErrorKind.NO_SECRET_KEY, "not a secret key")
+            for cert in verify_with:
+                tmp.import_keys(cert)
+            result = tmp.decrypt(
+                raw,
+                passphrase=passphrase or "",
+                always_trust=True,
+                extra_args=["--no-symkey-cache"],
+            )
+        if not result.ok:
+            raise _decrypt_error(result)
+        signer: str | None = None
+        if result.valid:
+            primary = normalize_fingerprint(
+                str(result.pubkey_fingerprint or result.fingerprint or "")
+            )
+            if primary in _primaries(verify_with):
+                signer = primary
+        return Decrypted(
+            plaintext=bytes(result.data), signer_fingerprint=signer, message_format=fmt
+        )
+
+    def sign_detached(self, data: bytes, signer: SigningKey) -> str:
+        with self._lock:
+            fpr = self._ensure_signer(signer)
+            result = self._gpg.sign(
+                data,
+                keyid=fpr,
+                passphrase=signer.passphrase or "",
+                detach=True,
+                extra_args=["--digest-algo", "SHA256"],
+            )
+        text = str(result)
+        if not text:
+            raise KeyImportError(KeyErrorKind.BAD_PASSPHRASE)
+        return text
+
+    def verify_detached(self, data: bytes, signature: str, certs: Sequence[str]) -> str | None:
+        with _temporary_gpg(self._binary) as tmp:
+            for cert in certs:
+                tmp.import_keys(cert)
+            sig_path = Path(str(tmp.gnupghome)) / "detached.sig"
+            sig_path.write_text(signature)
+            result = tmp.verify_data(str(sig_path), data)
+        if not result.valid:
+            return None
+        return normalize_fingerprint(str(result.pubkey_fingerprint or result.fingerprint))
+
+    def decrypt_with_passphrase(self, message: str | bytes, passphrase: str) -> bytes:
+        with _temporary_gpg(self._binary) as tmp:
+            result = tmp.decrypt(
+                _to_bytes(message), passphrase=passphrase, extra_args=["--no-symkey-cache"]
+            )
+        if not result.ok:
+            err = _decrypt_error(result)
+            if err.kind in (DecryptErrorKind.FAILED, DecryptErrorKind.NO_SECRET_KEY):
+                raise DecryptError(DecryptErrorKind.BAD_PASSPHRASE) from err
+            raise err
+        return bytes(result.data)
+
+
+def _decrypt_error(result: Any) -> DecryptError:
+    text = _status_text(result)
+    if "no_data" in text or "no valid openpgp data" in text or "nodata" in text:
+        return DecryptError(DecryptErrorKind.NOT_OPENPGP)
+    if "bad passphrase" in text or "bad_passphrase" in text:
+        return DecryptError(DecryptErrorKind.BAD_PASSPHRASE)
+    if "no secret key" in text or "no_seckey" in text:
+        return DecryptError(DecryptErrorKind.NO_SECRET_KEY)
+    if "badmdc" in text or "modified" in text or "integrity" in text:
+        return DecryptError(DecryptErrorKind.INTEGRITY)
+    return DecryptError(DecryptErrorKind.FAILED, str(getattr(result, "status", "")))
+
+
+def _primaries(certs: Sequence[str]) -> set[str]:
+    """Primary key fingerprints of armored certificates."""
+    out: set[str] = set()
+    for cert in certs:
+        with contextlib.suppress(pkt.PacketError, ValueError):
+            for tag, body in pkt.iter_packets(pkt.dearmor(cert.encode())):
+                if tag == pkt.TAG_PUBLIC_KEY:
+                    out.add(pkt.parse_key(body).fingerprint().hex().upper())
+    return out
+
+
+def _message_format(raw: bytes) -> MessageFormat | None:
+    try:
+        binary = pkt.dearmor(raw) if raw.lstrip()[:10] == b"-----BEGIN" else raw
+        for tag, body in pkt.iter_packets(binary):
+            if tag == pkt.TAG_SEIPD:
+                return MessageFormat.SEIPD_V1_AES256 if body[:1] == b"\x01" else None
+    except pkt.PacketError:
+        return None
+    return None
+
+
+def _ts(value: object) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(int(str(value)), UTC)
+    except ValueError:
+        return None
+
+
+def _armor(binary: bytes, kind: str) -> str:
+    import base64
+
+    text = base64.b64encode(binary).decode()
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
+    crc = base64.b64encode(pkt.crc24(binary).to_bytes(3, "big")).decode()
+    return "\n".join(
+        [f"-----BEGIN PGP {kind}-----", "", *lines, f"={crc}", f"-----END PGP {kind}-----", ""]
+    )
