@@ -49,8 +49,6 @@ async def apply_movement(
     """
     try:
         async with session.begin_nested():
-            session.add(CreditMovement(user_id=user_id, delta=delta, kind=kind, ref=ref))
-            await session.flush()
             # The guard in the WHERE clause makes concurrent debits safe without a read lock.
             result = await session.execute(
                 update(User)
@@ -64,6 +62,9 @@ async def apply_movement(
                 if current is None:
                     raise UnknownUser(str(user_id))
                 raise InsufficientCredits(current, -delta)
+            # A duplicate (kind, ref) fails here and the savepoint undoes the balance change.
+            session.add(CreditMovement(user_id=user_id, delta=delta, kind=kind, ref=ref))
+            await session.flush()
     except IntegrityError as exc:
         if ref is not None and "uq_credit_movements_kind_ref" in str(exc.orig):
             raise DuplicateMovement(f"{kind.value}:{ref}") from None
