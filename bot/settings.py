@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.admin.config import AdminSettings
+from services.crypto.config import CryptoSettings
 
 Locale = Literal["ja", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ja", "en")
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()
+    crypto: CryptoSettings = CryptoSettings()
 
     @field_validator("admin_ids", mode="before")
     @classmethod
