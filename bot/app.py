@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from time import monotonic
 
 from aiogram import Bot, Dispatcher
@@ -29,6 +30,7 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.deps import AppDeps
 from bot.i18n import Translator
 from bot.metrics import Metrics
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import MAX_TTL_SECONDS, KeyValueState, create_state
 from bot.web import HealthProbe, create_web_app
@@ -51,6 +53,7 @@ class Application:
     metrics: Metrics
     bot: Bot
     dispatcher: Dispatcher
+    scheduler: Scheduler
     started_at: float = field(default_factory=monotonic)
 
     def allowed_updates(self) -> list[str]:
@@ -83,14 +86,30 @@ def build(settings: Settings) -> Application:
     else:
         storage = MemoryStorage()
 
+    # Background jobs; each feature adds its own with `scheduler.add(...)` (see bot/scheduler.py).
+    scheduler = Scheduler(state)
+    scheduler.add(
+        "retention.purge",
+        "services.retention.jobs:purge_tick",
+        every=timedelta(seconds=settings.retention.purge_interval_seconds),
+        sessionmaker=sessionmaker,
+        retention=settings.retention,
+        redis=redis,
+        redis_prefix=settings.redis_prefix,
+    )
+
     deps = AppDeps(
         settings=settings,
         sessionmaker=sessionmaker,
         translator=translator,
         kv=state,
         metrics=metrics,
+        scheduler=scheduler,
     )
     dispatcher = Dispatcher(storage=storage, **deps)
+    # Both polling and webhook modes emit these.
+    dispatcher.startup.register(scheduler.start)
+    dispatcher.shutdown.register(scheduler.shutdown)
 
     # Outer update middlewares run in this order, around everything else.
     dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
@@ -117,6 +136,7 @@ def build(settings: Settings) -> Application:
         metrics=metrics,
         bot=bot,
         dispatcher=dispatcher,
+        scheduler=scheduler,
     )
 
 

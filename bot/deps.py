@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Translator
 from bot.metrics import Metrics
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import KeyValueState
 
@@ -23,3 +24,5 @@ class AppDeps(TypedDict):
     # not `state`: aiogram injects the FSM context under that name
     kv: KeyValueState
     metrics: Metrics
+    # background jobs (status for the admin health panel)
+    scheduler: Scheduler

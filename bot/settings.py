@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.admin.config import AdminSettings
 from services.crypto.config import CryptoSettings
+from services.retention.config import RetentionSettings
 
 Locale = Literal["ja", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ja", "en")
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()
     crypto: CryptoSettings = CryptoSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("admin_ids", mode="before")
     @classmethod
