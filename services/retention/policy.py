@@ -4,7 +4,8 @@ A feature's table is covered without changing this package, in one of two ways:
 
 * **Convention** — a timezone-aware, indexed column named ``expires_at``. The purge deletes the
   row once ``expires_at <= now``. Set it on insert to at most 24 hours ahead
-  (``utcnow() + timedelta(hours=24)``).
+  (``utcnow() + timedelta(hours=24)``). A table that uses the name for something else (the end of
+  a subscription period) declares a `Retention` without ``expires``: a declaration always wins.
 * **Declaration** — the table's ``info`` carries a `Retention`::
 
       from services.retention.policy import Retention
@@ -71,6 +72,10 @@ DECLARED: dict[str, Retention] = {
     USERS_TABLE: Retention(forget=Forget.KEEP, scrub=("locale",)),
     # The credit ledger (ids and amounts only) backs the balance and Stars refunds.
     "credit_movements": Retention(forget=Forget.KEEP),
+    # Stars payments: Telegram requires refunds by charge id, and the ledger must reconcile.
+    "payments": Retention(forget=Forget.KEEP),
+    # `expires_at` here is the end of the paid period, not a purge deadline: never purged by it.
+    "payment_subscriptions": Retention(forget=Forget.KEEP),
 }
 
 
@@ -103,7 +108,9 @@ class Expiry:
 
 def expiry_of(table: Table) -> Expiry | None:
     policy = policy_for(table)
-    if policy is not None and policy.expires is not None:
+    if policy is not None:
+        if policy.expires is None:
+            return None
         column = table.c.get(policy.expires)
         if column is None:
             raise LookupError(f"{table.name}: retention column {policy.expires!r} does not exist")
