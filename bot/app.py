@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from time import monotonic
 
 from aiogram import Bot, Dispatcher
@@ -20,6 +21,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import LinkPreviewOptions
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -38,6 +40,8 @@ from handlers import get_routers
 from middlewares.context import I18nMiddleware, SessionMiddleware, UserMiddleware
 from middlewares.throttling import ThrottlingMiddleware
 from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, MetricsMiddleware
+from services.crypto.service import CryptoService
+from services.payments import Payments
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,9 @@ def build(settings: Settings) -> Application:
     bot = Bot(
         settings.bot_token.get_secret_value(),
         session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True)
+        ),
     )
 
     storage: BaseStorage
@@ -98,6 +104,7 @@ def build(settings: Settings) -> Application:
         redis_prefix=settings.redis_prefix,
     )
 
+    crypto = CryptoService.build(settings.crypto)
     deps = AppDeps(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -105,10 +112,13 @@ def build(settings: Settings) -> Application:
         kv=state,
         metrics=metrics,
         scheduler=scheduler,
+        crypto=crypto,
+        payments=Payments(settings.payments),
     )
     dispatcher = Dispatcher(storage=storage, **deps)
     # Both polling and webhook modes emit these.
     dispatcher.startup.register(scheduler.start)
+    dispatcher.startup.register(partial(crypto.start, sessionmaker))
     dispatcher.shutdown.register(scheduler.shutdown)
 
     # Outer update middlewares run in this order, around everything else.

@@ -15,6 +15,8 @@ from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import KeyValueState
+from services.crypto.service import CryptoService
+from services.payments import Payments
 
 
 class AppDeps(TypedDict):
@@ -24,5 +26,9 @@ class AppDeps(TypedDict):
     # not `state`: aiogram injects the FSM context under that name
     kv: KeyValueState
     metrics: Metrics
+    # OpenPGP engine, field encryption, server signing key (ContextLock via crypto.context_lock)
+    crypto: CryptoService
+    # Stars payments: catalogue, refund policy, billing log (services/payments)
+    payments: Payments
     # background jobs (status for the admin health panel)
     scheduler: Scheduler

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.settings import Settings
+from services.crypto.config import CryptoSettings
 from tests.db import PostgresDatabases, SqliteDatabases
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -136,6 +137,10 @@ def make_settings(
             "http_enabled": False,
             "migrate_on_start": False,
             "admin_ids": frozenset(),
+            # never the repository's ./data: a throw-away master key and GnuPG home per test
+            "crypto": CryptoSettings(
+                master_key_file=tmp_path / "master.key", gnupg_home=tmp_path / "gnupg"
+            ),
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

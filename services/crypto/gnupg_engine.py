@@ -235,6 +235,14 @@ class GnupgEngine:
 
     # ------------------------------------------------------------------ keyring
 
+    def export_public_key(self, fingerprint: str) -> str:
+        """The armored public key of a key in the engine's keyring (operator-managed)."""
+        with self._lock:
+            text = str(self._gpg.export_keys(normalize_fingerprint(fingerprint)))
+        if "BEGIN PGP PUBLIC KEY BLOCK" not in text:
+            raise KeyImportError(KeyErrorKind.NOT_OPENPGP, "no such key in the GnuPG keyring")
+        return text
+
     def _ensure_public(self, armored: str, fingerprint: str) -> None:
         if fingerprint in self._imported:
             return

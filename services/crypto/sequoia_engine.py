@@ -170,8 +170,6 @@ class SequoiaEngine:
         return cert
 
     def _inspect(self, cert: ps.Cert, now: datetime, *, need_encryption: bool = True) -> KeyInfo:
-        if cert.has_secret_keys:
-            raise KeyImportError(KeyErrorKind.SECRET_KEY)
         if cert.is_revoked:
             raise KeyImportError(KeyErrorKind.REVOKED)
         expires = cert.expiration
