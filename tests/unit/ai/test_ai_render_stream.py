@@ -36,7 +36,7 @@ class _Checker(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         assert tag in ALLOWED, tag
         if self.stack and self.stack[-1] in ("code", "pre"):
-            assert tag == "code" and self.stack[-1] == "pre", f"<{tag}> inside <{self.stack[-1]}>"
+            assert (tag, self.stack[-1]) == ("code", "pre"), f"<{tag}> in <{self.stack[-1]}>"
         self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -228,7 +228,7 @@ async def test_private_chat_streams_drafts_then_sends_final() -> None:
     presenter.feed("**world**")
     await sender.wait_for("draft", 2)
     delivery = await presenter.finish(markup=BUTTONS)
-    assert [c.method for c in sender.calls][0] == "typing"
+    assert sender.calls[0].method == "typing"
     drafts = sender.of("draft")
     assert drafts[0].text == "Hello"
     assert drafts[-1].text == "Hello <b>world</b>"
