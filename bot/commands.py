@@ -16,6 +16,7 @@ COMMANDS: tuple[str, ...] = (
     "help",
     "language",
     "privacy",
+    "serverkey",
     "forget",
 )
 
