@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from services.admin.config import AdminSettings
 from services.crypto.config import CryptoSettings
+from services.crypto.envfile import EnvFileError, encrypted_env_sources
 from services.retention.config import RetentionSettings
 
 Locale = Literal["ja", "en"]
@@ -51,6 +57,19 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     crypto: CryptoSettings = CryptoSettings()
     retention: RetentionSettings = RetentionSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `.env.gpg` (OpenPGP-encrypted, decrypted in memory) ranks between the environment and .env
+        encrypted = encrypted_env_sources(settings_cls)
+        return (init_settings, env_settings, *encrypted, dotenv_settings, file_secret_settings)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -116,3 +135,5 @@ def load_settings(**overrides: object) -> Settings:
             loc = "__".join(str(p) for p in err["loc"]).upper() or "settings"
             problems.append(f"{loc}: {err['msg']}")
         raise SettingsError("; ".join(problems)) from None
+    except EnvFileError as exc:
+        raise SettingsError(str(exc)) from None
