@@ -16,6 +16,10 @@ COMMANDS: tuple[str, ...] = (
     "help",
     "language",
     "privacy",
+    "buy",
+    "subscription",
+    "paysupport",
+    "terms",
     "serverkey",
     "forget",
 )

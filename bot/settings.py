@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from services.admin.config import AdminSettings
 from services.crypto.config import CryptoSettings
+from services.payments.config import PaymentsSettings
 from services.crypto.envfile import EnvFileError, encrypted_env_sources
 from services.retention.config import RetentionSettings
 
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()
     crypto: CryptoSettings = CryptoSettings()
+    payments: PaymentsSettings = PaymentsSettings()
     retention: RetentionSettings = RetentionSettings()
 
     @classmethod
