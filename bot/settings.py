@@ -19,8 +19,8 @@ from pydantic_settings import (
 
 from services.admin.config import AdminSettings
 from services.crypto.config import CryptoSettings
-from services.payments.config import PaymentsSettings
 from services.crypto.envfile import EnvFileError, encrypted_env_sources
+from services.payments.config import PaymentsSettings
 from services.retention.config import RetentionSettings
 
 Locale = Literal["ja", "en"]
