@@ -121,6 +121,21 @@ def expiry_of(table: Table) -> Expiry | None:
     return None
 
 
+def expires_with(table: Table) -> Table | None:
+    """The purged table whose deletions cascade to every row of `table`, if there is one.
+
+    A row tied by a NOT NULL foreign key with ``ON DELETE CASCADE`` to a row that expires goes
+    with it (broadcast recipients with their broadcast), so it needs no expiry of its own.
+    """
+    for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
+        parent = fk.column.table
+        if parent is table or fk.parent.nullable or (fk.ondelete or "").upper() != "CASCADE":
+            continue
+        if expiry_of(parent) is not None or expires_with(parent) is not None:
+            return parent
+    return None
+
+
 def forget_mode(table: Table) -> Forget:
     policy = policy_for(table)
     return Forget.DELETE if policy is None else policy.forget
