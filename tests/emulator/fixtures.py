@@ -1,6 +1,6 @@
-"""pytest fixtures for the emulator. Enable in ``tests/conftest.py`` with::
+"""pytest fixtures for the emulator: ``emulator`` and ``emulator_bot``.
 
-pytest_plugins = ["tests.emulator.fixtures"]
+Enable them in ``tests/conftest.py`` with ``pytest_plugins = ["tests.emulator.fixtures"]``.
 """
 
 from __future__ import annotations

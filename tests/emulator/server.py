@@ -117,6 +117,7 @@ class BotAPIEmulator:
         self.methods = registry.copy()
         self.updates = UpdateQueue(self.clock)
         self.updates.on_webhook_reply = self._execute_webhook_reply
+        self.updates.on_change = self.notify
         self.limits = FloodLimits(self.clock)
         self.faults = FaultInjector(seed)
         self.calls: list[CallRecord] = []

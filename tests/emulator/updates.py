@@ -63,6 +63,8 @@ class UpdateQueue:
     history: list[dict[str, Any]] = field(default_factory=list)
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
     on_webhook_reply: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    on_change: Callable[[], None] | None = None
+    waiting_pollers: int = 0  # getUpdates calls now waiting for an update
     _pending: list[_Pending] = field(default_factory=list)
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     _poll_generation: int = 0
@@ -146,13 +148,22 @@ class UpdateQueue:
             if remaining <= 0:
                 return []
             self._event.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), remaining)
+            self.waiting_pollers += 1
+            self._changed()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), remaining)
+            finally:
+                self.waiting_pollers -= 1
             if generation != self._poll_generation:
                 raise conflict(
                     "terminated by other getUpdates request; make sure that only one bot "
                     "instance is running"
                 )
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def set_allowed(self, allowed: list[str]) -> None:
         self.allowed = frozenset(allowed) if allowed else None
@@ -187,7 +198,7 @@ class UpdateQueue:
         if drop_pending:
             self.drop_pending()
         self.webhook = None
-        await self._stop_worker()
+        await self.close()
 
     async def close(self) -> None:
         await self._stop_worker()
@@ -238,12 +249,14 @@ class UpdateQueue:
                 record.status = resp.status
                 if 200 <= resp.status < 300:
                     await self._handle_reply(resp)
+                    self._changed()
                     return True
                 record.error = f"Wrong response from the webhook: {resp.status} {resp.reason}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             record.error = f"Connection failed: {type(exc).__name__}"
         config.last_error_date = self.clock.timestamp()
         config.last_error_message = record.error
+        self._changed()
         return False
 
     async def _handle_reply(self, resp: aiohttp.ClientResponse) -> None:
