@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -37,9 +38,12 @@ from bot.settings import Settings
 from bot.state import MAX_TTL_SECONDS, KeyValueState, create_state
 from bot.web import HealthProbe, create_web_app
 from handlers import get_routers
+from middlewares.ban import BanMiddleware
 from middlewares.context import I18nMiddleware, SessionMiddleware, UserMiddleware
 from middlewares.throttling import ThrottlingMiddleware
 from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, MetricsMiddleware
+from services.admin.service import AdminService
+from services.admin.wiring import build_ports as admin_ports
 from services.crypto.service import CryptoService
 from services.payments import Payments
 
@@ -105,6 +109,18 @@ def build(settings: Settings) -> Application:
     )
 
     crypto = CryptoService.build(settings.crypto)
+    admin = AdminService.build(
+        settings.admin,
+        bot=bot,
+        sessionmaker=sessionmaker,
+        translator=translator,
+        kv=state,
+        crypto=crypto,
+        ports=admin_ports(
+            settings=settings, sessionmaker=sessionmaker, kv=state, scheduler=scheduler
+        ),
+        owner=uuid.uuid4().hex[:16],
+    )
     deps = AppDeps(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -113,12 +129,16 @@ def build(settings: Settings) -> Application:
         metrics=metrics,
         scheduler=scheduler,
         crypto=crypto,
+        admin=admin,
         payments=Payments(settings.payments),
     )
     dispatcher = Dispatcher(storage=storage, **deps)
     # Both polling and webhook modes emit these.
     dispatcher.startup.register(scheduler.start)
     dispatcher.startup.register(partial(crypto.start, sessionmaker))
+    # after crypto: the audit publisher signs with the server key
+    dispatcher.startup.register(admin.start)
+    dispatcher.shutdown.register(admin.stop)
     dispatcher.shutdown.register(scheduler.shutdown)
 
     # Outer update middlewares run in this order, around everything else.
@@ -126,8 +146,9 @@ def build(settings: Settings) -> Application:
     dispatcher.update.outer_middleware(MetricsMiddleware(metrics))
     dispatcher.update.outer_middleware(ErrorBoundaryMiddleware(translator))
     dispatcher.update.outer_middleware(SessionMiddleware(sessionmaker))
-    dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(UserMiddleware(on_seen=admin.activity))
     dispatcher.update.outer_middleware(I18nMiddleware(translator))
+    dispatcher.update.outer_middleware(BanMiddleware(settings))
     throttling = ThrottlingMiddleware(
         state, metrics, rate=settings.throttle_rate, burst=settings.throttle_burst
     )

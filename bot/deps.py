@@ -15,6 +15,7 @@ from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import KeyValueState
+from services.admin.service import AdminService
 from services.crypto.service import CryptoService
 from services.payments import Payments
 
@@ -28,6 +29,8 @@ class AppDeps(TypedDict):
     metrics: Metrics
     # OpenPGP engine, field encryption, server signing key (ContextLock via crypto.context_lock)
     crypto: CryptoService
+    # operators' panel: stats, user management, broadcast worker, audit trail
+    admin: AdminService
     # Stars payments: catalogue, refund policy, billing log (services/payments)
     payments: Payments
     # background jobs (status for the admin health panel)

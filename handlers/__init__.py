@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import fallback, payments, retention, serverkey, start
+from handlers import admin, fallback, payments, retention, serverkey, start
 
 
 def get_routers() -> list[Router]:
@@ -19,6 +19,8 @@ def get_routers() -> list[Router]:
     private.message.filter(F.chat.type == ChatType.PRIVATE)
     private.include_routers(
         start.setup(),
+        # before chat-like text handlers: its prompts take the operator's replies
+        admin.setup(),
         payments.setup(),
         serverkey.setup(),
         retention.setup(),

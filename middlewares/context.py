@@ -11,11 +11,13 @@ from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.models import User
 from bot.i18n import Translator
 from middlewares.data import put, view
 from services import users
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+SeenHook = Callable[[AsyncSession, User, str | None], Awaitable[None]]
 
 # Writing last_seen on every update would double the writes of a chatty user for no gain.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -38,11 +40,18 @@ class SessionMiddleware(BaseMiddleware):
 class UserMiddleware(BaseMiddleware):
     """Loads (or registers) the Telegram user behind the update."""
 
+    def __init__(self, on_seen: SeenHook | None = None) -> None:
+        # e.g. the admin panel's keyed username hash and daily activity count
+        self.on_seen = on_seen
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: TgUser | None = data.get("event_from_user")
         session = view(data).get("session")
         if tg_user is not None and not tg_user.is_bot and session is not None:
             user = await users.get_or_create(session, tg_user.id)
+            if self.on_seen is not None:
+                # Before `touch`, so the hook still sees when the user was last seen.
+                await self.on_seen(session, user, tg_user.username)
             await users.touch(session, user, LAST_SEEN_RESOLUTION)
             put(data, user=user)
         return await handler(event, data)

@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("posted_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_audit_events")),
     )
-    op.create_index(
-        op.f("ix_admin_audit_events_expires_at"), "admin_audit_events", ["expires_at"]
-    )
+    op.create_index(op.f("ix_admin_audit_events_expires_at"), "admin_audit_events", ["expires_at"])
     op.create_index(op.f("ix_admin_audit_events_posted_at"), "admin_audit_events", ["posted_at"])
 
     op.create_table(

@@ -1,0 +1,79 @@
+"""What the admin panel learns from ordinary traffic: a keyed hash of the @username (for look-ups)
+and one count per user per day for the activity chart. Nothing else, and no name in clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.base import utcnow
+from bot.db.models import User
+from bot.db.models.admin import DailyStat
+from bot.state import KeyValueState
+from services.crypto.fields import FieldCipher
+
+USERNAME_PURPOSE = "admin.username"
+
+
+class UsernameHasher:
+    """Keyed hash (HMAC under the master key, purpose `admin.username`) of the lowercase username
+    without its @; several during a master-key rotation (current first)."""
+
+    def __init__(self, fields: FieldCipher) -> None:
+        self.fields = fields
+
+    @staticmethod
+    def normalise(username: str) -> str:
+        return username.strip().removeprefix("@").lower()
+
+    def __call__(self, username: str) -> str:
+        return self.fields.lookup_hash(USERNAME_PURPOSE, self.normalise(username))
+
+    def candidates(self, username: str) -> list[str]:
+        return self.fields.lookup_hashes(USERNAME_PURPOSE, self.normalise(username))
+
+
+def day_start(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+class ActivityRecorder:
+    """Called by the user middleware for every update, before `last_seen_at` moves on."""
+
+    def __init__(self, hasher: UsernameHasher, kv: KeyValueState) -> None:
+        self.hasher = hasher
+        self.kv = kv
+
+    async def __call__(self, session: AsyncSession, user: User, username: str | None) -> None:
+        digest = self.hasher(username) if username else None
+        if user.username_hash != digest:
+            user.username_hash = digest
+        now = utcnow()
+        today = day_start(now)
+        fresh = user.last_seen_at == user.created_at
+        if user.last_seen_at >= today and not fresh:
+            return
+        # One count per user and day, even when two updates race or the user is brand new.
+        if not await self.kv.set_once(f"adm:act:{today.date().isoformat()}:{user.id}", 86400):
+            return
+        await count_active(session, today)
+
+
+async def count_active(session: AsyncSession, day: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(DailyStat).values(day=day.date(), active_users=1)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[DailyStat.day],
+            set_={"active_users": DailyStat.active_users + 1},
+        )
+    )
+
+
+def days_back(now: datetime, days: int) -> list[datetime]:
+    """The start of each of the last `days` UTC days, oldest first, ending today."""
+    today = day_start(now)
+    return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]

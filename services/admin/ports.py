@@ -1,0 +1,76 @@
+"""What the admin panel needs from other features, as optional callables.
+
+`bot/app.py` wires each one from the feature that provides it; one left `None` shows its button
+disabled with a localised note. The admin service never imports another feature itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class UsageToday:
+    messages: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserExtras:
+    subscription_until: datetime | None
+    log_server_connected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    id: int
+    user_id: int
+    stars: int
+    created_at: datetime
+    refunded: bool
+
+
+class RefundRefused(Exception):
+    """The refund could not be made; `reason` is a short machine word shown via a catalogue."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    name: str
+    state: str  # circuit breaker: closed / open / half-open
+    configured: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    id: str
+    next_run: datetime | None
+
+
+@dataclass
+class AdminPorts:
+    """Optional data sources and actions owned by other features."""
+
+    # Stars revenue per UTC day from `since` (inclusive).
+    revenue_by_day: Callable[[AsyncSession, date], Awaitable[dict[date, int]]] | None = None
+    usage_today: Callable[[AsyncSession, datetime], Awaitable[UsageToday]] | None = None
+    log_servers_connected: Callable[[AsyncSession], Awaitable[int]] | None = None
+    queue_depth: Callable[[AsyncSession], Awaitable[int]] | None = None
+    user_extras: Callable[[AsyncSession, int], Awaitable[UserExtras]] | None = None
+    # (offset, limit) newest first; and the refund of one payment row.
+    recent_payments: Callable[[AsyncSession, int, int], Awaitable[Sequence[PaymentRow]]] | None = (
+        None
+    )
+    refund: Callable[[AsyncSession, int], Awaitable[PaymentRow]] | None = None
+    # Purge everything expired now; returns rows removed.
+    purge_now: Callable[[], Awaitable[int]] | None = None
+    provider_status: Callable[[], Sequence[ProviderState]] | None = None
+    scheduler_jobs: Callable[[], Sequence[JobInfo]] | None = None

@@ -1,0 +1,108 @@
+"""The admin service handed to handlers as `admin` (`bot/deps.py: AppDeps.admin`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Translator
+from bot.state import KeyValueState
+from services.admin.audit import AuditPublisher
+from services.admin.broadcast import BroadcastWorker
+from services.admin.config import AdminSettings
+from services.admin.identity import ActivityRecorder, UsernameHasher
+from services.admin.ports import AdminPorts
+from services.crypto.service import CryptoService
+
+log = logging.getLogger(__name__)
+
+
+class AdminConfigError(Exception):
+    """The operators' log group is configured wrongly (raised at start-up)."""
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("libral")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class AdminService:
+    settings: AdminSettings
+    ports: AdminPorts
+    hasher: UsernameHasher
+    activity: ActivityRecorder
+    worker: BroadcastWorker
+    crypto: CryptoService
+    bot: Bot
+    sessionmaker: async_sessionmaker[AsyncSession]
+    publisher: AuditPublisher | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    version: str = field(default_factory=package_version)
+
+    @classmethod
+    def build(
+        cls,
+        settings: AdminSettings,
+        *,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        translator: Translator,
+        kv: KeyValueState,
+        crypto: CryptoService,
+        ports: AdminPorts,
+        owner: str,
+    ) -> AdminService:
+        hasher = UsernameHasher(crypto.fields)
+        service = cls(
+            settings=settings,
+            ports=ports,
+            hasher=hasher,
+            activity=ActivityRecorder(hasher, kv),
+            worker=BroadcastWorker(bot, sessionmaker, translator, settings, owner=owner),
+            crypto=crypto,
+            bot=bot,
+            sessionmaker=sessionmaker,
+        )
+        service.worker.on_tick = service.publish_audit
+        return service
+
+    @property
+    def uptime_seconds(self) -> int:
+        return int(time.monotonic() - self.started_at)
+
+    async def start(self) -> None:
+        """After the crypto service started (it holds the server signing key)."""
+        if self.settings.log_chat_id is not None and self.settings.operator_key is not None:
+            from services.crypto import KeyImportError
+
+            try:
+                key = self.crypto.engine.inspect_public_key(
+                    self.settings.operator_key.get_secret_value()
+                )
+            except KeyImportError as exc:
+                raise AdminConfigError(f"ADMIN__OPERATOR_KEY: {exc.kind.value}") from None
+            self.publisher = AuditPublisher(
+                self.crypto.context_lock, key, self.settings.log_chat_id
+            )
+        elif self.settings.log_chat_id is not None:
+            raise AdminConfigError("ADMIN__LOG_CHAT_ID is set but ADMIN__OPERATOR_KEY is not")
+        await self.worker.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+
+    async def publish_audit(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.publish_pending(self.bot, self.sessionmaker)
+
+    def changed(self) -> None:
+        """An audit event or a broadcast was committed: let the worker look now."""
+        self.worker.wake()
