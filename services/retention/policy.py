@@ -76,6 +76,9 @@ DECLARED: dict[str, Retention] = {
     "payments": Retention(forget=Forget.KEEP),
     # `expires_at` here is the end of the paid period, not a purge deadline: never purged by it.
     "payment_subscriptions": Retention(forget=Forget.KEEP),
+    # Today's use of the free AI allowance (a number): /forget must not hand out a fresh one. It
+    # still expires by its own deadline.
+    "ai_allowance": Retention(expires="expires_at", forget=Forget.KEEP),
 }
 
 
