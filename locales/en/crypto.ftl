@@ -44,3 +44,25 @@ crypto-keygen-done =
     The file is your SECRET key, protected with this passphrase:
     <tg-spoiler><code>{ $passphrase }</code></tg-spoiler>
     Save both now (for example in a password manager) and delete this message: Libral does not keep them and cannot recover them.
+
+# The reader tool (python -m bot.reader): transcript and verification report.
+crypto-reader-title = Libral log — { $title }
+crypto-reader-report = Verification report
+crypto-reader-summary = { $verified } of { $total } records decrypted and verified.
+crypto-reader-chain-start = The chain starts at the first record ever written (nothing is missing before it).
+crypto-reader-clean = No problems found: every record is signed by Libral, sits in the group and topic it was written for, and none is missing or out of order between the first and the last.
+crypto-reader-transcript = Transcript
+crypto-reader-general = General
+crypto-reader-unreadable = Could not be read ({ $detail }).
+crypto-reader-finding-forged = { $source } (record { $seq }): NOT signed by Libral's server key — possibly forged.
+crypto-reader-finding-moved = { $source } (record { $seq }): moved or copied here — { $detail }.
+crypto-reader-finding-missing = before { $source } (record { $seq }): record(s) { $detail } are missing.
+crypto-reader-finding-reordered = { $source } (record { $seq }): out of order — it appears { $detail }.
+crypto-reader-finding-chain-broken = { $source } (record { $seq }): does not follow the record before it (replaced or forged chain).
+crypto-reader-finding-duplicate = { $source } (record { $seq }): appears more than once.
+crypto-reader-finding-damaged = { $source }: damaged or not encrypted to your key ({ $detail }).
+crypto-reader-finding-malformed = { $source }: signed content is not a Libral record ({ $detail }).
+crypto-reader-finding-file-missing = { $source }: the .asc file is not in the export — export again with "Files" enabled.
+crypto-reader-written = Transcript written to { $path }.
+crypto-reader-bad-key = Cannot use the secret key: { $reason }
+crypto-reader-no-server-key = No server key given: signatures cannot be checked. Send /serverkey to the bot, save the .asc file and pass it with --server-key.

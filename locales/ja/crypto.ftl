@@ -44,3 +44,25 @@ crypto-keygen-done =
     ファイルはあなたの「秘密鍵」で、次のパスフレーズで保護されています:
     <tg-spoiler><code>{ $passphrase }</code></tg-spoiler>
     今すぐ両方を安全な場所（パスワードマネージャーなど）に保存し、このメッセージを削除してください。Libral はこれらを保存しておらず、復元もできません。
+
+# 閲覧ツール（python -m bot.reader）: 記録の書き起こしと検証レポート
+crypto-reader-title = Libral ログ — { $title }
+crypto-reader-report = 検証レポート
+crypto-reader-summary = { $total } 件中 { $verified } 件の記録を復号・検証しました。
+crypto-reader-chain-start = 最初に書かれた記録からチェーンが始まっています（それより前の欠落はありません）。
+crypto-reader-clean = 問題は見つかりませんでした。すべての記録が Libral に署名され、書かれた時のグループとトピックにあり、最初から最後までの間に欠落や順序の入れ替わりはありません。
+crypto-reader-transcript = 記録の内容
+crypto-reader-general = 一般
+crypto-reader-unreadable = 読めませんでした（{ $detail }）。
+crypto-reader-finding-forged = { $source }（記録 { $seq }）: Libral のサーバー鍵で署名されていません。偽造の可能性があります。
+crypto-reader-finding-moved = { $source }（記録 { $seq }）: ここへ移動またはコピーされた記録です — { $detail }。
+crypto-reader-finding-missing = { $source }（記録 { $seq }）の前: 記録 { $detail } が欠けています。
+crypto-reader-finding-reordered = { $source }（記録 { $seq }）: 順序が入れ替わっています — { $detail } の後に現れます。
+crypto-reader-finding-chain-broken = { $source }（記録 { $seq }）: 直前の記録とつながっていません（差し替えまたは偽造）。
+crypto-reader-finding-duplicate = { $source }（記録 { $seq }）: 複数回現れます。
+crypto-reader-finding-damaged = { $source }: 破損しているか、あなたの鍵宛てではありません（{ $detail }）。
+crypto-reader-finding-malformed = { $source }: 署名された内容が Libral の記録ではありません（{ $detail }）。
+crypto-reader-finding-file-missing = { $source }: .asc ファイルがエクスポートに含まれていません。「ファイル」を有効にしてもう一度エクスポートしてください。
+crypto-reader-written = 書き起こしを { $path } に保存しました。
+crypto-reader-bad-key = 秘密鍵を使えません: { $reason }
+crypto-reader-no-server-key = サーバー鍵が指定されていないため、署名を確認できません。ボットに /serverkey を送り、届いた .asc ファイルを保存して --server-key で指定してください。
