@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,9 +31,17 @@ ChatRef = Chat | int | None
 class Press:
     """What pressing an inline button produced."""
 
-    query_id: str
+    query: CallbackQuery
     update: dict[str, Any]
-    answer: CallbackAnswer | None  # None when the bot did not answer in time
+
+    @property
+    def query_id(self) -> str:
+        return self.query.id
+
+    @property
+    def answer(self) -> CallbackAnswer | None:
+        """The bot's answerCallbackQuery (None while it has not answered)."""
+        return self.query.answer
 
 
 class UserActor:
@@ -189,12 +198,12 @@ class UserActor:
             )
             or {}
         )
-        answer = None
         if wait_answer:
-            answer = await emu.wait_until(
-                lambda: query.answer, timeout, what=f"answerCallbackQuery for {query.data!r}"
-            )
-        return Press(query.id, update, answer)
+            with contextlib.suppress(TimeoutError):
+                await emu.wait_until(
+                    lambda: query.answer, timeout, what=f"answerCallbackQuery for {query.data!r}"
+                )
+        return Press(query, update)
 
     # -- the bot relationship --------------------------------------------------------------------
 
@@ -291,8 +300,23 @@ class UserActor:
         emu.notify()
 
     async def join(self, group: Chat) -> None:
-        """Join a group as an ordinary member (``new_chat_members`` message)."""
-        group.members[self.user.id] = Member(self.user, "member")
+        """Join a group as an ordinary member: ``chat_member`` (when the bot is an
+        administrator and allowed_updates asks for it) and the ``new_chat_members`` message."""
+        old = group.member(self.user)
+        new = Member(self.user, "member")
+        group.members[self.user.id] = new
+        if self.emu.bot_member(group).status == "administrator":
+            self.emu.updates.push(
+                {
+                    "chat_member": {
+                        "chat": group.to_api(),
+                        "from": self.user.to_api(),
+                        "date": self.emu.clock.timestamp(),
+                        "old_chat_member": old.to_api(),
+                        "new_chat_member": new.to_api(),
+                    }
+                }
+            )
         if group.type != "channel":
             message = self.emu.add_message(
                 group, self.user, {"new_chat_members": [self.user.to_api()]}

@@ -70,7 +70,7 @@ class FloodLimits:
         self._global.clear()
 
     def check(self, chat_id: int, *, private: bool) -> int | None:
-        """Count one message to ``chat_id``; returns ``retry_after`` seconds when over a limit."""
+        """``retry_after`` seconds when one more message to ``chat_id`` is over a limit."""
         if not self.enabled:
             return None
         now = self.clock.now()
@@ -79,30 +79,39 @@ class FloodLimits:
         if len(self._global) >= self.global_per_second:
             waits.append(self._global[0] + 1.0 - now)
         if private:
-            bucket = self._private.get(chat_id)
-            if bucket is None:
-                bucket = _Bucket(float(self.private_burst), now)
-                self._private[chat_id] = bucket
-            bucket.tokens = min(
-                float(self.private_burst),
-                bucket.tokens + (now - bucket.updated) * self.private_per_second,
-            )
-            bucket.updated = now
-            if bucket.tokens < 1.0:
-                waits.append((1.0 - bucket.tokens) / self.private_per_second)
+            tokens = self._tokens(chat_id, now)
+            if tokens < 1.0:
+                waits.append((1.0 - tokens) / self.private_per_second)
         else:
             window = self._group.setdefault(chat_id, deque())
             _expire(window, now - 60.0)
             if len(window) >= self.group_per_minute:
                 waits.append(window[0] + 60.0 - now)
-        if waits:
-            return max(1, math.ceil(max(waits)))
+        return max(1, math.ceil(max(waits))) if waits else None
+
+    def record(self, chat_id: int, *, private: bool) -> None:
+        """Count one message that went through."""
+        if not self.enabled:
+            return
+        now = self.clock.now()
         self._global.append(now)
         if private:
+            self._tokens(chat_id, now)
             self._private[chat_id].tokens -= 1.0
         else:
-            self._group[chat_id].append(now)
-        return None
+            self._group.setdefault(chat_id, deque()).append(now)
+
+    def _tokens(self, chat_id: int, now: float) -> float:
+        bucket = self._private.get(chat_id)
+        if bucket is None:
+            bucket = _Bucket(float(self.private_burst), now)
+            self._private[chat_id] = bucket
+        bucket.tokens = min(
+            float(self.private_burst),
+            bucket.tokens + (now - bucket.updated) * self.private_per_second,
+        )
+        bucket.updated = now
+        return bucket.tokens
 
 
 def _expire(window: deque[float], before: float) -> None:

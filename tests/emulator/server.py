@@ -241,13 +241,17 @@ class BotAPIEmulator:
         params = self.schema.check_params(method, raw, files or {})
         if record is not None:
             record.params = _loggable(params)
+        counted = None
         if method in COUNTED_METHODS and "chat_id" in params:
-            chat = self.state.chat_by_ref(params["chat_id"])
-            if chat is not None:
-                retry_after = self.limits.check(chat.id, private=chat.type == "private")
+            counted = self.state.chat_by_ref(params["chat_id"])
+            if counted is not None:
+                retry_after = self.limits.check(counted.id, private=counted.type == "private")
                 if retry_after is not None:
                     raise too_many_requests(retry_after)
-        return await handler(Call(self, method, params))
+        result = await handler(Call(self, method, params))
+        if counted is not None:
+            self.limits.record(counted.id, private=counted.type == "private")
+        return result
 
     async def _execute_webhook_reply(self, method: str, raw: dict[str, Any]) -> None:
         canonical = self.schema.canonical_method(method)
