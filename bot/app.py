@@ -45,6 +45,8 @@ from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, 
 from services.admin.service import AdminService
 from services.admin.wiring import build_ports as admin_ports
 from services.crypto.service import CryptoService
+from services.logserver import LogServerService
+from services.logserver.delivery import DeliveryWorker
 from services.payments import Payments
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,8 @@ def build(settings: Settings) -> Application:
     )
 
     crypto = CryptoService.build(settings.crypto)
+    logserver = LogServerService(sessionmaker, crypto, state, settings.logserver)
+    log_delivery = DeliveryWorker(logserver, bot, translator)
     admin = AdminService.build(
         settings.admin,
         bot=bot,
@@ -129,6 +133,8 @@ def build(settings: Settings) -> Application:
         metrics=metrics,
         scheduler=scheduler,
         crypto=crypto,
+        logserver=logserver,
+        log_delivery=log_delivery,
         admin=admin,
         payments=Payments(settings.payments),
     )
@@ -136,9 +142,12 @@ def build(settings: Settings) -> Application:
     # Both polling and webhook modes emit these.
     dispatcher.startup.register(scheduler.start)
     dispatcher.startup.register(partial(crypto.start, sessionmaker))
+    # after crypto: records are sealed with the server key
+    dispatcher.startup.register(log_delivery.on_startup)
     # after crypto: the audit publisher signs with the server key
     dispatcher.startup.register(admin.start)
     dispatcher.shutdown.register(admin.stop)
+    dispatcher.shutdown.register(log_delivery.stop)
     dispatcher.shutdown.register(scheduler.shutdown)
 
     # Outer update middlewares run in this order, around everything else.

@@ -16,6 +16,7 @@ COMMANDS: tuple[str, ...] = (
     "help",
     "language",
     "privacy",
+    "logserver",
     "buy",
     "subscription",
     "paysupport",

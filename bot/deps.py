@@ -17,6 +17,8 @@ from bot.settings import Settings
 from bot.state import KeyValueState
 from services.admin.service import AdminService
 from services.crypto.service import CryptoService
+from services.logserver import LogServerService
+from services.logserver.delivery import DeliveryWorker
 from services.payments import Payments
 
 
@@ -29,6 +31,9 @@ class AppDeps(TypedDict):
     metrics: Metrics
     # OpenPGP engine, field encryption, server signing key (ContextLock via crypto.context_lock)
     crypto: CryptoService
+    # personal log servers: `await logserver.record(user_id, kind, body)` (services/logserver)
+    logserver: LogServerService
+    log_delivery: DeliveryWorker
     # operators' panel: stats, user management, broadcast worker, audit trail
     admin: AdminService
     # Stars payments: catalogue, refund policy, billing log (services/payments)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import admin, fallback, payments, retention, serverkey, start
+from handlers import (
+    admin,
+    fallback,
+    group_panel,
+    onboarding,
+    payments,
+    retention,
+    serverkey,
+    start,
+)
 
 
 def get_routers() -> list[Router]:
@@ -22,13 +31,15 @@ def get_routers() -> list[Router]:
         # before chat-like text handlers: its prompts take the operator's replies
         admin.setup(),
         payments.setup(),
+        # before chat: a pasted key or a shared group is for onboarding, not the AI
+        onboarding.setup(),
         serverkey.setup(),
         retention.setup(),
     )
 
     groups = Router(name="groups")
     groups.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
-    group_routers: list[Router] = []
+    group_routers: list[Router] = [group_panel.setup()]
     if group_routers:
         groups.include_routers(*group_routers)
 

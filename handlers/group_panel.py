@@ -1,0 +1,215 @@
+"""The log group: the startgroup binding (`/start <token>`), the bot's own membership
+(`my_chat_member`) and the pinned control panel (owner only)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.types import CallbackQuery, ChatMemberAdministrator, ChatMemberUpdated, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models.logserver import LogServer, LogServerState
+from bot.i18n import I18n, Translator
+from handlers.onboarding import (
+    bind_and_continue,
+    disconnect_server,
+    panel_text,
+    refresh_panel,
+    render_report,
+)
+from keyboards.logserver import PanelAction, PanelCD, panel_keyboard
+from services import users
+from services.logserver import LogServerService, RecordKind, RecordResult
+from services.logserver.onboarding import REQUIRED_RIGHTS, check_group
+
+log = logging.getLogger(__name__)
+
+_GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
+
+
+async def _owner_i18n(session: AsyncSession, translator: Translator, user_id: int) -> I18n:
+    owner = await users.by_id(session, user_id)
+    return translator.for_locale(translator.resolve_locale(owner.locale if owner else None))
+
+
+# ---------------------------------------------------------------------- startgroup binding
+
+
+async def start_in_group(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    i18n: I18n,
+    logserver: LogServerService,
+) -> None:
+    """`/start@bot <token>`: sent when the user added the bot with the startgroup link."""
+    sender = message.from_user
+    owner_id = await logserver.redeem_token(command.args or "")
+    if owner_id is None or sender is None:
+        await message.answer(i18n("logserver-token-invalid"))
+        return
+    if owner_id != sender.id:
+        await message.answer(i18n("logserver-token-wrong-user"))
+        return
+    report = await check_group(bot, message.chat.id, owner_id)
+    if not report.ok:
+        await message.answer(render_report(i18n, report))
+        return
+    await message.answer(i18n("logserver-group-bound-here"))
+    await bind_and_continue(bot, session, logserver, i18n, owner_id, report)
+
+
+# ---------------------------------------------------------------------- membership
+
+
+async def membership_changed(
+    event: ChatMemberUpdated,
+    bot: Bot,
+    session: AsyncSession,
+    translator: Translator,
+    logserver: LogServerService,
+) -> None:
+    """Keep the status true when the bot is removed, demoted, promoted or re-added."""
+    server = await logserver.by_chat(session, event.chat.id)
+    if server is None:
+        return  # not a log server (yet: a startgroup binding arrives as /start)
+    i18n = await _owner_i18n(session, translator, server.user_id)
+    new = event.new_chat_member
+    if new.status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
+        if await logserver.mark_disconnected(session, server, "removed"):
+            await _tell(bot, server.user_id, i18n("logserver-disconnected-removed"))
+        return
+    if not isinstance(new, ChatMemberAdministrator):
+        if await logserver.mark_disconnected(session, server, "rights"):
+            await _tell(bot, server.user_id, i18n("logserver-disconnected-rights"))
+        return
+    missing = [r for r in REQUIRED_RIGHTS if not getattr(new, r, False)]
+    if missing:
+        if await logserver.mark_disconnected(session, server, "rights"):
+            await _tell(bot, server.user_id, i18n("logserver-disconnected-rights"))
+        return
+    if await logserver.mark_reconnected(session, server):
+        queued = await logserver.queued(session, server.user_id)
+        await _tell(bot, server.user_id, i18n("logserver-reconnected", count=queued))
+
+
+async def _tell(bot: Bot, user_id: int, text: str) -> None:
+    try:
+        await bot.send_message(user_id, text)
+    except TelegramAPIError as exc:
+        log.info("could not tell the owner of a log server: %s", exc.message)
+
+
+# ---------------------------------------------------------------------- the control panel
+
+
+async def _owned_server(
+    query: CallbackQuery, session: AsyncSession, i18n: I18n, logserver: LogServerService
+) -> LogServer | None:
+    """The log server behind the pressed panel, if the presser owns it (else answered)."""
+    if query.message is None:
+        await query.answer(i18n("error-button-expired"), show_alert=True)
+        return None
+    server = await logserver.by_chat(session, query.message.chat.id)
+    if server is None:
+        await query.answer(i18n("logserver-panel-orphan"), show_alert=True)
+        return None
+    if server.user_id != query.from_user.id:
+        await query.answer(i18n("logserver-only-owner"), show_alert=True)
+        return None
+    return server
+
+
+async def panel_pressed(
+    query: CallbackQuery,
+    callback_data: PanelCD,
+    bot: Bot,
+    session: AsyncSession,
+    i18n: I18n,
+    logserver: LogServerService,
+) -> None:
+    server = await _owned_server(query, session, i18n, logserver)
+    if server is None:
+        return
+    action = callback_data.action
+    if action in (PanelAction.PAUSE, PanelAction.RESUME):
+        await logserver.set_paused(session, server, paused=action is PanelAction.PAUSE)
+        key = "logserver-paused" if server.state is LogServerState.PAUSED else "logserver-resumed"
+        if action is PanelAction.PAUSE and server.state is not LogServerState.PAUSED:
+            key = "logserver-not-active"
+        await query.answer(i18n(key))
+        await refresh_panel(bot, logserver, server, i18n)
+    elif action is PanelAction.TEST:
+        result = await logserver.record_in(
+            session, server.user_id, RecordKind.SYSTEM, {"event": "test"}
+        )
+        logserver.wake.set()
+        key = {
+            RecordResult.QUEUED: "logserver-test-queued",
+            RecordResult.PAUSED: "logserver-test-paused",
+        }.get(result, "logserver-not-active")
+        await query.answer(i18n(key), show_alert=result is not RecordResult.QUEUED)
+    elif action is PanelAction.ROTATE:
+        await logserver.expect_key(server.user_id)
+        try:
+            await bot.send_message(server.user_id, i18n("logserver-rotate-prompt"))
+        except TelegramAPIError:
+            await query.answer(i18n("logserver-open-private"), show_alert=True)
+            return
+        await query.answer(i18n("logserver-rotate-asked"), show_alert=True)
+    elif action in (PanelAction.PURGE, PanelAction.DISCONNECT):
+        await query.answer()
+        await _show_panel(query, logserver, server, i18n, confirm=action)
+    elif action is PanelAction.PURGE_YES:
+        count = await logserver.purge_user_data(session, server.user_id)
+        await query.answer(i18n("logserver-purged", count=count), show_alert=True)
+        await _show_panel(query, logserver, server, i18n)
+    elif action is PanelAction.DISCONNECT_YES:
+        await query.answer()
+        dropped = await disconnect_server(bot, session, logserver, server, i18n)
+        await _tell(bot, server.user_id, i18n("logserver-disconnected-done", count=dropped))
+    else:
+        await query.answer()
+        await _show_panel(query, logserver, server, i18n)
+
+
+async def _show_panel(
+    query: CallbackQuery,
+    logserver: LogServerService,
+    server: LogServer,
+    i18n: I18n,
+    *,
+    confirm: PanelAction | None = None,
+) -> None:
+    message = query.message
+    if message is None or not isinstance(message, Message):
+        return
+    chat_id, _ = logserver.chat_of(server)
+    text = panel_text(i18n, server)
+    if confirm is not None:
+        text += "\n\n" + i18n(f"logserver-confirm-{confirm.value}")
+    slot = logserver.limiter.take(chat_id)
+    try:
+        await message.edit_text(
+            text,
+            reply_markup=panel_keyboard(
+                i18n, paused=server.state is LogServerState.PAUSED, confirm=confirm
+            ),
+        )
+    except TelegramAPIError as exc:
+        log.info("panel not shown: %s", exc.message)
+    finally:
+        logserver.limiter.done(slot)
+
+
+def setup() -> Router:
+    router = Router(name="group_panel")
+    router.message.register(start_in_group, CommandStart(deep_link=True), F.chat.type.in_(_GROUPS))
+    router.my_chat_member.register(membership_changed, F.chat.type.in_(_GROUPS))
+    router.callback_query.register(panel_pressed, PanelCD.filter())
+    return router

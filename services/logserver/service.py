@@ -1,0 +1,391 @@
+"""The log server service: links, keys, records and the outbox (everything but Telegram I/O)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.base import utcnow
+from bot.db.models.logserver import GENESIS, LogServer, LogServerState, OutboxRecord
+from bot.state import KeyValueState
+from services.crypto import ContextLock, KeyInfo, LogRecord, RecordContext
+from services.crypto.fields import FieldCipher
+from services.crypto.service import CryptoService
+from services.logserver.config import LogServerSettings
+from services.logserver.limiter import RateLimiter
+from services.logserver.types import RecordKind, RecordResult, Status
+
+log = logging.getLogger(__name__)
+
+PURPOSE_LINK = "logserver-group-link"
+PURPOSE_CHAT_HASH = "logserver-chat-id"
+TOKEN_PREFIX = "ls:tok:"
+ROTATE_PREFIX = "ls:rotate:"
+_LOCK_STRIPES = 256
+
+
+class AlreadyLinked(Exception):
+    """The group is already the log server of another account."""
+
+
+def thread_of(server: LogServer, kind: RecordKind) -> int | None:
+    return {
+        RecordKind.CHAT: server.thread_chat,
+        RecordKind.BILLING: server.thread_billing,
+        RecordKind.AUDIT: server.thread_audit,
+        RecordKind.SYSTEM: server.thread_system,
+    }[kind]
+
+
+def set_thread(server: LogServer, kind: RecordKind, thread_id: int) -> None:
+    setattr(server, f"thread_{kind.value}", thread_id)
+
+
+class LogServerService:
+    """See the package docstring for the public API."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        crypto: CryptoService,
+        kv: KeyValueState,
+        settings: LogServerSettings,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.crypto = crypto
+        self.fields: FieldCipher = crypto.fields
+        self.kv = kv
+        self.settings = settings
+        # Shared by the delivery worker and the group panel (its edits count against the limits).
+        self.limiter = RateLimiter(
+            group_per_minute=settings.group_per_minute,
+            global_per_second=settings.global_per_second,
+            margin=settings.window_margin,
+        )
+        # Set whenever a record is queued or a group reconnects: wakes the delivery worker.
+        self.wake = asyncio.Event()
+        self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
+        self._chat_cache: dict[str, tuple[int, str]] = {}
+
+    @property
+    def lock(self) -> ContextLock:
+        return self.crypto.context_lock
+
+    # ------------------------------------------------------------------ the link, encrypted
+
+    def chat_hash(self, chat_id: int) -> str:
+        return self.fields.lookup_hash(PURPOSE_CHAT_HASH, chat_id)
+
+    def encrypt_link(self, user_id: int, chat_id: int, title: str) -> str:
+        doc = json.dumps({"chat_id": chat_id, "title": title}, ensure_ascii=False)
+        return self.fields.encrypt(PURPOSE_LINK, doc, row_id=user_id)
+
+    def chat_of(self, server: LogServer) -> tuple[int, str]:
+        """The group's chat id and title, decrypted (cached per ciphertext)."""
+        cached = self._chat_cache.get(server.chat_enc)
+        if cached is not None:
+            return cached
+        doc = json.loads(
+            self.fields.decrypt_str(PURPOSE_LINK, server.chat_enc, row_id=server.user_id)
+        )
+        value = (int(doc["chat_id"]), str(doc["title"]))
+        if len(self._chat_cache) > 10_000:
+            self._chat_cache.clear()
+        self._chat_cache[server.chat_enc] = value
+        return value
+
+    async def get(self, session: AsyncSession, user_id: int) -> LogServer | None:
+        return await session.get(LogServer, user_id)
+
+    async def by_chat(self, session: AsyncSession, chat_id: int) -> LogServer | None:
+        hashes = self.fields.lookup_hashes(PURPOSE_CHAT_HASH, chat_id)
+        return await session.scalar(select(LogServer).where(LogServer.chat_hash.in_(hashes)))
+
+    async def bind(
+        self, session: AsyncSession, user_id: int, chat_id: int, title: str
+    ) -> LogServer:
+        """Link `user_id` to the group (replacing an earlier group). Raises `AlreadyLinked`."""
+        other = await self.by_chat(session, chat_id)
+        if other is not None and other.user_id != user_id:
+            raise AlreadyLinked
+        server = await self.get(session, user_id)
+        if server is None:
+            server = LogServer(
+                user_id=user_id,
+                chat_hash=self.chat_hash(chat_id),
+                chat_enc=self.encrypt_link(user_id, chat_id, title),
+                state=LogServerState.AWAITING_KEY,
+                next_seq=0,
+                last_digest=GENESIS,
+                lost_untold=0,
+            )
+            session.add(server)
+        else:
+            same_group = other is not None
+            server.chat_hash = self.chat_hash(chat_id)
+            server.chat_enc = self.encrypt_link(user_id, chat_id, title)
+            server.disconnect_reason = None
+            if not same_group:
+                # A new group: new topics and a new panel; the record chain goes on.
+                for kind in RecordKind:
+                    setattr(server, f"thread_{kind.value}", None)
+                server.panel_message_id = None
+                await session.execute(delete(OutboxRecord).where(OutboxRecord.user_id == user_id))
+            server.state = (
+                LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
+            )
+        await session.flush()
+        return server
+
+    async def set_key(self, session: AsyncSession, server: LogServer, info: KeyInfo) -> str | None:
+        """Store the user's public key; returns the previous fingerprint (a rotation) or None."""
+        previous = server.key_fingerprint
+        server.public_key = info.armored
+        server.key_fingerprint = info.fingerprint
+        if server.state is LogServerState.AWAITING_KEY:
+            server.state = LogServerState.ACTIVE
+        await session.flush()
+        await self.kv.delete(ROTATE_PREFIX + str(server.user_id))
+        return previous
+
+    async def set_paused(self, session: AsyncSession, server: LogServer, paused: bool) -> None:
+        if paused and server.state is LogServerState.ACTIVE:
+            server.state = LogServerState.PAUSED
+        elif not paused and server.state is LogServerState.PAUSED:
+            server.state = LogServerState.ACTIVE
+        await session.flush()
+
+    async def mark_disconnected(
+        self, session: AsyncSession, server: LogServer, reason: str
+    ) -> bool:
+        """Mark the log server unreachable; True when it was reachable before (tell the user)."""
+        was = server.state is not LogServerState.DISCONNECTED
+        if was:
+            server.state = LogServerState.DISCONNECTED
+        server.disconnect_reason = reason
+        await session.flush()
+        return was
+
+    async def mark_reconnected(self, session: AsyncSession, server: LogServer) -> bool:
+        """The bot is back with its rights; True when it was disconnected."""
+        if server.state is not LogServerState.DISCONNECTED:
+            return False
+        server.state = LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
+        server.disconnect_reason = None
+        await session.flush()
+        self.wake.set()
+        return True
+
+    async def remove(self, session: AsyncSession, user_id: int) -> int:
+        """Forget the log server of `user_id` and its queued ciphertext; returns records dropped."""
+        dropped = await self.purge_queue(session, user_id)
+        await session.execute(delete(LogServer).where(LogServer.user_id == user_id))
+        await self.kv.delete(ROTATE_PREFIX + str(user_id))
+        return dropped
+
+    async def purge_queue(self, session: AsyncSession, user_id: int) -> int:
+        """Delete `user_id`'s undelivered ciphertext now; returns how many records."""
+        result = await session.execute(delete(OutboxRecord).where(OutboxRecord.user_id == user_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def purge_user_data(self, session: AsyncSession, user_id: int) -> int:
+        """ "Purge my central data now": every temporary personal row of `user_id` in every
+        table the retention registry purges (AI context, undelivered ciphertext, …), and the
+        user's one-time state. The log server link itself stays. Returns rows deleted."""
+        from bot.db.models import Base
+        from services.retention.forget import user_condition
+        from services.retention.purge import expiries
+
+        users = Base.metadata.tables["users"]
+        total = 0
+        for expiry in expiries(Base.metadata):
+            condition = user_condition(expiry.table, users, user_id)
+            if condition is None:
+                continue
+            result = await session.execute(delete(expiry.table).where(condition))
+            total += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        await self.kv.delete(ROTATE_PREFIX + str(user_id))
+        return total
+
+    async def queued(self, session: AsyncSession, user_id: int) -> int:
+        count = await session.scalar(
+            select(func.count()).select_from(OutboxRecord).where(OutboxRecord.user_id == user_id)
+        )
+        return int(count or 0)
+
+    async def status(self, session: AsyncSession, user_id: int) -> Status | None:
+        server = await self.get(session, user_id)
+        if server is None:
+            return None
+        _, title = self.chat_of(server)
+        return Status(
+            state=server.state.value,
+            title=title,
+            fingerprint=server.key_fingerprint,
+            topics={kind: thread_of(server, kind) for kind in RecordKind},
+            queued=await self.queued(session, user_id),
+            last_delivery_at=server.last_delivery_at,
+            disconnect_reason=server.disconnect_reason,
+        )
+
+    # ------------------------------------------------------------------ one-time tokens
+
+    async def issue_token(self, user_id: int) -> str:
+        """A single-use startgroup token for `user_id`, valid for `token_ttl_seconds`."""
+        token = secrets.token_urlsafe(16)
+        await self.kv.put(TOKEN_PREFIX + token, str(user_id), self.settings.token_ttl_seconds)
+        return token
+
+    async def redeem_token(self, token: str) -> int | None:
+        """The user the token was issued to, once; None when unknown, used or expired."""
+        if not token or len(token) > 64:
+            return None
+        value = await self.kv.take(TOKEN_PREFIX + token)
+        return int(value) if value is not None else None
+
+    async def expect_key(self, user_id: int) -> None:
+        """The next public key `user_id` sends replaces their key (rotation), for 10 minutes."""
+        await self.kv.put(ROTATE_PREFIX + str(user_id), "1", self.settings.token_ttl_seconds)
+
+    async def expecting_key(self, session: AsyncSession, user_id: int) -> LogServer | None:
+        """The log server a public key from `user_id` is for now, if any."""
+        server = await self.get(session, user_id)
+        if server is None:
+            return None
+        if server.state is LogServerState.AWAITING_KEY:
+            return server
+        if await self.kv.get(ROTATE_PREFIX + str(user_id)) is not None:
+            return server
+        return None
+
+    # ------------------------------------------------------------------ records
+
+    def _lock_for(self, user_id: int) -> asyncio.Lock:
+        return self._locks[hash(user_id) % _LOCK_STRIPES]
+
+    async def record(
+        self, user_id: int, kind: RecordKind | str, body: Mapping[str, Any]
+    ) -> RecordResult:
+        """Seal an event for the user's log server and queue it; never waits for Telegram."""
+        try:
+            kind = RecordKind(kind)
+        except ValueError:
+            log.error("unknown record kind %r", kind)
+            return RecordResult.FAILED
+        try:
+            async with self._lock_for(user_id), self.sessionmaker() as session:
+                result = await self.record_in(session, user_id, kind, body)
+                await session.commit()
+        except Exception:
+            # The caller's own work must not fail because its log record could not be made.
+            log.exception("log record for user %s could not be queued", user_id)
+            return RecordResult.FAILED
+        if result is RecordResult.QUEUED:
+            self.wake.set()
+        return result
+
+    async def record_in(
+        self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
+    ) -> RecordResult:
+        """`record()` inside the caller's transaction (the caller commits, then wakes)."""
+        server = await session.get(LogServer, user_id, with_for_update=True)
+        if server is None or server.public_key is None:
+            return RecordResult.NO_LOG_SERVER
+        if server.state is LogServerState.AWAITING_KEY:
+            return RecordResult.NO_LOG_SERVER
+        if server.state is LogServerState.PAUSED:
+            return RecordResult.PAUSED
+        chat_id, _ = self.chat_of(server)
+        thread_id = thread_of(server, kind)
+        record = LogRecord(kind=kind.value, seq=server.next_seq, prev=server.last_digest, body=body)
+        sealed = self.lock.seal_record(record, server.public_key, RecordContext(chat_id, thread_id))
+        session.add(
+            OutboxRecord(
+                user_id=user_id,
+                seq=sealed.seq,
+                kind=kind.value,
+                thread_id=thread_id,
+                armored=sealed.armored,
+                created_at=utcnow(),
+                attempts=0,
+            )
+        )
+        server.next_seq = sealed.seq + 1
+        server.last_digest = sealed.digest
+        await session.flush()
+        return RecordResult.QUEUED
+
+    # ------------------------------------------------------------------ 24 h limit
+
+    async def drop_expired(self, now: datetime | None = None) -> dict[int, int]:
+        """Delete ciphertext older than `max_age_seconds`; returns records dropped per user.
+
+        The counts are added to `lost_untold` so the user is told even if telling fails now.
+        """
+        cutoff = (now or utcnow()) - timedelta(seconds=self.settings.max_age_seconds)
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxRecord.user_id, func.count())
+                    .where(OutboxRecord.created_at < cutoff)
+                    .group_by(OutboxRecord.user_id)
+                )
+            ).all()
+            counts = {int(uid): int(n) for uid, n in rows}
+            if not counts:
+                return {}
+            await session.execute(delete(OutboxRecord).where(OutboxRecord.created_at < cutoff))
+            for user_id, n in counts.items():
+                await session.execute(
+                    update(LogServer)
+                    .where(LogServer.user_id == user_id)
+                    .values(lost_untold=LogServer.lost_untold + n)
+                )
+            await session.commit()
+        log.warning("dropped undelivered records of %d log servers after 24 h", len(counts))
+        return counts
+
+    async def lost_counts(self) -> dict[int, int]:
+        """Users with dropped records they have not been told about yet, and how many."""
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(LogServer.user_id, LogServer.lost_untold).where(
+                        LogServer.lost_untold > 0
+                    )
+                )
+            ).all()
+        return {int(uid): int(n) for uid, n in rows}
+
+    async def told_lost(self, user_id: int, count: int) -> None:
+        async with self.sessionmaker() as session:
+            await session.execute(
+                update(LogServer)
+                .where(LogServer.user_id == user_id)
+                .values(lost_untold=LogServer.lost_untold - count)
+            )
+            await session.commit()
+
+
+async def count_connected(session: AsyncSession) -> int:
+    """Log servers that are set up and reachable (for the admin panel)."""
+    value = await session.scalar(
+        select(func.count())
+        .select_from(LogServer)
+        .where(LogServer.state.in_([LogServerState.ACTIVE, LogServerState.PAUSED]))
+    )
+    return int(value or 0)
+
+
+async def queue_depth(session: AsyncSession) -> int:
+    """Records waiting in the outbox (for the admin panel)."""
+    value = await session.scalar(select(func.count()).select_from(OutboxRecord))
+    return int(value or 0)
