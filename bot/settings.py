@@ -20,6 +20,7 @@ from pydantic_settings import (
 from services.admin.config import AdminSettings
 from services.crypto.config import CryptoSettings
 from services.crypto.envfile import EnvFileError, encrypted_env_sources
+from services.logserver.config import LogServerSettings
 from services.payments.config import PaymentsSettings
 from services.retention.config import RetentionSettings
 
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()
     crypto: CryptoSettings = CryptoSettings()
+    logserver: LogServerSettings = LogServerSettings()
     payments: PaymentsSettings = PaymentsSettings()
     retention: RetentionSettings = RetentionSettings()
 
