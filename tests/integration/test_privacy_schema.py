@@ -60,7 +60,7 @@ def test_a_new_column_without_an_entry_fails() -> None:
 def test_a_new_table_with_an_expiry_is_purged_and_must_be_documented_as_expiring() -> None:
     metadata = _copy()
     Table(
-        "ai_turns",
+        "chat_scratch",
         metadata,
         Column("id", Integer, primary_key=True),
         Column("ciphertext", String),
@@ -68,17 +68,17 @@ def test_a_new_table_with_an_expiry_is_purged_and_must_be_documented_as_expiring
     )
     problems = schema_problems(metadata, parse_tables(TEXT))
     assert sorted(problems) == [
-        "ai_turns.ciphertext: missing from docs/privacy.md",
-        "ai_turns.expires_at: missing from docs/privacy.md",
-        "ai_turns.id: missing from docs/privacy.md",
+        "chat_scratch.ciphertext: missing from docs/privacy.md",
+        "chat_scratch.expires_at: missing from docs/privacy.md",
+        "chat_scratch.id: missing from docs/privacy.md",
     ]
     entries = [*parse_tables(TEXT)]
     entries += [
-        ColumnEntry("ai_turns", c, "kept", "plain", "account", "-")
+        ColumnEntry("chat_scratch", c, "kept", "plain", "account", "-")
         for c in ("id", "ciphertext", "expires_at")
     ]
     problems = schema_problems(metadata, entries)
-    assert "ai_turns.ciphertext: the purge deletes it, the document says kept" in problems
+    assert "chat_scratch.ciphertext: the purge deletes it, the document says kept" in problems
 
 
 def test_an_unindexed_purge_column_and_a_stale_entry_fail() -> None:
