@@ -52,8 +52,8 @@ class Settings(BaseSettings):
 
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_locale: Locale = "ja"
-    throttle_rate: float = Field(default=2.0, gt=0, description="messages per second per user")
-    throttle_burst: int = Field(default=5, ge=1)
+    throttle_rate: float = Field(default=1.5, gt=0, description="messages per second per user")
+    throttle_burst: int = Field(default=15, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()

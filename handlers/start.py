@@ -33,10 +33,11 @@ async def set_language(
     callback_data: LanguageCD,
     session: AsyncSession,
     user: User,
+    i18n: I18n,
     translator: Translator,
 ) -> None:
     if callback_data.locale not in translator.locales:
-        await query.answer(translator.get(translator.default_locale, "error-button-expired"))
+        await query.answer(i18n("error-button-expired"), show_alert=True)
         return
     await users.set_locale(session, user, callback_data.locale)
     i18n = translator.for_locale(callback_data.locale)

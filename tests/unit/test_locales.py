@@ -72,7 +72,8 @@ def test_messages_render_without_fluent_errors(locale: str) -> None:
     for keys in catalogue_keys(locale).values():
         for key in keys:
             text = translator.get(locale, key)
-            assert text and text != key
+            assert text
+            assert text != key
 
 
 def test_arguments_are_html_escaped_unless_marked() -> None:
