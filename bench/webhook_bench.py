@@ -123,6 +123,8 @@ async def full_stack(
     emulator: BotAPIEmulator, stack: Stack, n: int, rate: float, users: int
 ) -> tuple[float, list[float], int]:
     sent_at: dict[int, float] = {}
+    # One update in flight per user, so a reply maps back to its update.
+    idle: dict[int, asyncio.Event] = {}
     latencies: list[float] = []
     done = asyncio.Event()
     original = emulator.methods.get("sendMessage")
@@ -134,6 +136,7 @@ async def full_stack(
         t0 = sent_at.pop(chat_id, None)
         if t0 is not None:
             latencies.append(time.perf_counter() - t0)
+            idle[chat_id].set()
             if len(latencies) >= n:
                 done.set()
         return result
@@ -146,9 +149,12 @@ async def full_stack(
 
         async def post(update_id: int, user_id: int) -> None:
             nonlocal failures
-            # One update in flight per user, so a reply maps back to its update.
+            gate = idle.setdefault(user_id, asyncio.Event())
+            if user_id in sent_at:
+                gate.clear()
             while user_id in sent_at:
-                await asyncio.sleep(0.001)
+                await gate.wait()
+            gate.clear()
             sent_at[user_id] = time.perf_counter()
             async with http.post(
                 stack.url, json=message_update(update_id, user_id, "/help"), headers=headers

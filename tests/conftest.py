@@ -27,11 +27,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("LIBRAL_REQUIRE_SERVICES") == "1"
 
-import importlib.util  # TEMP until the emulator lands
-
-pytest_plugins = (
-    ["tests.emulator.fixtures"] if importlib.util.find_spec("tests.emulator.fixtures") else []
-)
+pytest_plugins = ["tests.emulator.fixtures"]
 
 
 def require_postgres() -> str:
