@@ -253,7 +253,9 @@ class BotAPIEmulator:
             self.limits.record(counted.id, private=counted.type == "private")
         return result
 
-    async def _execute_webhook_reply(self, method: str, raw: dict[str, Any]) -> None:
+    async def _execute_webhook_reply(
+        self, method: str, raw: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> None:
         canonical = self.schema.canonical_method(method)
         if canonical is None:
             return
@@ -265,7 +267,7 @@ class BotAPIEmulator:
             extra={"via": "webhook reply"},
         )
         try:
-            record.result = await self.execute(canonical, raw, record=record)
+            record.result = await self.execute(canonical, raw, files, record=record)
             record.ok = True
             self.calls.append(record)
             self.notify()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +23,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.filters import CommandStart
+from aiogram.methods import SendMessage
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
@@ -37,7 +39,9 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
 )
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from PIL import Image
 
 from tests.emulator import BotAPIEmulator, EmulatorUsageError, admin_rights
 from tests.emulator.limits import FaultInjector
@@ -755,3 +759,78 @@ async def test_end_to_end_with_dispatcher(emulator: BotAPIEmulator, emulator_bot
     finally:
         await dispatcher.stop_polling()
         await polling
+
+
+async def test_webhook_reply_is_executed(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    """aiogram's webhook handler may answer the POST with a method call; Telegram runs it."""
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> SendMessage:
+        return SendMessage(chat_id=message.chat.id, text=f"echo: {message.text}")
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher, emulator_bot, handle_in_background=False, secret_token="hook-secret"
+    ).register(app, path="/hook")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+        await emulator_bot.set_webhook(url, secret_token="hook-secret")
+        user = emulator.create_user("Aiko")
+        await user.send_text("ping")
+        reply = await user.wait_reply()
+        assert reply.text == "echo: ping"
+        (call,) = emulator.calls_to("sendMessage")
+        assert call.extra == {"via": "webhook reply"}
+    finally:
+        await emulator_bot.delete_webhook()
+        await runner.cleanup()
+
+
+async def test_photo_sizes(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    user = await started_user(emulator, emulator_bot)
+    image = io.BytesIO()
+    Image.new("RGB", (320, 200), "navy").save(image, format="PNG")
+    sent = await emulator_bot.send_photo(user.id, BufferedInputFile(image.getvalue(), "chart.png"))
+    assert sent.photo is not None
+    assert [(p.width, p.height) for p in sent.photo] == [(90, 56), (320, 200)]
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await emulator_bot.send_photo(user.id, BufferedInputFile(b"not an image", "x.png"))
+
+
+async def test_privacy_mode_in_groups(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    owner = emulator.create_user("Owner")
+    group = emulator.create_supergroup(owner, "Chatter")
+    await owner.add_bot_to_group(group)  # an ordinary member: privacy mode applies
+    await emulator_bot.get_updates(offset=-1)  # drop what adding produced
+    await emulator_bot.get_updates(offset=emulator.updates.next_update_id)
+    await owner.send_text("just chatting", chat=group)
+    await owner.send_text("/help@libral_test_bot", chat=group)
+    updates = await emulator_bot.get_updates()
+    assert [u.message.text for u in updates if u.message] == ["/help@libral_test_bot"]
+
+
+async def test_pins_and_bulk_delete(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    user = await started_user(emulator, emulator_bot)
+    first = await emulator_bot.send_message(user.id, "first")
+    second = await emulator_bot.send_message(user.id, "second")
+    assert await emulator_bot.pin_chat_message(user.id, first.message_id)
+    assert emulator.chat(user.id).pinned == [first.message_id]
+    assert await emulator_bot.unpin_chat_message(user.id)
+    with pytest.raises(TelegramBadRequest, match="message to unpin not found"):
+        await emulator_bot.unpin_chat_message(user.id)
+    assert await emulator_bot.delete_messages(user.id, [first.message_id, second.message_id, 999])
+    assert emulator.messages(user.id, from_bot=True) == []
+
+
+async def test_chat_actions_are_recorded(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    user = await started_user(emulator, emulator_bot)
+    assert await emulator_bot.send_chat_action(user.id, "typing")
+    with pytest.raises(TelegramBadRequest, match="wrong parameter action"):
+        await emulator_bot.send_chat_action(user.id, "dancing")
+    assert [(a.chat_id, a.action) for a in emulator.state.chat_actions] == [(user.id, "typing")]

@@ -15,6 +15,7 @@ import aiohttp
 
 from .clock import Clock
 from .errors import TelegramError, conflict
+from .schema import UploadedFile
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ class UpdateQueue:
     webhook_timeout: float = 10.0
     history: list[dict[str, Any]] = field(default_factory=list)
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
-    on_webhook_reply: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    on_webhook_reply: (
+        Callable[[str, dict[str, Any], dict[str, UploadedFile]], Awaitable[None]] | None
+    ) = None
     on_change: Callable[[], None] | None = None
     waiting_pollers: int = 0  # getUpdates calls now waiting for an update
     _pending: list[_Pending] = field(default_factory=list)
@@ -264,6 +267,7 @@ class UpdateQueue:
         if self.on_webhook_reply is None:
             return
         body: dict[str, Any] = {}
+        files: dict[str, UploadedFile] = {}
         if resp.content_type == "application/json":
             with contextlib.suppress(ValueError):
                 loaded = await resp.json()
@@ -275,11 +279,16 @@ class UpdateQueue:
                 part = await reader.next()
                 if part is None:
                     break
-                if isinstance(part, aiohttp.BodyPartReader) and part.name:
+                if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
+                    continue
+                if part.filename:
+                    content_type = part.headers.get("Content-Type", "application/octet-stream")
+                    files[part.name] = UploadedFile(part.filename, content_type, await part.read())
+                else:
                     body[part.name] = await part.text()
         method = body.pop("method", None)
         if isinstance(method, str):
             try:
-                await self.on_webhook_reply(method, body)
+                await self.on_webhook_reply(method, body, files)
             except TelegramError as exc:
                 log.info("webhook reply %s failed: %s", method, exc.description)
