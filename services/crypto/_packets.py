@@ -111,7 +111,8 @@ def frame(tag: int, body: bytes) -> bytes:
 
 def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
     """(tag, body) of each packet in binary OpenPGP data. A packet with partial body lengths
-    ends the iteration (its body is returned unparsed, with the length octets)."""
+    ends the iteration: its "body" is everything after its first length octet (the first octets
+    are right, later chunk headers are left in)."""
     i = 0
     while i < len(data):
         ctb = data[i]
@@ -126,8 +127,8 @@ def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
                 n, i = ((first - 192) << 8) + _byte(data, i + 2) + 192, i + 3
             elif first == 255:
                 n, i = struct.unpack(">I", data[i + 2 : i + 6])[0], i + 6
-            else:  # partial body length: hand out the rest and stop
-                yield tag, data[i + 1 :]
+            else:  # partial body length: hand out the rest (chunk headers included) and stop
+                yield tag, data[i + 2 :]
                 return
         else:
             tag = (ctb >> 2) & 0x0F
