@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from aiogram.types import LabeledPrice, Message, StarTransactions
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class StarsPort(Protocol):
@@ -63,15 +64,29 @@ class BillingEvent(enum.StrEnum):
 
 
 class BillingLog(Protocol):
-    """Records a billing event to the user's Billing topic (encrypted to the user's key)."""
+    """Records a billing event for the user's Billing topic (encrypted to the user's key).
+
+    Called inside the payment's own transaction (`session`): the record is queued exactly when
+    the payment is committed.
+    """
 
     async def record(
-        self, user_id: int, event: BillingEvent, body: Mapping[str, object]
+        self,
+        session: AsyncSession,
+        user_id: int,
+        kind: BillingEvent,
+        body: Mapping[str, object],
     ) -> None: ...
 
 
 class NullBillingLog:
     """No log server configured: nothing to record."""
 
-    async def record(self, user_id: int, event: BillingEvent, body: Mapping[str, object]) -> None:
+    async def record(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        kind: BillingEvent,
+        body: Mapping[str, object],
+    ) -> None:
         return None

@@ -195,6 +195,7 @@ async def record_successful_payment(
     )
     log.info("payment %s (%s) credited %s to user %s", payment_id, kind, parsed.credits, user_id)
     await record_billing(
+        session,
         billing,
         user_id,
         BillingEvent.RENEWAL if kind is PaymentKind.RENEWAL else BillingEvent.PAYMENT,
@@ -268,11 +269,17 @@ async def subscription_of(
 
 
 async def record_billing(
-    billing: BillingLog | None, user_id: int, event: BillingEvent, body: dict[str, object]
+    session: AsyncSession,
+    billing: BillingLog | None,
+    user_id: int,
+    event: BillingEvent,
+    body: dict[str, object],
 ) -> None:
-    """Billing log failures never undo a payment: they are logged (ids only) and skipped."""
+    """Queue the billing record in the caller's transaction (so it exists exactly when the
+    money moved). Its failure never undoes a payment: it is logged (ids only) and skipped."""
     target = billing or NullBillingLog()
     try:
-        await target.record(user_id, event, body)
+        async with session.begin_nested():
+            await target.record(session, user_id, event, body)
     except Exception:  # the money side must not depend on the log server
         log.warning("billing log for user %s (%s) failed", user_id, event, exc_info=True)

@@ -93,7 +93,7 @@ async def refund(
             log.warning("refund of payment %s failed: %s", payment.id, exc)
             raise RefundRefused(RefundRefusal.TELEGRAM_REFUSED, str(exc)) from None
         await _end_subscription_period(session, payment)
-    return await _done(payment, reversed_credits, balance, actor, billing)
+    return await _done(session, payment, reversed_credits, balance, actor, billing)
 
 
 async def request_refund(
@@ -161,7 +161,7 @@ async def record_telegram_refund(
             return None
         reversed_credits, balance = await _reverse_credits(session, payment)
         await _end_subscription_period(session, payment)
-    return await _done(payment, reversed_credits, balance, RefundSource.TELEGRAM, billing)
+    return await _done(session, payment, reversed_credits, balance, RefundSource.TELEGRAM, billing)
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -258,6 +258,7 @@ async def _flag(session: AsyncSession, payment: Payment) -> None:
 
 
 async def _done(
+    session: AsyncSession,
     payment: Payment,
     reversed_credits: int,
     balance: int,
@@ -272,6 +273,7 @@ async def _done(
         payment.credits,
     )
     await record_billing(
+        session,
         billing,
         payment.user_id,
         BillingEvent.REFUND,

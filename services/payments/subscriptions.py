@@ -68,6 +68,7 @@ async def set_renewal(
     sub.state = wanted
     await session.flush()
     await record_billing(
+        session,
         billing,
         user_id,
         BillingEvent.SUBSCRIPTION,
@@ -102,6 +103,7 @@ async def apply_subscription_update(
         sub.state = new_state
         await session.flush()
         await record_billing(
+            session,
             billing,
             user_id,
             BillingEvent.SUBSCRIPTION,
