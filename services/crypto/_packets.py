@@ -126,6 +126,8 @@ def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
             elif first < 224:
                 n, i = ((first - 192) << 8) + _byte(data, i + 2) + 192, i + 3
             elif first == 255:
+                if i + 6 > len(data):
+                    raise PacketError("truncated packet")
                 n, i = struct.unpack(">I", data[i + 2 : i + 6])[0], i + 6
             else:  # partial body length: hand out the rest (chunk headers included) and stop
                 yield tag, data[i + 2 :]
@@ -136,6 +138,8 @@ def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
             if ltype == 3:
                 raise PacketError("indeterminate length")
             size = (1, 2, 4)[ltype]
+            if i + 1 + size > len(data):
+                raise PacketError("truncated packet")
             n = int.from_bytes(data[i + 1 : i + 1 + size], "big")
             i += 1 + size
         if i + n > len(data):

@@ -137,9 +137,16 @@ class SequoiaEngine:
 
     def inspect_public_key(self, data: str | bytes, *, now: datetime | None = None) -> KeyInfo:
         raw = _to_bytes(data)
-        precheck_public_key(raw, self._max_key_bytes)
+        block = precheck_public_key(raw, self._max_key_bytes)
+        check_strength(block.primary)
         cert = self._cert(raw)
-        return self._inspect(cert, now or datetime.now(UTC))
+        try:
+            return self._inspect(cert, now or datetime.now(UTC))
+        except RuntimeError as exc:  # Sequoia refused the key outright
+            text = str(exc).split("\n", 1)[0] + str(exc)
+            if "Policy rejected" in text or "not considered secure" in text:
+                raise KeyImportError(KeyErrorKind.WEAK_ALGORITHM) from exc
+            raise KeyImportError(KeyErrorKind.NOT_OPENPGP) from exc
 
     def inspect_secret_key(self, data: str | bytes, passphrase: str | None) -> KeyInfo:
         raw = _to_bytes(data)
@@ -225,8 +232,8 @@ class SequoiaEngine:
             raise KeyImportError(KeyErrorKind.NO_ENCRYPTION_SUBKEY) from exc
         wanted = pkesk_recipients(probe)
         for _tag, key in keys:
-            ident = key.key_id() if key.version == 4 else key.fingerprint()
-            if ident in wanted:
+            # PKESKv3 names a key id; PKESKv6 a fingerprint (also of v4 keys)
+            if key.key_id() in wanted or key.fingerprint() in wanted:
                 return key
         raise KeyImportError(KeyErrorKind.NO_ENCRYPTION_SUBKEY)
 
@@ -334,7 +341,7 @@ class SequoiaEngine:
         for tag, body in pkt.iter_packets(bytes(tsk)):
             if tag in (pkt.TAG_SECRET_KEY, pkt.TAG_SECRET_SUBKEY):
                 key = pkt.parse_key(body)
-                mine.add(key.key_id() if key.version == 4 else key.fingerprint())
+                mine.update((key.key_id(), key.fingerprint()))
         if mine.isdisjoint(recipients):
             return DecryptError(DecryptErrorKind.NO_SECRET_KEY, text)
         return DecryptError(DecryptErrorKind.INTEGRITY, text)
