@@ -11,6 +11,7 @@ from .errors import EmulatorUsageError
 from .html_entities import utf16_len
 from .state import (
     ADMIN_RIGHTS,
+    GENERAL_TOPIC_ID,
     CallbackAnswer,
     CallbackQuery,
     Chat,
@@ -92,12 +93,19 @@ class UserActor:
         if target.type == "private":
             self.user.started_bot = True
         if thread_id is not None and target.is_forum and thread_id not in target.topics:
-            if thread_id != 1:
+            if thread_id != GENERAL_TOPIC_ID:
                 raise EmulatorUsageError(f"no topic {thread_id} in chat {target.id}")
             thread_id = None
+        if reply_to is not None and thread_id is None and reply_to.thread_id is not None:
+            thread_id = reply_to.thread_id  # a reply stays in the replied message's topic
         message = self.emu.add_message(
             target, self.user, body, thread_id=thread_id, reply_to=reply_to
         )
+        if target.type == "supergroup" and reply_to is not None and thread_id is None:
+            # A reply outside topics starts a reply thread: Telegram reports its root as
+            # message_thread_id (not a forum topic; sending there fails in forums).
+            root = reply_to.data.get("message_thread_id", reply_to.message_id)
+            message.data["message_thread_id"] = root
         self._deliver(message)
         return message
 

@@ -42,7 +42,6 @@ from .limits import COUNTED_METHODS, FaultInjector, FloodLimits
 from .registry import Call, Handler, registry
 from .schema import BotApiSchema, UploadedFile, load_schema
 from .state import (
-    GENERAL_TOPIC_ID,
     Chat,
     ChatType,
     Draft,
@@ -509,12 +508,16 @@ class BotAPIEmulator:
     def resolve_thread(self, chat: Chat, thread_id: int | None) -> int | None:
         """Validate ``message_thread_id`` for sending; returns the thread id to store."""
         if thread_id is None:
+            if (
+                chat.is_forum
+                and chat.general_closed
+                and not self.bot_member(chat).can("can_manage_topics")
+            ):
+                raise bad_request("TOPIC_CLOSED")
             return None
         if chat.is_forum:
-            if thread_id == GENERAL_TOPIC_ID:
-                if chat.general_closed and not self.bot_member(chat).can("can_manage_topics"):
-                    raise bad_request("TOPIC_CLOSED")
-                return None
+            # As on Telegram, General (id 1) cannot be addressed by message_thread_id: messages
+            # go there by leaving it out.
             topic = chat.topics.get(thread_id)
             if topic is None:
                 raise bad_request(THREAD_NOT_FOUND)

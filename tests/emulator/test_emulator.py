@@ -488,6 +488,15 @@ async def test_forum_topics(emulator: BotAPIEmulator, emulator_bot: Bot) -> None
     general = await emulator_bot.send_message(group.id, "in General")
     assert general.message_thread_id is None
     with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await emulator_bot.send_message(group.id, "General is not addressable", message_thread_id=1)
+    stored_general = emulator.last_message(group, from_bot=True)
+    assert stored_general is not None
+    reply = await owner.send_text("a reply in General", chat=group, reply_to=stored_general)
+    assert reply.data["message_thread_id"] == general.message_id
+    assert "is_topic_message" not in reply.data
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await emulator_bot.send_message(group.id, "x", message_thread_id=general.message_id)
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
         await emulator_bot.send_message(group.id, "lost", message_thread_id=99999)
     thread = emulator.messages(group, topic.message_thread_id)
     assert [("forum_topic_created" in m.data, m.text) for m in thread] == [

@@ -68,6 +68,7 @@ class UpdateQueue:
     ) = None
     on_change: Callable[[], None] | None = None
     waiting_pollers: int = 0  # getUpdates calls now waiting for an update
+    closed: bool = False
     _pending: list[_Pending] = field(default_factory=list)
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     _poll_generation: int = 0
@@ -148,7 +149,7 @@ class UpdateQueue:
                     item.forced = False
                 return [copy.deepcopy(item.update) for item in batch]
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or self.closed:
                 return []
             self._event.clear()
             self.waiting_pollers += 1
@@ -201,10 +202,17 @@ class UpdateQueue:
         if drop_pending:
             self.drop_pending()
         self.webhook = None
-        await self.close()
+        await self._stop_worker()
+        await self._close_http()
 
     async def close(self) -> None:
+        """Shut down: waiting getUpdates calls return, webhook delivery stops."""
+        self.closed = True
+        self._event.set()
         await self._stop_worker()
+        await self._close_http()
+
+    async def _close_http(self) -> None:
         if self._http is not None:
             await self._http.close()
             self._http = None
