@@ -195,7 +195,7 @@ async def show_card(ctx: Ctx, target: User, notice: str | None = None) -> None:
     body = i18n(
         "admin-card",
         id=str(target.id),
-        locale=target.locale or i18n("admin-card-none"),
+        lang=target.locale or i18n("admin-card-none"),
         joined=target.created_at.strftime("%Y-%m-%d"),
         seen=target.last_seen_at.strftime("%Y-%m-%d"),
         balance=target.credits,
@@ -345,7 +345,7 @@ _AUDIENCES: dict[str, broadcast.Audience] = {
 
 def _describe(i18n: I18n, audience: broadcast.Audience) -> str:
     if audience.kind is AudienceKind.LOCALE:
-        return i18n("admin-aud-locale", locale=audience.value or "")
+        return i18n("admin-aud-locale", lang=audience.value or "")
     if audience.kind is AudienceKind.ACTIVE:
         return i18n("admin-aud-active", days=int(audience.value or 0))
     return i18n("admin-aud-all")

@@ -58,7 +58,7 @@ admin-status-banned = banned
 admin-status-blocked_bot = blocked the bot
 admin-card =
     <b>User { $id }</b>
-    Language: { $locale }
+    Language: { $lang }
     Joined: { $joined } (last seen { $seen })
     Balance: { $balance } credits
     Status: { $status } (role { $role })
@@ -101,7 +101,7 @@ admin-bc-preview =
     ───
     Choose who receives it.
 admin-aud-all = everyone
-admin-aud-locale = users whose language is { $locale }
+admin-aud-locale = users whose language is { $lang }
 admin-aud-active = users active in the last { $days } days
 admin-days-prompt = Users active within how many days should receive it? Send a number from 1 to { $max }.
 admin-days-invalid = Please send a whole number from 1 to { $max }.

@@ -58,7 +58,7 @@ admin-status-banned = 利用停止中
 admin-status-blocked_bot = ボットをブロック
 admin-card =
     <b>ユーザー { $id }</b>
-    言語: { $locale }
+    言語: { $lang }
     登録日: { $joined }（最終利用 { $seen }）
     残高: { $balance } クレジット
     状態: { $status }（権限 { $role }）
@@ -101,7 +101,7 @@ admin-bc-preview =
     ───
     送信先を選んでください。
 admin-aud-all = 全員
-admin-aud-locale = 言語が { $locale } のユーザー
+admin-aud-locale = 言語が { $lang } のユーザー
 admin-aud-active = 直近 { $days } 日に利用したユーザー
 admin-days-prompt = 何日以内に利用したユーザーに送りますか？ 1〜{ $max } の数を送ってください。
 admin-days-invalid = 1〜{ $max } の整数を送ってください。

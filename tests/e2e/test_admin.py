@@ -3,6 +3,7 @@ operator and as users, in Japanese and English."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import struct
@@ -105,6 +106,18 @@ async def db_user(sessions: async_sessionmaker[AsyncSession], user_id: int) -> U
         user = await s.get(User, user_id)
         assert user is not None
         return user
+
+
+async def eventually(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, check: Callable[[User], bool]
+) -> User:
+    """The panel is edited inside the handler, the commit follows it: wait for the commit."""
+    for _ in range(200):
+        user = await db_user(sessions, user_id)
+        if check(user):
+            return user
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"user {user_id} never reached the expected state: {user.status}")
 
 
 # ------------------------------------------------------------------------ access
@@ -249,13 +262,16 @@ async def test_every_panel_path(
         await panel.press("admin-btn-confirm")
         await panel.shows("admin-granted", amount=100, balance=100)
         # The same confirmation pressed again (an old keyboard) does nothing.
+        card_markup = panel.current.reply_markup
         panel.current.reply_markup = {
             "inline_keyboard": [[{"text": "again", "callback_data": confirm_data}]]
         }
         again = await admin.press(panel.current, text="again")
         assert again.answer is not None
         assert again.answer.text == plain(locale, "admin-confirm-stale")
-        assert (await db_user(sessions, target.id)).credits == 100
+        await eventually(sessions, target.id, lambda u: u.credits == 100)
+        panel.current.reply_markup = card_markup
+        await panel.press("admin-btn-another-user")
         await panel.reply("@TARO_TEST")
         await emulator.wait_until(
             lambda: plain(locale, "admin-btn-deduct") in str(panel.current.reply_markup),
@@ -272,6 +288,7 @@ async def test_every_panel_path(
         )
         await panel.press("admin-btn-confirm")
         await panel.shows("admin-deducted", amount=30, balance=70)
+        await eventually(sessions, target.id, lambda u: u.credits == 70)
         async with sessions() as s:
             moves = (
                 await s.execute(
@@ -290,7 +307,7 @@ async def test_every_panel_path(
         await panel.press("admin-btn-ban")
         await panel.press("admin-btn-confirm")
         await panel.shows("admin-banned")
-        assert (await db_user(sessions, target.id)).status is UserStatus.BANNED
+        await eventually(sessions, target.id, lambda u: u.status is UserStatus.BANNED)
         sent = await target.send_text("hello")
         notice = await target.wait_reply(after=sent)
         assert notice.text == plain("ja", "ban-notice")
@@ -303,7 +320,7 @@ async def test_every_panel_path(
         assert press.answer.show_alert
         await panel.press("admin-btn-unban")
         await panel.shows("admin-unbanned")
-        assert (await db_user(sessions, target.id)).status is UserStatus.ACTIVE
+        await eventually(sessions, target.id, lambda u: u.status is UserStatus.ACTIVE)
         sent = await target.send_text("/help")
         helped = await target.wait_reply(after=sent)
         assert helped.text != plain("ja", "ban-notice")
@@ -362,9 +379,7 @@ async def test_every_panel_path(
         await panel.press("admin-btn-cancel")
         await panel.shows("admin-bc-preview", text="Big news today")
         await panel.press("admin-btn-aud-en")
-        await panel.shows(
-            "admin-bc-nobody", audience=plain(locale, "admin-aud-locale", locale="en")
-        )
+        await panel.shows("admin-bc-nobody", audience=plain(locale, "admin-aud-locale", lang="en"))
         await panel.press("admin-btn-aud-all")
         await panel.shows(
             "admin-bc-confirm",
@@ -379,7 +394,7 @@ async def test_every_panel_path(
             lambda m: m.text == "Big news today", chat=target.chat, timeout=15
         )
         assert delivered.entities == [bold]
-        await emulator.wait_for(
+        report = await emulator.wait_for(
             lambda m: (
                 m.from_bot
                 and (m.text or "").startswith(
@@ -389,8 +404,6 @@ async def test_every_panel_path(
             chat=admin.chat,
             timeout=15,
         )
-        report = emulator.last_message(admin.chat, from_bot=True)
-        assert report is not None
         await emulator.wait_until(
             lambda: (
                 plain(locale, "admin-bc-report", id="1", sent=2, blocked=0, failed=0, total=2)
@@ -466,7 +479,7 @@ async def test_broadcast_to_500_respects_limits_and_survives_a_restart(
         await panel.press("admin-btn-aud-ja")
         await panel.shows(
             "admin-bc-confirm",
-            audience=plain("en", "admin-aud-locale", locale="ja"),
+            audience=plain("en", "admin-aud-locale", lang="ja"),
             count=501,
             rate=25,
             text=text,
