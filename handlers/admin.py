@@ -9,6 +9,7 @@ a single-use nonce. Every action, allowed or refused, is written to the audit tr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -86,15 +87,25 @@ class Ctx:
     async def show(self, body: str, markup: InlineKeyboardMarkup) -> None:
         """Edit the panel message in place (or send it anew when it is gone)."""
         if self.panel_id is not None:
-            try:
-                await self.bot.edit_message_text(
-                    text=body, chat_id=self.chat_id, message_id=self.panel_id, reply_markup=markup
-                )
-                return
-            except TelegramBadRequest as exc:
-                if "not modified" in str(exc):
+            for attempt in (1, 2):
+                try:
+                    await self.bot.edit_message_text(
+                        text=body,
+                        chat_id=self.chat_id,
+                        message_id=self.panel_id,
+                        reply_markup=markup,
+                    )
                     return
-                log.info("admin panel message could not be edited; sending a new one")
+                except TelegramRetryAfter as exc:
+                    # An operator clicking faster than Telegram lets one chat be edited.
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(exc.retry_after)
+                except TelegramBadRequest as exc:
+                    if "not modified" in str(exc):
+                        return
+                    log.info("admin panel message could not be edited; sending a new one")
+                    break
         sent = await self.bot.send_message(self.chat_id, body, reply_markup=markup)
         self.panel_id = sent.message_id
         await self.state.update_data(panel=sent.message_id)
