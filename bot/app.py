@@ -44,6 +44,8 @@ from middlewares.throttling import ThrottlingMiddleware
 from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, MetricsMiddleware
 from services.admin.service import AdminService
 from services.admin.wiring import build_ports as admin_ports
+from services.ai.admin_port import attach as attach_ai_ports
+from services.ai.chat import AIService
 from services.crypto.service import CryptoService
 from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
@@ -129,6 +131,16 @@ def build(settings: Settings) -> Application:
     )
     payments = Payments(settings.payments, billing=LogServerBilling(logserver))
     attach_payment_ports(admin.ports, stars=bot, billing=payments.billing)
+    # AI chat: fields encrypted with the crypto service's cipher; exchanges go to the log server
+    ai = AIService(settings.ai, sessionmaker, crypto.fields, exchange_log=logserver)
+    attach_ai_ports(admin.ports, ai)
+    scheduler.add(
+        "ai.release_stale",
+        "services.ai.jobs:release_stale",
+        every=timedelta(minutes=10),
+        sessionmaker=sessionmaker,
+        ai=settings.ai,
+    )
     deps = AppDeps(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -140,6 +152,7 @@ def build(settings: Settings) -> Application:
         logserver=logserver,
         log_delivery=log_delivery,
         admin=admin,
+        ai=ai,
         payments=payments,
     )
     dispatcher = Dispatcher(storage=storage, **deps)
@@ -153,6 +166,7 @@ def build(settings: Settings) -> Application:
     dispatcher.shutdown.register(admin.stop)
     dispatcher.shutdown.register(log_delivery.stop)
     dispatcher.shutdown.register(scheduler.shutdown)
+    dispatcher.shutdown.register(ai.aclose)
 
     # Outer update middlewares run in this order, around everything else.
     dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))

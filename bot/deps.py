@@ -16,6 +16,7 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import KeyValueState
 from services.admin.service import AdminService
+from services.ai.chat import AIService
 from services.crypto.service import CryptoService
 from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
@@ -36,6 +37,8 @@ class AppDeps(TypedDict):
     log_delivery: DeliveryWorker
     # operators' panel: stats, user management, broadcast worker, audit trail
     admin: AdminService
+    # AI chat: providers, context, metering, streaming (services/ai)
+    ai: AIService
     # Stars payments: catalogue, refund policy, billing log (services/payments)
     payments: Payments
     # background jobs (status for the admin health panel)

@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from services.admin.config import AdminSettings
+from services.ai.config import AISettings
 from services.crypto.config import CryptoSettings
 from services.crypto.envfile import EnvFileError, encrypted_env_sources
 from services.logserver.config import LogServerSettings
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()
+    ai: AISettings = AISettings()
     crypto: CryptoSettings = CryptoSettings()
     logserver: LogServerSettings = LogServerSettings()
     payments: PaymentsSettings = PaymentsSettings()

@@ -13,8 +13,10 @@ from aiogram.enums import ChatType
 
 from handlers import (
     admin,
+    chat,
     fallback,
     group_panel,
+    models,
     onboarding,
     payments,
     retention,
@@ -35,17 +37,25 @@ def get_routers() -> list[Router]:
         onboarding.setup(),
         serverkey.setup(),
         retention.setup(),
+        models.setup(),
+        # last: any other text is a question for the AI
+        chat.setup(),
     )
 
     groups = Router(name="groups")
     groups.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
-    group_routers: list[Router] = [group_panel.setup()]
+    group_routers: list[Router] = [
+        group_panel.setup(),
+        models.setup_group(),
+        # last: answers only when the bot is mentioned or replied to
+        chat.setup_group(),
+    ]
     if group_routers:
         groups.include_routers(*group_routers)
 
     # Updates that are not chat messages (payments, membership changes) route by their own filters.
     anywhere = Router(name="anywhere")
-    anywhere_routers: list[Router] = []
+    anywhere_routers: list[Router] = [chat.setup_anywhere()]
     if anywhere_routers:
         anywhere.include_routers(*anywhere_routers)
 

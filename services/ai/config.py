@@ -39,8 +39,9 @@ class AISettings(BaseModel):
     default_model: str = "gpt-4o-mini"
     """Model for users who have not picked one; the admin may change it at run time."""
 
-    free_daily_tokens: int = Field(default=20_000, ge=0)
-    """Tokens (input + output) a user may spend each UTC day before credits are charged."""
+    free_daily_credits: int = Field(default=20, ge=0)
+    """Credits' worth of replies a user gets free each UTC day before the balance is used
+    (1 credit = 0.001 USD of list price, see docs/ai.md; 0 turns the allowance off)."""
 
     min_reply_tokens: int = Field(default=256, ge=1)
     """Output tokens a "minimal reply" is assumed to need; a reply is refused up front when the
@@ -81,7 +82,10 @@ class AISettings(BaseModel):
     edit_interval: float = Field(default=1.1, gt=0)
     """Minimum seconds between two edits of one streamed message (Telegram: ~1 edit/s/chat)."""
 
-    draft_interval: float = Field(default=0.3, gt=0)
+    group_edit_interval: float = Field(default=3.5, gt=0)
+    """The same in groups, where Telegram allows about 20 messages (edits count) a minute."""
+
+    draft_interval: float = Field(default=0.25, gt=0)
     """Minimum seconds between two ``sendMessageDraft`` updates in one private chat."""
 
     use_drafts: bool = True
