@@ -117,6 +117,7 @@ class BotAPIEmulator:
         self.updates = UpdateQueue(self.clock)
         self.updates.on_webhook_reply = self._execute_webhook_reply
         self.updates.on_change = self.notify
+        self.updates.validate = lambda update: self.schema.object_errors("Update", update)
         self.limits = FloodLimits(self.clock)
         self.faults = FaultInjector(seed)
         self.calls: list[CallRecord] = []
@@ -203,6 +204,7 @@ class BotAPIEmulator:
                 record.fault = fault.kind
                 await self._hold(fault.delay)
             return self._finish(record, error)
+        self._check_result(method, result)
         if fault is not None:
             record.fault = fault.kind
             await self._hold(fault.delay)
@@ -211,6 +213,16 @@ class BotAPIEmulator:
         self.calls.append(record)
         self.notify()
         return _json({"ok": True, "result": result}, 200)
+
+    def _check_result(self, method: str, result: Any) -> None:
+        """Messages the emulator returns must be valid Bot API objects (catches emulator bugs,
+        including in new ``methods_*`` modules, that aiogram's lenient parsing would hide)."""
+        if isinstance(result, dict) and {"message_id", "chat", "date"} <= result.keys():
+            errors = self.schema.object_errors("Message", result)
+            if errors:
+                raise AssertionError(
+                    f"emulator bug: {method} returned an invalid Message: {errors}"
+                )
 
     def _finish(self, record: CallRecord, error: TelegramError) -> web.Response:
         record.error_code = error.error_code

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from .clock import Clock
-from .errors import TelegramError, conflict
+from .errors import EmulatorUsageError, TelegramError, conflict
 from .schema import UploadedFile
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class UpdateQueue:
         Callable[[str, dict[str, Any], dict[str, UploadedFile]], Awaitable[None]] | None
     ) = None
     on_change: Callable[[], None] | None = None
+    validate: Callable[[dict[str, Any]], list[str]] | None = None  # schema check of each update
     waiting_pollers: int = 0  # getUpdates calls now waiting for an update
     closed: bool = False
     _pending: list[_Pending] = field(default_factory=list)
@@ -87,6 +88,7 @@ class UpdateQueue:
         the same id, as Telegram does when it redelivers. Returns the update, or None when its
         kind is not in allowed_updates (Telegram does not create it then)."""
         kind = update_kind(body)
+        self._check(body)
         if not self.is_allowed(kind):
             return None
         update = {"update_id": self.next_update_id, **body}
@@ -97,8 +99,18 @@ class UpdateQueue:
         self._event.set()
         return update
 
+    def _check(self, body: dict[str, Any]) -> None:
+        if self.validate is None:
+            return
+        errors = self.validate({"update_id": 1, **body})
+        if errors:
+            raise EmulatorUsageError(f"not a valid Update: {errors[:5]}")
+
     def push_raw(self, update: dict[str, Any]) -> None:
-        """Queue an update exactly as given (an ``update_id`` is added only when missing)."""
+        """Queue an update exactly as given (an ``update_id`` is added only when missing).
+
+        Unlike ``push`` it is not checked against the schema, so tests can send malformed ones.
+        """
         if "update_id" not in update:
             update = {"update_id": self.next_update_id, **update}
             self.next_update_id += 1
