@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 
 class AdminSettings(BaseModel):
@@ -22,3 +22,11 @@ class AdminSettings(BaseModel):
     chart_days: int = Field(default=30, ge=2, le=90)
     # Payments listed per page.
     page_size: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _log_group_needs_key(self) -> AdminSettings:
+        if self.log_chat_id is not None and self.operator_key is None:
+            raise ValueError(
+                "ADMIN__LOG_CHAT_ID needs ADMIN__OPERATOR_KEY (the operators' public key)"
+            )
+        return self

@@ -17,13 +17,14 @@ from services.admin.broadcast import BroadcastWorker
 from services.admin.config import AdminSettings
 from services.admin.identity import ActivityRecorder, UsernameHasher
 from services.admin.ports import AdminPorts
+from services.crypto import KeyImportError, KeyInfo
 from services.crypto.service import CryptoService
 
 log = logging.getLogger(__name__)
 
 
 class AdminConfigError(Exception):
-    """The operators' log group is configured wrongly (raised at start-up)."""
+    """The operators' key is unusable (raised while the application is built)."""
 
 
 def package_version() -> str:
@@ -43,6 +44,7 @@ class AdminService:
     crypto: CryptoService
     bot: Bot
     sessionmaker: async_sessionmaker[AsyncSession]
+    operator_key: KeyInfo | None = None
     publisher: AuditPublisher | None = None
     started_at: float = field(default_factory=time.monotonic)
     version: str = field(default_factory=package_version)
@@ -61,6 +63,14 @@ class AdminService:
         owner: str,
     ) -> AdminService:
         hasher = UsernameHasher(crypto.fields)
+        operator_key: KeyInfo | None = None
+        if settings.log_chat_id is not None and settings.operator_key is not None:
+            try:
+                operator_key = crypto.engine.inspect_public_key(
+                    settings.operator_key.get_secret_value()
+                )
+            except KeyImportError as exc:
+                raise AdminConfigError(f"ADMIN__OPERATOR_KEY: {exc.kind.value}") from None
         service = cls(
             settings=settings,
             ports=ports,
@@ -70,6 +80,7 @@ class AdminService:
             crypto=crypto,
             bot=bot,
             sessionmaker=sessionmaker,
+            operator_key=operator_key,
         )
         service.worker.on_tick = service.publish_audit
         return service
@@ -80,20 +91,10 @@ class AdminService:
 
     async def start(self) -> None:
         """After the crypto service started (it holds the server signing key)."""
-        if self.settings.log_chat_id is not None and self.settings.operator_key is not None:
-            from services.crypto import KeyImportError
-
-            try:
-                key = self.crypto.engine.inspect_public_key(
-                    self.settings.operator_key.get_secret_value()
-                )
-            except KeyImportError as exc:
-                raise AdminConfigError(f"ADMIN__OPERATOR_KEY: {exc.kind.value}") from None
+        if self.operator_key is not None and self.settings.log_chat_id is not None:
             self.publisher = AuditPublisher(
-                self.crypto.context_lock, key, self.settings.log_chat_id
+                self.crypto.context_lock, self.operator_key, self.settings.log_chat_id
             )
-        elif self.settings.log_chat_id is not None:
-            raise AdminConfigError("ADMIN__LOG_CHAT_ID is set but ADMIN__OPERATOR_KEY is not")
         await self.worker.start()
 
     async def stop(self) -> None:

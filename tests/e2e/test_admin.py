@@ -13,21 +13,26 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import build
 from bot.db.base import utcnow
 from bot.db.engine import create_sessionmaker
 from bot.db.models import CreditMovement, MovementKind, User, UserStatus
 from bot.db.models.admin import AuditEvent, AuditResult, Broadcast, BroadcastStatus
 from bot.i18n import Translator
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from keyboards.admin import AdminAction, AdminCD
 from services.admin import stats
-from services.admin.ports import AdminPorts
+from services.admin.config import AdminSettings
+from services.admin.service import AdminConfigError
+from services.crypto import GENESIS_DIGEST, ContextLock, RecordContext
+from services.crypto.sequoia_engine import SequoiaEngine
 from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
-from tests.emulator.state import StoredMessage
+from tests.emulator.state import Member, StoredMessage
 from tests.harness import run_bot
 
 ADMIN_ID = 900_000_001
@@ -216,6 +221,7 @@ async def test_every_panel_path(
         admin = emulator.create_user("Ops", language_code=locale, user_id=ADMIN_ID)
         panel = await open_panel(emulator, admin, locale)
         menu_id = panel.message_id
+        ports = app.dispatcher.workflow_data["admin"].ports
 
         # Stats, chart, back.
         await panel.press("admin-btn-stats")
@@ -231,11 +237,9 @@ async def test_every_panel_path(
         width, height = struct.unpack(">II", content[16:24])
         assert (width, height) == (800, 400)
         assert photo.caption is not None
-        assert (
-            plain(locale, "admin-chart-caption", days=30, active=2, peak=2, revenue="—").split(
-                "\n"
-            )[0]
-            in photo.caption
+        # Nobody has paid yet: the revenue series is there, all zero.
+        assert photo.caption == plain(
+            locale, "admin-chart-caption", days=30, active=2, peak=2, revenue=0
         )
         await panel.press("admin-btn-back")
         await panel.shows("admin-menu")
@@ -331,10 +335,11 @@ async def test_every_panel_path(
         await panel.press("admin-btn-back")
         await panel.shows("admin-menu")
 
-        # Payments: unavailable until the payments feature is wired: a clear note.
-        if app.dispatcher.workflow_data["admin"].ports.recent_payments is None:
-            note = await panel.press("admin-btn-payments-off")
-            assert note == plain(locale, "admin-payments-unavailable")
+        # Payments (none yet; paging and refunds: test_payments_page_and_refund).
+        await panel.press("admin-btn-payments")
+        await panel.shows("admin-payments-empty")
+        await panel.press("admin-btn-back")
+        await panel.shows("admin-menu")
 
         # System, purge with cancel and with confirmation.
         await panel.press("admin-btn-system")
@@ -439,11 +444,12 @@ async def test_every_panel_path(
     assert all(e.actor_id in (ADMIN_ID,) for e in events)
     # The chart's data: today counts both people once, the other days nobody.
     async with sessions() as s:
-        series = await stats.chart_series(s, AdminPorts(), utcnow(), 30)
+        series = await stats.chart_series(s, ports, utcnow(), 30)
     assert len(series.days) == 30
+    assert series.days[-1] == utcnow().date()
     assert series.active_users[-1] == 2
     assert sum(series.active_users) == 2
-    assert series.revenue is None
+    assert series.revenue == (0,) * 30
 
 
 # ------------------------------------------------------------------------ broadcast at scale
@@ -524,3 +530,79 @@ async def test_broadcast_to_500_respects_limits_and_survives_a_restart(
             ).all()
         )
     assert set(statuses.values()) == {UserStatus.BLOCKED_BOT}
+
+
+# ------------------------------------------------------------------------ audit trail
+
+
+async def test_audit_records_reach_the_operators_group_signed_chained_and_encrypted(
+    emulator: BotAPIEmulator,
+    make_settings: Callable[..., Settings],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    engine = SequoiaEngine()
+    operators = engine.generate_key("Libral operators", passphrase="operators-pass")
+    admin = emulator.create_user("Ops", language_code="en", user_id=ADMIN_ID)
+    group = emulator.create_supergroup(admin, "Operators' log")
+    # The bot is simply a member of the operators' group (no onboarding involved).
+    group.members[emulator.bot_user.id] = Member(emulator.bot_user, "member")
+    settings = make_settings(
+        admin_ids=frozenset({ADMIN_ID}),
+        admin=AdminSettings(log_chat_id=group.id, operator_key=SecretStr(operators.info.armored)),
+    )
+    async with run_bot(emulator, settings) as app:
+        panel = await open_panel(emulator, admin, "en")
+        await panel.press("admin-btn-stats")
+        await emulator.wait_until(lambda: panel.text.startswith("Stats\n"), what="stats")
+        stranger = emulator.create_user("Eve", language_code="en")
+        await stranger.send_text("/admin")
+        await stranger.wait_reply()
+        posted = await emulator.wait_until(
+            lambda: (
+                (found := emulator.messages(group, from_bot=True)) and len(found) >= 3 and found
+            ),
+            timeout=20,
+            what="three audit records in the operators' group",
+        )
+        certs = app.dispatcher.workflow_data["crypto"].verification_certs
+    lock = ContextLock(engine, server_certs=certs)
+    prev = GENESIS_DIGEST
+    bodies = []
+    for seq, message in enumerate(posted[:3], start=1):
+        text = message.text or ""
+        assert text.startswith("#audit #d")
+        armored = text[text.index("-----BEGIN PGP MESSAGE-----") :]
+        opened = lock.open_record(
+            armored,
+            operators.secret_armored,
+            operators.passphrase,
+            expected_ctx=RecordContext(chat_id=group.id, thread_id=None),
+            prev_digest=prev,
+        )
+        assert opened.ok, opened.problems
+        assert opened.record.kind == "audit"
+        assert opened.record.seq == seq
+        prev = opened.digest
+        bodies.append(dict(opened.record.body))
+    assert [(b["actor"], b["action"], b["result"]) for b in bodies] == [
+        (ADMIN_ID, "open", "ok"),
+        (ADMIN_ID, "stats", "ok"),
+        (stranger.id, "open", "denied"),
+    ]
+    events = await audit_rows(sessions)
+    assert all(e.posted_at is not None for e in events)
+    # Nothing readable reaches the group: only the header and the ciphertext.
+    assert all("stats" not in (m.text or "") for m in posted)
+
+
+def test_a_log_group_without_an_operator_key_is_refused_with_a_readable_error() -> None:
+    with pytest.raises(SettingsError, match="ADMIN__OPERATOR_KEY"):
+        load_settings(_env_file=None, bot_token="123:abc", admin={"log_chat_id": -1001234})
+
+
+def test_an_unusable_operator_key_stops_the_build(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(
+        admin=AdminSettings(log_chat_id=-1001234, operator_key=SecretStr("not a key"))
+    )
+    with pytest.raises(AdminConfigError, match="ADMIN__OPERATOR_KEY: not-openpgp"):
+        build(settings)
