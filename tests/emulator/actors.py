@@ -91,6 +91,8 @@ class UserActor:
     ) -> StoredMessage:
         target = self._target(chat)
         if target.type == "private":
+            if self.user.blocked_bot:
+                self.unblock_bot()  # the app's "Restart" button unblocks, then sends
             self.user.started_bot = True
         if thread_id is not None and target.is_forum and thread_id not in target.topics:
             if thread_id != GENERAL_TOPIC_ID:

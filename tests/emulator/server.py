@@ -310,7 +310,10 @@ class BotAPIEmulator:
         language_code: str | None = "en",
         is_premium: bool = False,
         user_id: int | None = None,
+        started_bot: bool = False,
     ) -> UserActor:
+        """A Telegram user. ``started_bot=True``: as if they had pressed Start earlier, so the
+        bot may write to them (otherwise 403 "bot can't initiate conversation with a user")."""
         from .actors import UserActor
 
         user = User(
@@ -320,6 +323,7 @@ class BotAPIEmulator:
             username=username,
             language_code=language_code,
             is_premium=is_premium,
+            started_bot=started_bot,
         )
         self.state.users[user.id] = user
         self.state.private_chat(user)

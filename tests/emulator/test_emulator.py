@@ -543,6 +543,13 @@ async def test_blocked_user_gives_403(emulator: BotAPIEmulator, emulator_bot: Bo
     (update,) = await emulator_bot.get_updates()
     assert update.my_chat_member is not None
     assert update.my_chat_member.new_chat_member.status == "kicked"
+    await emulator_bot.get_updates(offset=update.update_id + 1)
+    await user.send_text("/start")  # "Restart" in the app unblocks the bot
+    unblocked, start = await emulator_bot.get_updates()
+    assert unblocked.my_chat_member is not None
+    assert unblocked.my_chat_member.new_chat_member.status == "member"
+    assert start.message is not None
+    await emulator_bot.send_message(user.id, "welcome back")
 
 
 async def test_my_chat_member_and_startgroup_flow(
