@@ -19,6 +19,8 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
     """A running emulator, fresh per test (flood limits and faults off)."""
     async with BotAPIEmulator() as emu:
         yield emu
+    if emu.internal_errors:
+        pytest.fail(f"the Bot API emulator itself failed: {emu.internal_errors}")
 
 
 @pytest_asyncio.fixture
@@ -31,4 +33,4 @@ async def emulator_bot(emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
         await bot.session.close()
 
 
-__all__ = ["emulator", "emulator_bot", "pytest"]
+__all__ = ["emulator", "emulator_bot"]

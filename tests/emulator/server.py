@@ -121,6 +121,7 @@ class BotAPIEmulator:
         self.limits = FloodLimits(self.clock)
         self.faults = FaultInjector(seed)
         self.calls: list[CallRecord] = []
+        self.internal_errors: list[str] = []  # emulator bugs; the fixture fails the test on them
         self._waiters: set[asyncio.Event] = set()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -193,20 +194,25 @@ class BotAPIEmulator:
     ) -> web.Response:
         record = CallRecord(method=method, params=_loggable(raw), ok=False, at=self.clock.now())
         fault = self.faults.decide(method)
+        if fault is not None:
+            record.fault = fault.kind if fault.kind != "error" else f"error {fault.code}"
         if fault is not None and fault.kind == "error":
-            error = server_error(fault.code)
-            record.fault = f"error {fault.code}"
-            return self._finish(record, error)
+            return self._finish(record, server_error(fault.code))
+        if fault is not None and fault.kind == "timeout":
+            await self._hold(fault.delay)  # the client gives up; nothing was done
+            return self._finish(record, server_error(504))
         try:
             result = await self.execute(method, raw, files, record=record)
+            self._check_result(method, result)
         except TelegramError as error:
             if fault is not None:
-                record.fault = fault.kind
                 await self._hold(fault.delay)
             return self._finish(record, error)
-        self._check_result(method, result)
+        except Exception as exc:  # an emulator bug: make it loud, keep the envelope
+            log.exception("emulator failed in %s", method)
+            self.internal_errors.append(f"{method}: {type(exc).__name__}: {exc}")
+            return self._finish(record, TelegramError(500, f"Internal Server Error: {exc}"))
         if fault is not None:
-            record.fault = fault.kind
             await self._hold(fault.delay)
         record.ok = True
         record.result = result

@@ -45,6 +45,7 @@ from PIL import Image
 
 from tests.emulator import BotAPIEmulator, EmulatorUsageError, admin_rights
 from tests.emulator.limits import FaultInjector
+from tests.emulator.registry import Call
 
 TOPIC_RIGHTS = admin_rights(can_manage_topics=True, can_delete_messages=True, can_pin_messages=True)
 
@@ -454,6 +455,31 @@ async def test_timeout_fault(emulator: BotAPIEmulator) -> None:
         assert [m.text for m in emulator.messages(user.id, from_bot=True)] == ["did it arrive?"]
     finally:
         await bot.session.close()
+
+
+async def test_timeout_without_effect(emulator: BotAPIEmulator) -> None:
+    user = emulator.create_user("Aiko", started_bot=True)
+    bot = emulator.make_bot(timeout=1)
+    try:
+        emulator.faults.schedule("sendMessage", ["timeout"])
+        with pytest.raises(TelegramNetworkError):
+            await bot.send_message(user.id, "lost")
+        assert emulator.messages(user.id, from_bot=True) == []
+        await bot.send_message(user.id, "retried")
+        assert [m.text for m in emulator.messages(user.id, from_bot=True)] == ["retried"]
+    finally:
+        await bot.session.close()
+
+
+async def test_emulator_bugs_are_loud(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    async def broken(call: Call) -> Any:
+        raise KeyError("oops")
+
+    emulator.override_method("getMe", broken)
+    with pytest.raises(TelegramServerError, match="oops"):
+        await emulator_bot.get_me()
+    assert emulator.internal_errors == ["getMe: KeyError: 'oops'"]
+    emulator.internal_errors.clear()  # or the fixture fails this test
 
 
 def test_fault_probabilities_are_reproducible() -> None:
