@@ -512,7 +512,7 @@ async def _refund(ctx: Ctx, payment_id: int) -> None:
     except RefundRefused as exc:
         ctx.audit(AuditAction.REFUND, AuditResult.FAILED, target)
         await ctx.show(
-            ctx.i18n("admin-refund-refused", reason=exc.reason),
+            ctx.i18n("admin-refund-refused", reason=_refusal(ctx.i18n, exc.reason)),
             kb.back_only(ctx.i18n, AdminAction.PAYMENTS),
         )
         return
@@ -521,6 +521,11 @@ async def _refund(ctx: Ctx, payment_id: int) -> None:
         ctx.i18n("admin-refunded", id=str(row.id), stars=row.stars, user=str(row.user_id)),
         kb.back_only(ctx.i18n, AdminAction.PAYMENTS),
     )
+
+
+def _refusal(i18n: I18n, reason: str) -> str:
+    key = f"admin-refund-reason-{reason}"
+    return i18n(key) if i18n.translator.has(i18n.locale, key) else reason
 
 
 async def _start_broadcast(ctx: Ctx, audience: broadcast.Audience) -> None:

@@ -89,7 +89,12 @@ admin-payment-refunded = (refunded)
 admin-payments-empty = No payments yet.
 admin-confirm-refund = Refund payment #{ $id }? The Stars go back to the user and the credits it bought are taken back. Continue?
 admin-refunded = Payment #{ $id } ({ $stars } ⭐, user { $user }) is refunded.
-admin-refund-refused = The refund was not made (reason: { $reason }).
+admin-refund-refused = The refund was not made: { $reason }
+admin-refund-reason-not-found = there is no such payment.
+admin-refund-reason-already-refunded = this payment was refunded already.
+admin-refund-reason-window-passed = the refund period has passed.
+admin-refund-reason-credits-used = the credits it bought have been used.
+admin-refund-reason-telegram-refused = Telegram refused the refund; please try again later.
 
 admin-bc-prompt = Send the text to broadcast (bold, links and other formatting are kept; at most { $limit } characters).
 admin-bc-text-only = Only text can be broadcast. Please send the text as a message.

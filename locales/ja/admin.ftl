@@ -89,7 +89,12 @@ admin-payment-refunded = （返金済み）
 admin-payments-empty = 決済はまだありません。
 admin-confirm-refund = 決済 #{ $id } を返金します。Stars はユーザーに戻り、付与したクレジットは取り消されます。よろしいですか？
 admin-refunded = 決済 #{ $id }（{ $stars } ⭐, ユーザー { $user }）を返金しました。
-admin-refund-refused = 返金できませんでした（理由: { $reason }）。
+admin-refund-refused = 返金できませんでした: { $reason }
+admin-refund-reason-not-found = その決済は見つかりません。
+admin-refund-reason-already-refunded = この決済はすでに返金されています。
+admin-refund-reason-window-passed = 返金できる期間を過ぎています。
+admin-refund-reason-credits-used = 購入したクレジットがすでに使われています。
+admin-refund-reason-telegram-refused = Telegram が返金を受け付けませんでした。時間をおいてもう一度試してください。
 
 admin-bc-prompt = 一斉送信する本文を送ってください（太字・リンクなどの書式はそのまま使えます。最大 { $limit } 文字）。
 admin-bc-text-only = 一斉送信できるのはテキストだけです。本文をテキストで送ってください。

@@ -22,6 +22,7 @@ from bot.db.base import utcnow
 from bot.db.engine import create_sessionmaker
 from bot.db.models import CreditMovement, MovementKind, User, UserStatus
 from bot.db.models.admin import AuditEvent, AuditResult, Broadcast, BroadcastStatus
+from bot.db.models.payments import Payment
 from bot.i18n import Translator
 from bot.settings import Settings, SettingsError, load_settings
 from keyboards.admin import AdminAction, AdminCD
@@ -30,7 +31,9 @@ from services.admin.config import AdminSettings
 from services.admin.service import AdminConfigError
 from services.crypto import GENESIS_DIGEST, ContextLock, RecordContext
 from services.crypto.sequoia_engine import SequoiaEngine
+from tests.e2e.test_payments import buy_pack
 from tests.emulator.actors import UserActor
+from tests.emulator.methods_payments import payments_of
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Member, StoredMessage
 from tests.harness import run_bot
@@ -606,3 +609,91 @@ def test_an_unusable_operator_key_stops_the_build(make_settings: Callable[..., S
     )
     with pytest.raises(AdminConfigError, match="ADMIN__OPERATOR_KEY: not-openpgp"):
         build(settings)
+
+
+# ------------------------------------------------------------------------ payments
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_payments_page_and_refund(
+    locale: str,
+    emulator: BotAPIEmulator,
+    make_settings: Callable[..., Settings],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    settings = make_settings(
+        admin_ids=frozenset({ADMIN_ID}),
+        throttle_rate=1000.0,
+        throttle_burst=100_000,
+        admin=AdminSettings(page_size=1),
+    )
+    stars = payments_of(emulator)
+    async with run_bot(emulator, settings) as app:
+        buyer = emulator.create_user("Hana", language_code="ja")
+        first = await buy_pack(emulator, stars, buyer, "medium")
+        second = await buy_pack(emulator, stars, buyer, "small")
+        async with sessions() as s:
+            rows = (await s.execute(select(Payment.id, Payment.charge_id))).all()
+        ids = {charge: pid for pid, charge in rows}
+        admin = emulator.create_user("Ops", language_code=locale, user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, locale)
+
+        # Revenue in the stats and in the chart's data.
+        await panel.press("admin-btn-stats")
+        await emulator.wait_until(
+            lambda: plain(locale, "admin-stats").split("\n")[0] in panel.text, what="stats"
+        )
+        revenue_line = plain(locale, "admin-stats", revenue_today=250, revenue_30=250).split("\n")[
+            4
+        ]
+        assert revenue_line in panel.text
+        ports = app.dispatcher.workflow_data["admin"].ports
+        async with sessions() as s:
+            series = await stats.chart_series(s, ports, utcnow(), 30)
+        assert series.revenue is not None
+        assert series.revenue[-1] == 250
+        assert sum(series.revenue) == 250
+        await panel.press("admin-btn-back")
+
+        # Newest first, one per page; next and previous.
+        await panel.press("admin-btn-payments")
+        await emulator.wait_until(lambda: f"#{ids[second]}" in panel.text, what="page 1")
+        assert f"#{ids[first]}" not in panel.text
+        await panel.press("admin-btn-next")
+        await emulator.wait_until(lambda: f"#{ids[first]}" in panel.text, what="page 2")
+        await panel.press("admin-btn-prev")
+        await emulator.wait_until(lambda: f"#{ids[second]}" in panel.text, what="page 1 again")
+        await panel.press("admin-btn-next")
+        await emulator.wait_until(lambda: f"#{ids[first]}" in panel.text, what="page 2 again")
+
+        # Refund with confirmation: cancel once, then do it.
+        refund_label = panel.label("admin-btn-refund", id=str(ids[first]), stars=200)
+        refund_data = panel.current.button(text=refund_label)["callback_data"]
+        await admin.press(panel.current, text=refund_label)
+        await panel.shows("admin-confirm-refund", id=str(ids[first]))
+        await panel.press("admin-btn-cancel")
+        await emulator.wait_until(lambda: f"#{ids[second]}" in panel.text, what="back to list")
+        await panel.press("admin-btn-next")
+        await emulator.wait_until(lambda: f"#{ids[first]}" in panel.text, what="page 2")
+        await admin.press(panel.current, text=refund_label)
+        await panel.press("admin-btn-confirm")
+        await panel.shows("admin-refunded", id=str(ids[first]), stars=200, user=str(buyer.id))
+        assert stars.refund_calls == {first: 1}
+
+        # The same payment again (an old button): refused, with the reason in words.
+        panel.current.reply_markup = {
+            "inline_keyboard": [[{"text": "old", "callback_data": refund_data}]]
+        }
+        await admin.press(panel.current, text="old")
+        await panel.press("admin-btn-confirm")
+        await panel.shows(
+            "admin-refund-refused",
+            reason=plain(locale, "admin-refund-reason-already-refunded"),
+        )
+        assert stars.refund_calls == {first: 1}
+    events = await audit_rows(sessions)
+    refunds_done = [(e.target, e.result) for e in events if e.action == "refund"]
+    assert refunds_done == [
+        (f"payment:{ids[first]}", AuditResult.OK),
+        (f"payment:{ids[first]}", AuditResult.FAILED),
+    ]
