@@ -876,3 +876,45 @@ async def test_chat_actions_are_recorded(emulator: BotAPIEmulator, emulator_bot:
     with pytest.raises(TelegramBadRequest, match="wrong parameter action"):
         await emulator_bot.send_chat_action(user.id, "dancing")
     assert [(a.chat_id, a.action) for a in emulator.state.chat_actions] == [(user.id, "typing")]
+
+
+async def test_a_second_poller_terminates_the_first(
+    emulator: BotAPIEmulator, emulator_bot: Bot
+) -> None:
+    first = asyncio.create_task(emulator_bot.get_updates(timeout=30))
+    await emulator.wait_until(lambda: emulator.updates.waiting_pollers > 0, what="first poll")
+    assert await emulator_bot.get_updates() == []
+    with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
+        await first
+
+
+async def test_leave_chat_and_reply_markup_edits(
+    emulator: BotAPIEmulator, emulator_bot: Bot
+) -> None:
+    owner = emulator.create_user("Owner")
+    group = emulator.create_supergroup(owner, "G")
+    await owner.add_bot_to_group(group)
+    button = InlineKeyboardButton(text="Pause", callback_data="panel:pause")
+    sent = await emulator_bot.send_message(
+        group.id, "panel", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
+    )
+    stored = emulator.last_message(group, from_bot=True)
+    assert stored is not None
+    assert stored.button(data="panel:pause")["text"] == "Pause"
+    resume = InlineKeyboardButton(text="Resume", callback_data="panel:resume")
+    await emulator_bot.edit_message_reply_markup(
+        chat_id=group.id,
+        message_id=sent.message_id,
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[resume]]),
+    )
+    assert [b["text"] for b in stored.inline_buttons] == ["Resume"]
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await emulator_bot.edit_message_reply_markup(
+            chat_id=group.id,
+            message_id=sent.message_id,
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[resume]]),
+        )
+    assert await emulator_bot.leave_chat(group.id)
+    assert group.member(emulator.bot_user).status == "left"
+    with pytest.raises(TelegramForbiddenError, match="bot is not a member of the supergroup chat"):
+        await emulator_bot.send_message(group.id, "still here?")
