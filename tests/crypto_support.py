@@ -92,6 +92,7 @@ def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKeys]:
         pytest.skip("gpg is not installed")
     home = GpgHome(tmp_path_factory.mktemp("gpg-keys"))
     os.chmod(home.path, 0o700)
+    (home.path / "gpg-agent.conf").write_text("s2k-count 1048576\n")  # fast on small VMs
     user = home.make_key("Gpg User <gpg@example.org>", "ed25519", "sign")
     home.add_subkey(user, "cv25519", "encr")
     rsa = home.make_key("Rsa User <rsa@example.org>", "rsa3072", "sign")

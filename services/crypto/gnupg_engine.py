@@ -10,12 +10,14 @@ directory that is deleted afterwards.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,10 @@ from services.crypto.port import (
 
 MAX_KEY_BYTES = 256 * 1024
 _CIPHER_ARGS = ["--cipher-algo", "AES256", "--digest-algo", "SHA256", "--compress-algo", "none"]
-_ALGO_NAMES = {"1": "rsa", "2": "rsa", "3": "rsa", "16": "elgamal", "17": "dsa", "20": "elgamal"}
+# gpg-agent re-protects imported keys with a count it calibrates at start; on small VMs that
+# made every signature take ~1.5 s. The keys it protects carry long random passphrases (server
+# key) or live in a throw-away home, so a fixed moderate count is enough.
+_AGENT_S2K = "s2k-count 1048576\n"
 
 
 def _to_bytes(data: str | bytes) -> bytes:
@@ -60,15 +65,35 @@ def _kill_agent(home: str, binary: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _temporary_gpg(binary: str) -> Iterator[gnupg.GPG]:
+def _new_home() -> str:
     home = tempfile.mkdtemp(prefix="libral-gpg-")
     os.chmod(home, 0o700)
+    # no passphrase caching: every decryption must present the passphrase again
+    Path(home, "gpg-agent.conf").write_text(f"default-cache-ttl 0\nmax-cache-ttl 0\n{_AGENT_S2K}")
+    return home
+
+
+def _remove_home(home: str, binary: str) -> None:
+    _kill_agent(home, binary)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _temporary_gpg(binary: str) -> Iterator[gnupg.GPG]:
+    home = _new_home()
     try:
         yield gnupg.GPG(gpgbinary=binary, gnupghome=home)
     finally:
-        _kill_agent(home, binary)
-        shutil.rmtree(home, ignore_errors=True)
+        _remove_home(home, binary)
+
+
+@dataclass
+class _UserHome:
+    """A throw-away keyring holding one user's secret key (reader tool, tests)."""
+
+    home: str
+    gpg: gnupg.GPG
+    certs: set[str] = field(default_factory=set)
 
 
 def _status_text(result: Any) -> str:
@@ -90,15 +115,41 @@ class GnupgEngine:
         self._home = str(home)
         Path(self._home).mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self._home, 0o700)
+        agent_conf = Path(self._home, "gpg-agent.conf")
+        if not agent_conf.exists():  # an operator's own agent configuration wins
+            agent_conf.write_text(_AGENT_S2K)
         self._binary = binary
         self._gpg = gnupg.GPG(gpgbinary=binary, gnupghome=self._home)
         self._max_key_bytes = max_key_bytes
         self._lock = threading.Lock()
         self._imported: set[str] = set()
+        self._user_homes: dict[bytes, _UserHome] = {}
 
     def close(self) -> None:
-        """Stop the gpg-agent of the engine's home directory."""
+        """Stop the gpg-agents; delete the throw-away keyrings that held users' secret keys."""
         _kill_agent(self._home, self._binary)
+        with self._lock:
+            homes = list(self._user_homes.values())
+            self._user_homes.clear()
+        for user_home in homes:
+            _remove_home(user_home.home, self._binary)
+
+    def _user_home(self, secret_key: str) -> _UserHome:
+        digest = hashlib.sha256(secret_key.encode()).digest()
+        with self._lock:
+            found = self._user_homes.get(digest)
+        if found is not None:
+            return found
+        home = _new_home()
+        gpg = gnupg.GPG(gpgbinary=self._binary, gnupghome=home)
+        imported = gpg.import_keys(secret_key)
+        if not getattr(imported, "sec_imported", 0) and not getattr(imported, "sec_read", 0):
+            _remove_home(home, self._binary)
+            raise DecryptError(DecryptErrorKind.NO_SECRET_KEY, "not a secret key")
+        user_home = _UserHome(home, gpg)
+        with self._lock:
+            self._user_homes[digest] = user_home
+        return user_home
 
     # ------------------------------------------------------------------ keys
 
@@ -306,18 +357,17 @@ class GnupgEngine:
     ) -> Decrypted:
         raw = _to_bytes(message)
         fmt = _message_format(raw)
-        with _temporary_gpg(self._binary) as tmp:
-            imported = tmp.import_keys(secret_key, passphrase=passphrase)
-            if not getattr(imported, "sec_imported", 0) and not getattr(imported, "sec_read", 0):
-                raise DecryptError(DecryptErrorKind.NO_SECRET_KEY, "not a secret key")
-            for cert in verify_with:
-                tmp.import_keys(cert)
-            result = tmp.decrypt(
-                raw,
-                passphrase=passphrase or "",
-                always_trust=True,
-                extra_args=["--no-symkey-cache"],
-            )
+        user_home = self._user_home(secret_key)
+        for cert in verify_with:
+            if cert not in user_home.certs:
+                user_home.gpg.import_keys(cert)
+                user_home.certs.add(cert)
+        result = user_home.gpg.decrypt(
+            raw,
+            passphrase=passphrase or "",
+            always_trust=True,
+            extra_args=["--no-symkey-cache"],
+        )
         if not result.ok:
             raise _decrypt_error(result)
         signer: str | None = None
