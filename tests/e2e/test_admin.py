@@ -697,3 +697,29 @@ async def test_payments_page_and_refund(
         (f"payment:{ids[first]}", AuditResult.OK),
         (f"payment:{ids[first]}", AuditResult.FAILED),
     ]
+
+
+async def test_a_banned_user_cannot_pay_an_invoice_sent_before_the_ban(
+    emulator: BotAPIEmulator,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    stars = payments_of(emulator)
+    async with run_bot(emulator, settings):
+        buyer = emulator.create_user("Ken", language_code="en")
+        sent = await buyer.send_text("/buy")
+        menu = await buyer.wait_reply(after=sent)
+        await buyer.press(menu, data="pay1:buy:small:0")
+        invoice = await emulator.wait_for(
+            lambda m: m.from_bot and "invoice" in m.data, chat=buyer.chat, since=menu
+        )
+        async with sessions() as s:
+            user = await s.get(User, buyer.id)
+            assert user is not None
+            user.status = UserStatus.BANNED
+            await s.commit()
+        paid = await stars.pay(buyer, invoice)
+        assert paid.ok is False
+        assert paid.query is not None
+        assert paid.query.error_message == plain("en", "ban-notice")
+    assert (await db_user(sessions, buyer.id)).credits == 0
