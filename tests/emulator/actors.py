@@ -131,6 +131,26 @@ class UserActor:
             body["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
         return self._post(body, chat, thread_id, reply_to)
 
+    async def edit_text(self, message: StoredMessage, text: str) -> StoredMessage:
+        """Edit one of this user's text messages → ``edited_message`` update."""
+        current = self.emu.chat(message.chat_id).messages[message.message_id]
+        if current.sender_id != self.user.id or current.text is None:
+            raise EmulatorUsageError(f"{self} cannot edit {current}")
+        current.edits.append(dict(current.data))
+        current.data["text"] = text
+        current.data.pop("entities", None)
+        if text.startswith("/"):
+            command = text.split()[0]
+            current.data["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+            ]
+        current.data["edit_date"] = self.emu.clock.timestamp()
+        if current.chat_id != self.user.id and not self.emu.bot_sees(current):
+            return current
+        self.emu.updates.push({"edited_message": current.data})
+        self.emu.notify()
+        return current
+
     async def send_document(
         self,
         content: bytes,

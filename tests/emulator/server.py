@@ -78,6 +78,7 @@ class CallRecord:
     fault: str | None = None
     at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    done: bool = False  # False while the request is still being answered (a long poll, a hold)
 
 
 def _load_method_modules() -> None:
@@ -120,7 +121,8 @@ class BotAPIEmulator:
         self.updates.validate = lambda update: self.schema.object_errors("Update", update)
         self.limits = FloodLimits(self.clock)
         self.faults = FaultInjector(seed)
-        self.calls: list[CallRecord] = []
+        self.calls: list[CallRecord] = []  # answered calls, in the order of their answers
+        self.requests: list[CallRecord] = []  # every request as it arrives (answered or not)
         self.internal_errors: list[str] = []  # emulator bugs; the fixture fails the test on them
         self._waiters: set[asyncio.Event] = set()
         self._closing = asyncio.Event()
@@ -193,6 +195,8 @@ class BotAPIEmulator:
         self, method: str, raw: dict[str, Any], files: dict[str, UploadedFile]
     ) -> web.Response:
         record = CallRecord(method=method, params=_loggable(raw), ok=False, at=self.clock.now())
+        self.requests.append(record)
+        self.notify()
         fault = self.faults.decide(method)
         if fault is not None:
             record.fault = fault.kind if fault.kind != "error" else f"error {fault.code}"
@@ -216,6 +220,7 @@ class BotAPIEmulator:
             await self._hold(fault.delay)
         record.ok = True
         record.result = result
+        record.done = True
         self.calls.append(record)
         self.notify()
         return _json({"ok": True, "result": result}, 200)
@@ -235,6 +240,7 @@ class BotAPIEmulator:
         record.description = error.description
         if error.parameters:
             record.retry_after = error.parameters.get("retry_after")
+        record.done = True
         self.calls.append(record)
         self.notify()
         return _json(error.envelope(), error.error_code)
@@ -283,9 +289,11 @@ class BotAPIEmulator:
             at=self.clock.now(),
             extra={"via": "webhook reply"},
         )
+        self.requests.append(record)
         try:
             record.result = await self.execute(canonical, raw, files, record=record)
             record.ok = True
+            record.done = True
             self.calls.append(record)
             self.notify()
         except TelegramError as error:
@@ -479,13 +487,20 @@ class BotAPIEmulator:
         return await self.wait_until(find, timeout, what="wait_for(predicate)")
 
     async def wait_for_call(
-        self, method: str, timeout: float = 5.0, *, count: int = 1
+        self, method: str, timeout: float = 5.0, *, count: int = 1, answered: bool = False
     ) -> CallRecord:
-        """Wait until ``method`` has been called ``count`` times; returns the last such call."""
+        """Wait until the bot has sent its ``count``-th ``method`` request; returns its record.
+
+        The record may still be unanswered (a long poll): ``record.done`` tells, and it is filled
+        in when the answer goes out. ``answered=True`` waits for the answer too.
+        """
 
         def find() -> CallRecord | None:
-            found = self.calls_to(method)
-            return found[count - 1] if len(found) >= count else None
+            found = [r for r in self.requests if r.method == method]
+            if len(found) < count:
+                return None
+            record = found[count - 1]
+            return record if record.done or not answered else None
 
         return await self.wait_until(find, timeout, what=f"{count} call(s) to {method}")
 

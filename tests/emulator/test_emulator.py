@@ -918,3 +918,16 @@ async def test_leave_chat_and_reply_markup_edits(
     assert group.member(emulator.bot_user).status == "left"
     with pytest.raises(TelegramForbiddenError, match="bot is not a member of the supergroup chat"):
         await emulator_bot.send_message(group.id, "still here?")
+
+
+async def test_user_edits_a_message(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    user = emulator.create_user("Aiko")
+    sent = await user.send_text("helo")
+    await user.edit_text(sent, "hello")
+    first, second = await emulator_bot.get_updates()
+    assert first.message is not None
+    assert second.edited_message is not None
+    assert (second.edited_message.message_id, second.edited_message.text) == (
+        first.message.message_id,
+        "hello",
+    )
