@@ -380,8 +380,7 @@ class UserActor:
             if not bot_member.is_present or any(not current.get(k) for k in wanted):
                 merged = {**{k: v for k, v in current.items() if v}, **wanted}
                 await self.add_bot_to_group(group, admin_rights(**merged))
-        elif not bot_member.is_present and not request.get("bot_is_member"):
-            pass  # the bot is not added; it only learns the chat id
+        # Without bot_administrator_rights the bot is not added; it only learns the chat id.
         shared: dict[str, Any] = {"request_id": request_id, "chat_id": group.id}
         if request.get("request_title") and group.title:
             shared["title"] = group.title
