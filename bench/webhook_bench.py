@@ -19,6 +19,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -107,12 +108,17 @@ class Stack:
             env["REDIS_URL"] = REDIS
         else:
             env.pop("REDIS_URL", None)
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="libral-bench-")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+            [sys.executable, "-m", "bot"], env=env, cwd=ROOT, stdout=self.log, stderr=self.log
         )
 
     async def wait_ready(self) -> None:
-        await self.emulator.wait_for_call("setWebhook", timeout=60)
+        try:
+            await self.emulator.wait_for_call("setWebhook", timeout=60)
+        except TimeoutError:
+            self.log.seek(0)
+            raise SystemExit("the bot did not start:\n" + self.log.read()[-3000:]) from None
 
     def stop(self) -> None:
         self.process.terminate()
@@ -142,6 +148,12 @@ async def full_stack(
         return result
 
     emulator.override_method("sendMessage", timed_send)
+    for i in range(users):
+        if 5000 + i not in emulator.state.users:
+            # Known to the emulator and having started the bot, as a real user would be.
+            emulator.create_user(
+                "Bench", language_code="ja", user_id=5000 + i
+            ).user.started_bot = True
     headers = {"X-Telegram-Bot-Api-Secret-Token": stack.secret}
     failures = 0
 
@@ -171,7 +183,14 @@ async def full_stack(
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(post(10_000_000 + i, 5000 + i % users)))
         await asyncio.gather(*tasks)
-        await asyncio.wait_for(done.wait(), timeout=120)
+        try:
+            await asyncio.wait_for(done.wait(), timeout=120)
+        except TimeoutError:
+            recent = [(c.method, c.description) for c in emulator.errors()[-3:]]
+            raise SystemExit(
+                f"only {len(latencies)} of {n} replies arrived; non-200: {failures}; "
+                f"recent errors: {recent}"
+            ) from None
         elapsed = time.perf_counter() - started
     emulator.override_method("sendMessage", original)
     return n / elapsed, latencies, failures
