@@ -285,25 +285,38 @@ def parse_markdown_v2(source: str) -> tuple[str, list[Entity]]:
     out_len = 0
     entities: list[Entity] = []
     stack: list[tuple[str, int, int]] = []  # (marker, utf16 start, source index)
-    link_stack: list[tuple[int, int]] = []
+    links: list[tuple[bool, int, int]] = []  # (is custom emoji, utf16 start, source index)
+    quote: tuple[str, int] | None = None  # (entity type, utf16 start)
     i = 0
     n = len(source)
     line_start = True
-    quote_start: int | None = None
 
     def emit(text: str) -> None:
         nonlocal out_len
         out.append(text)
         out_len += utf16_len(text)
 
+    def at(index: int) -> int:
+        return _byte_offset(source, index)
+
     while i < n:
-        ch = source[i]
-        if line_start and ch == ">" and quote_start is None:
-            quote_start = out_len
-            i += 1
+        if line_start:
             line_start = False
-            continue
-        line_start = False
+            if quote is not None:
+                if source.startswith(">", i):
+                    i += 1
+                    continue
+                _add(entities, quote[0], quote[1], out_len - 1)  # the quote ends before "\n"
+                quote = None
+            if source.startswith("**>", i):
+                quote = ("expandable_blockquote", out_len)
+                i += 3
+                continue
+            if source.startswith(">", i):
+                quote = ("blockquote", out_len)
+                i += 1
+                continue
+        ch = source[i]
         if ch == "\\":
             if i + 1 < n and 0 < ord(source[i + 1]) <= 126:
                 emit(source[i + 1])
@@ -316,63 +329,68 @@ def parse_markdown_v2(source: str) -> tuple[str, list[Entity]]:
             emit(ch)
             i += 1
             line_start = True
-            if quote_start is not None and not source.startswith(">", i):
-                _add(entities, "blockquote", quote_start, out_len - 1)
-                quote_start = None
-            elif quote_start is not None:
-                i += 1  # continuation of the block quotation
             continue
         if ch == "`":
-            if source.startswith("```", i):
-                end = source.find("```", i + 3)
-                if end == -1:
-                    raise ParseError(
-                        f"Can't find end of Pre entity at byte offset {_byte_offset(source, i)}"
-                    )
-                body = source[i + 3 : end]
-                language = ""
-                if "\n" in body:
-                    first, rest = body.split("\n", 1)
-                    if first and " " not in first:
-                        language, body = first, rest
-                body = _md_code_unescape(body)
-                start = out_len
-                emit(body)
-                entity = _add(entities, "pre", start, out_len)
-                if entity is not None and language:
-                    entity["language"] = language
-                i = end + 3
-                continue
-            end = source.find("`", i + 1)
+            fence = 3 if source.startswith("```", i) else 1
+            end = source.find("`" * fence, i + fence)
+            while end != -1 and source[end - 1] == "\\" and fence == 1:
+                end = source.find("`", end + 1)
             if end == -1:
-                raise ParseError(
-                    f"Can't find end of Code entity at byte offset {_byte_offset(source, i)}"
-                )
+                kind = "Pre" if fence == 3 else "Code"
+                raise ParseError(f"Can't find end of {kind} entity at byte offset {at(i)}")
+            body = source[i + fence : end]
+            language = ""
+            if fence == 3 and "\n" in body:
+                first, rest = body.split("\n", 1)
+                if first and " " not in first:
+                    language = first
+                body = rest
             start = out_len
-            emit(_md_code_unescape(source[i + 1 : end]))
-            _add(entities, "code", start, out_len)
-            i = end + 1
+            emit(_md_code_unescape(body))
+            entity = _add(entities, "pre" if fence == 3 else "code", start, out_len)
+            if entity is not None and language:
+                entity["language"] = language
+            i = end + fence
             continue
-        marker = None
-        for candidate in ("__", "||", "*", "_", "~"):
-            if source.startswith(candidate, i):
-                marker = candidate
-                break
+        if (
+            ch == "|"
+            and source.startswith("||", i)
+            and quote is not None
+            and quote[0] == "expandable_blockquote"
+            and (i + 2 == n or source[i + 2] == "\n")
+            and not (stack and stack[-1][0] == "||")
+        ):
+            i += 2  # the expandability mark at the end of an expandable block quotation
+            continue
+        marker = next((m for m in ("__", "||", "*", "_", "~") if source.startswith(m, i)), None)
         if marker is not None:
             if stack and stack[-1][0] == marker:
                 _, start, _ = stack.pop()
                 _add(entities, _MDV2_TYPES[marker], start, out_len)
+            elif any(m == marker for m, _, _ in stack):
+                raise ParseError(
+                    f"Can't find end of {_MDV2_NAMES[stack[-1][0]]} entity at byte offset "
+                    f"{at(stack[-1][2])}"
+                )
             else:
                 stack.append((marker, out_len, i))
             i += len(marker)
             continue
+        if ch == "!" and source.startswith("![", i):
+            links.append((True, out_len, i))
+            i += 2
+            continue
         if ch == "[":
-            link_stack.append((out_len, i))
+            links.append((False, out_len, i))
             i += 1
             continue
-        if ch == "]" and link_stack:
-            start, _ = link_stack.pop()
+        if ch == "]" and links:
+            is_emoji, start, begin = links.pop()
             if not source.startswith("(", i + 1):
+                if is_emoji:
+                    raise ParseError(
+                        f"Can't find end of CustomEmoji entity at byte offset {at(begin)}"
+                    )
                 raise ParseError(
                     "Character ']' is reserved and must be escaped with the preceding '\\'"
                 )
@@ -384,35 +402,41 @@ def parse_markdown_v2(source: str) -> tuple[str, list[Entity]]:
                 url_chars.append(source[end])
                 end += 1
             if end >= n:
-                raise ParseError(
-                    f"Can't find end of a URL at byte offset {_byte_offset(source, i + 1)}"
-                )
-            entity = _add(entities, "text_link", start, out_len)
-            if entity is not None:
-                entity["url"] = "".join(url_chars)
+                raise ParseError(f"Can't find end of a URL at byte offset {at(i + 1)}")
+            url = "".join(url_chars)
+            if is_emoji:
+                match = re.fullmatch(r"tg://emoji\?id=(\d+)", url)
+                if match is None:
+                    raise ParseError("Custom emoji URL must have an emoji identifier")
+                entity = _add(entities, "custom_emoji", start, out_len)
+                if entity is not None:
+                    entity["custom_emoji_id"] = match.group(1)
+            else:
+                entity = _add(entities, "text_link", start, out_len)
+                if entity is not None:
+                    entity["url"] = url
             i = end + 1
             continue
         if ch in _MDV2_RESERVED:
-            raise ParseError(
-                f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise ParseError(_reserved(ch))
         emit(ch)
         i += 1
     if stack:
         marker, _, index = stack[-1]
         raise ParseError(
-            f"Can't find end of {_MDV2_NAMES[marker]} entity at byte offset "
-            f"{_byte_offset(source, index)}"
+            f"Can't find end of {_MDV2_NAMES[marker]} entity at byte offset {at(index)}"
         )
-    if link_stack:
-        raise ParseError(
-            "Can't find end of TextUrl entity at byte offset "
-            f"{_byte_offset(source, link_stack[-1][1])}"
-        )
-    if quote_start is not None:
-        _add(entities, "blockquote", quote_start, out_len)
+    if links:
+        kind = "CustomEmoji" if links[-1][0] else "TextUrl"
+        raise ParseError(f"Can't find end of {kind} entity at byte offset {at(links[-1][2])}")
+    if quote is not None:
+        _add(entities, quote[0], quote[1], out_len)
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
+
+
+def _reserved(char: str) -> str:
+    return f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
 
 
 def _md_code_unescape(body: str) -> str:

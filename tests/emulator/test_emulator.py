@@ -44,6 +44,7 @@ from aiohttp import web
 from PIL import Image
 
 from tests.emulator import BotAPIEmulator, EmulatorUsageError, admin_rights
+from tests.emulator.html_entities import parse_markdown_v2
 from tests.emulator.limits import FaultInjector
 from tests.emulator.registry import Call
 
@@ -931,3 +932,36 @@ async def test_user_edits_a_message(emulator: BotAPIEmulator, emulator_bot: Bot)
         first.message.message_id,
         "hello",
     )
+
+
+MARKDOWN_V2_EXAMPLE = r"""*bold \*text*
+_italic \*text_
+__underline__
+~strikethrough~
+||spoiler||
+*bold _italic bold ~italic strikethrough ||all four||~ __underline italic bold___ bold*
+[inline URL](http://www.example.com/)
+![👍](tg://emoji?id=5368324170671202286)
+`inline fixed-width code`
+```python
+print("pre")
+```
+>Block quotation started
+>Block quotation continued
+**>The expandable block quotation started
+>The last line of the expandable block quotation with the expandability mark||"""
+
+
+def test_markdown_v2_official_example_parses() -> None:
+    """The formatting example of the Bot API documentation, through the emulator's parser."""
+    text, entities = parse_markdown_v2(MARKDOWN_V2_EXAMPLE)
+    assert text.startswith("bold *text\nitalic *text\nunderline")
+    assert text.endswith("with the expandability mark")
+    kinds = [e["type"] for e in entities]
+    assert kinds.count("bold") == 2
+    assert kinds.count("italic") == 2
+    assert {"underline", "strikethrough", "spoiler", "text_link", "custom_emoji", "code"} <= set(
+        kinds
+    )
+    assert [e.get("language") for e in entities if e["type"] == "pre"] == ["python"]
+    assert kinds[-2:] == ["blockquote", "expandable_blockquote"]
