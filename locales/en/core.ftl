@@ -28,6 +28,7 @@ privacy-summary =
     • For as long as you use it: your Telegram user id, settings such as your language, your public key, the encrypted link to your group, your credit balance and the payment ledger (ids and amounts only).
     • For at most 24 hours: the AI conversation context (encrypted), ciphertext of records not yet delivered, one-time tokens. They are deleted automatically after 24 hours.
     • In your group: every record is signed by the server and encrypted to your key before it arrives. The operator cannot read it.
+    • /forget deletes your central data at once (the credit balance and the payment ledger stay).
     The full list is in docs/privacy.md in the repository.
 
 error-generic = Sorry, something went wrong while handling that. Please try again in a moment.

@@ -1,8 +1,9 @@
 """The purge: delete every expired personal temporary row, in short batches.
 
-Each batch is one ``DELETE`` of at most ``batch_size`` rows picked through the expiry index, in
-its own transaction, so row locks are held for milliseconds and the bot keeps serving. On
-PostgreSQL the batch addresses rows by ``ctid`` (no second index probe per row).
+Each batch deletes about ``batch_size`` rows in its own short transaction, so row locks are held
+for milliseconds and the bot keeps serving. On PostgreSQL the purge walks the expiry index in
+ranges (the usual case) or, when a large share of a table has expired, makes one pass over the
+table in physical order (see below); elsewhere (SQLite) it deletes by primary key.
 
 Redis: every key under the bot's prefix must carry a TTL of at most 24 hours; the sweep gives
 any key without one (a bug elsewhere) that TTL rather than let it live forever.
@@ -30,7 +31,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.state import MAX_TTL_SECONDS
 from services.retention.policy import Expiry, expiry_of
@@ -45,6 +46,7 @@ class TableResult:
     batches: int
     seconds: float
     error: str | None = None
+    heap_pass: bool = False
 
 
 @dataclass(slots=True)
@@ -78,27 +80,154 @@ def expiries(metadata: MetaData) -> Iterator[Expiry]:
             yield found
 
 
-def _postgres_batch(expiry: Expiry, dialect: Dialect) -> TextClause:
-    """Delete up to :limit rows with :low <= expiry <= :cutoff, in expiry order, by ``ctid``.
+# PostgreSQL: two ways through a table, chosen per purge like a planner would.
+#
+# * By expiry (the usual case: a few minutes' worth of rows expired): batches of about
+#   `batch_size` rows taken in expiry order. The upper bound of each batch is read from the
+#   expiry index alone (an index-only scan); the batch is then deleted by range, which PostgreSQL
+#   does with a bitmap scan, page by page in physical order. The next batch starts above the
+#   last bound, so it never wades through index entries of rows already deleted.
+# * By heap pages (a large share of the table expired, e.g. after the purge was off for a day):
+#   one pass over the table in physical order, `ctid` range by range (TID range scans), deleting
+#   what has expired in each range. Every page is visited once, however the rows are laid out.
+#
+# Each batch is its own short transaction. It does not wait for its WAL flush
+# (synchronous_commit off): a batch lost in a crash is simply deleted again by the next tick.
 
-    Returns how many went and the largest expiry among them: the next batch starts there
-    instead of wading again through the index entries of rows already deleted (they stay in
-    the index until vacuum), which keeps a large purge linear.
-    """
+# A heap pass pays off once this share of the table has expired.
+HEAP_PASS_SHARE = 0.2
+
+
+def _names(expiry: Expiry, dialect: Dialect) -> tuple[str, str]:
     quote = dialect.identifier_preparer
-    name = quote.format_table(expiry.table)
-    col = quote.quote(expiry.column.name)
-    return text(
-        f"WITH picked AS (SELECT ctid, {col} AS at FROM {name}"
-        f" WHERE {col} >= :low AND {col} <= :cutoff ORDER BY {col} LIMIT :limit),"
-        f" gone AS (DELETE FROM {name} WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked))"
-        f" RETURNING 1)"
-        f" SELECT (SELECT count(*) FROM gone), (SELECT max(at) FROM picked)"
-    ).bindparams(
-        bindparam("low", type_=expiry.column.type),
-        bindparam("cutoff", type_=expiry.column.type),
-        bindparam("limit", type_=Integer()),
+    return quote.format_table(expiry.table), quote.quote(expiry.column.name)
+
+
+def _typed(clause: TextClause, expiry: Expiry, *times: str) -> TextClause:
+    return clause.bindparams(*(bindparam(name, type_=expiry.column.type) for name in times))
+
+
+async def _pg_short(session: AsyncSession) -> AsyncConnection:
+    conn = await session.connection()
+    await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    return conn
+
+
+async def _pg_by_expiry(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    expiry: Expiry,
+    cutoff: datetime,
+    batch_size: int,
+    pause_seconds: float,
+) -> tuple[int, int]:
+    async with sessionmaker() as session:
+        dialect = (await session.connection()).dialect
+    name, col = _names(expiry, dialect)
+    bound = _typed(
+        text(
+            f"SELECT {col} FROM {name} WHERE {col} > :low AND {col} <= :cutoff"
+            f" ORDER BY {col} OFFSET :skip LIMIT 1"
+        ),
+        expiry,
+        "low",
+        "cutoff",
     )
+    remove = _typed(
+        text(f"DELETE FROM {name} WHERE {col} > :low AND {col} <= :high"), expiry, "low", "high"
+    )
+    low, deleted, batches = _EARLIEST, 0, 0
+    while True:
+        async with sessionmaker() as session:
+            conn = await _pg_short(session)
+            high = (
+                await conn.execute(bound, {"low": low, "cutoff": cutoff, "skip": batch_size - 1})
+            ).scalar()
+            last = high is None
+            result = await conn.execute(remove, {"low": low, "high": cutoff if last else high})
+            await session.commit()
+        deleted += max(result.rowcount, 0)
+        batches += 1
+        if last:
+            return deleted, batches
+        assert isinstance(high, datetime)
+        low = high
+        await asyncio.sleep(pause_seconds)
+
+
+async def _pg_heap_pass(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    expiry: Expiry,
+    cutoff: datetime,
+    batch_size: int,
+    pause_seconds: float,
+    pages: int,
+    rows_per_page: float,
+) -> tuple[int, int]:
+    async with sessionmaker() as session:
+        dialect = (await session.connection()).dialect
+    name, col = _names(expiry, dialect)
+    remove = _typed(
+        text(
+            f"DELETE FROM {name} WHERE ctid >= CAST(:first AS tid)"
+            f" AND ctid < CAST(:stop AS tid) AND {col} <= :cutoff"
+        ),
+        expiry,
+        "cutoff",
+    )
+    step = max(1, int(batch_size / max(rows_per_page, 1.0)))
+    deleted = batches = 0
+    for first in range(0, pages, step):
+        async with sessionmaker() as session:
+            conn = await _pg_short(session)
+            result = await conn.execute(
+                # asyncpg takes a tid as (block, offset)
+                remove,
+                {"first": (first, 0), "stop": (first + step, 0), "cutoff": cutoff},
+            )
+            await session.commit()
+        deleted += max(result.rowcount, 0)
+        batches += 1
+        await asyncio.sleep(pause_seconds)
+    return deleted, batches
+
+
+async def _pg_shape(
+    sessionmaker: async_sessionmaker[AsyncSession], expiry: Expiry, cutoff: datetime
+) -> tuple[int, float, bool]:
+    """(heap pages, rows per page, whether a heap pass is worth it) for this purge."""
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        name, col = _names(expiry, conn.dialect)
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT pg_relation_size(CAST(:rel AS regclass))"
+                    " / current_setting('block_size')::int, reltuples, relpages"
+                    " FROM pg_class WHERE oid = CAST(:rel AS regclass)"
+                ),
+                {"rel": name},
+            )
+        ).one()
+        pages, tuples, stat_pages = int(row[0]), float(row[1]), int(row[2])
+        rows_per_page = tuples / stat_pages if stat_pages > 0 and tuples > 0 else 50.0
+        estimated = rows_per_page * pages
+        probe = int(estimated * HEAP_PASS_SHARE)
+        if pages == 0 or probe < 1000:
+            return pages, rows_per_page, False
+        # Counted from the index alone, and never further than the threshold.
+        expired = await conn.scalar(
+            _typed(
+                text(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {name}"
+                    f" WHERE {col} <= :cutoff LIMIT :probe) AS s"
+                ),
+                expiry,
+                "cutoff",
+            ),
+            {"cutoff": cutoff, "probe": probe},
+        )
+        await session.rollback()
+    return pages, rows_per_page, int(expired or 0) >= probe
 
 
 def _portable_batch(expiry: Expiry) -> Delete:
@@ -116,31 +245,26 @@ def _portable_batch(expiry: Expiry) -> Delete:
     return delete(table).where(tuple_(*keys).in_(picked))
 
 
-async def _one_batch(
+async def _portable(
     sessionmaker: async_sessionmaker[AsyncSession],
     expiry: Expiry,
     cutoff: datetime,
-    low: datetime | None,
-    limit: int,
-) -> tuple[int, datetime | None]:
-    async with sessionmaker() as session:
-        conn = await session.connection()
-        if conn.dialect.name == "postgresql":
-            # A purge batch lost in a crash is simply deleted again next tick: it need not wait
-            # for its WAL flush, which keeps it off the path of the bot's own commits.
-            await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            row = (
-                await conn.execute(
-                    _postgres_batch(expiry, conn.dialect),
-                    {"low": low or _EARLIEST, "cutoff": cutoff, "limit": limit},
-                )
-            ).one()
-            count, reached = int(row[0]), row[1]
-        else:
-            result = await conn.execute(_portable_batch(expiry), {"cutoff": cutoff, "limit": limit})
-            count, reached = max(result.rowcount, 0), None
-        await session.commit()
-    return count, reached
+    batch_size: int,
+    pause_seconds: float,
+) -> tuple[int, int]:
+    deleted = batches = 0
+    statement = _portable_batch(expiry)
+    while True:
+        async with sessionmaker() as session:
+            conn = await session.connection()
+            result = await conn.execute(statement, {"cutoff": cutoff, "limit": batch_size})
+            await session.commit()
+        count = max(result.rowcount, 0)
+        deleted += count
+        batches += 1
+        if count < batch_size:
+            return deleted, batches
+        await asyncio.sleep(pause_seconds)
 
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -154,21 +278,29 @@ async def purge_table(
     batch_size: int,
     pause_seconds: float = 0.0,
 ) -> TableResult:
-    """Delete `expiry.table`'s expired rows, `batch_size` at a time, each batch committed."""
+    """Delete `expiry.table`'s expired rows, about `batch_size` at a time, each batch committed."""
     cutoff = now - expiry.after
     started = time.perf_counter()
-    deleted = batches = 0
-    low: datetime | None = None
-    while True:
-        count, reached = await _one_batch(sessionmaker, expiry, cutoff, low, batch_size)
-        batches += 1
-        deleted += count
-        if count < batch_size:
-            break
-        low = reached
-        # Let the bot's updates in between batches.
-        await asyncio.sleep(pause_seconds)
-    return TableResult(expiry.name, deleted, batches, time.perf_counter() - started)
+    async with sessionmaker() as session:
+        dialect = (await session.connection()).dialect.name
+    if dialect != "postgresql":
+        deleted, batches = await _portable(sessionmaker, expiry, cutoff, batch_size, pause_seconds)
+        return TableResult(expiry.name, deleted, batches, time.perf_counter() - started)
+    pages, rows_per_page, heap_pass = await _pg_shape(sessionmaker, expiry, cutoff)
+    if heap_pass:
+        deleted, batches = await _pg_heap_pass(
+            sessionmaker, expiry, cutoff, batch_size, pause_seconds, pages, rows_per_page
+        )
+        # Rows that expired after the pass went by (or in pages added meanwhile).
+        more, extra = await _pg_by_expiry(sessionmaker, expiry, cutoff, batch_size, pause_seconds)
+        deleted, batches = deleted + more, batches + extra
+    else:
+        deleted, batches = await _pg_by_expiry(
+            sessionmaker, expiry, cutoff, batch_size, pause_seconds
+        )
+    return TableResult(
+        expiry.name, deleted, batches, time.perf_counter() - started, heap_pass=heap_pass
+    )
 
 
 async def purge_expired(

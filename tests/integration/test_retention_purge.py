@@ -50,7 +50,7 @@ async def _seed_outbox(
                 seq=i,
                 kind="chat",
                 armored="-----BEGIN PGP MESSAGE-----",
-                created_at=now - DAY - timedelta(minutes=1) if i < old else now,
+                created_at=now - DAY - timedelta(minutes=1, seconds=i) if i < old else now,
             )
             for i in range(old + new)
         )
@@ -94,6 +94,41 @@ async def test_purge_deletes_only_expired_rows_in_batches(
     # Nothing left to do: a second tick deletes nothing.
     again = await purge_expired(sessionmaker, now=now, batch_size=100)
     assert again.deleted == 0
+
+
+async def test_a_mostly_expired_table_is_purged_in_one_pass_over_its_pages(
+    pg_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = utcnow()
+    async with sessionmaker() as session:
+        session.add_all(
+            AuditEvent(
+                actor_id=7,
+                action="ban",
+                target=str(i),
+                result=AuditResult.OK,
+                # Expired and live rows share every page, in no particular expiry order.
+                expires_at=now - timedelta(seconds=(i * 7919) % 3600 + 1)
+                if i % 2 == 0
+                else now + DAY,
+            )
+            for i in range(20_000)
+        )
+        await session.commit()
+    report = await purge_expired(sessionmaker, now=now, batch_size=1000)
+    (audit,) = [t for t in report.tables if t.table == "admin_audit_events"]
+    assert audit.heap_pass is True
+    assert audit.deleted == 10_000
+    async with sessionmaker() as session:
+        assert await _count(session, AuditEvent) == 10_000
+        left = await session.scalar(select(func.min(AuditEvent.expires_at)))
+        assert left is not None
+        assert left > now
+    # Few expired rows: the expiry index is used instead.
+    await _seed_audit(sessionmaker, old=10, new=0, now=now)
+    report = await purge_expired(sessionmaker, now=now, batch_size=1000)
+    (audit,) = [t for t in report.tables if t.table == "admin_audit_events"]
+    assert (audit.heap_pass, audit.deleted) == (False, 10)
 
 
 async def test_every_expiring_table_is_purged(
