@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
+        # `WEBHOOK_URL=` in a copied .env.example means "not set", not "the empty URL".
+        env_ignore_empty=True,
         extra="ignore",
     )
 

@@ -62,3 +62,11 @@ def test_admin_ids_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_plain_postgres_url_gets_the_async_driver() -> None:
     settings = load_settings(_env_file=None, bot_token="1:x", database_url="postgresql://u@h/db")
     assert settings.database_url == "postgresql+asyncpg://u@h/db"
+
+
+def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "")
+    monkeypatch.setenv("REDIS_URL", "")
+    settings = load_settings(_env_file=None, bot_token="1:x")
+    assert not settings.use_webhook
+    assert settings.redis_url is None
