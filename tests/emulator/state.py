@@ -146,6 +146,8 @@ class Member:
                 can_invite_users=False,
                 can_pin_messages=False,
                 can_manage_topics=False,
+                can_react_to_messages=False,
+                can_edit_tag=False,
                 until_date=self.until_date,
             )
         return data

@@ -47,6 +47,7 @@ from tests.emulator import BotAPIEmulator, EmulatorUsageError, admin_rights
 from tests.emulator.html_entities import parse_markdown_v2
 from tests.emulator.limits import FaultInjector
 from tests.emulator.registry import Call
+from tests.emulator.state import Member
 
 TOPIC_RIGHTS = admin_rights(can_manage_topics=True, can_delete_messages=True, can_pin_messages=True)
 
@@ -965,3 +966,21 @@ def test_markdown_v2_official_example_parses() -> None:
     )
     assert [e.get("language") for e in entities if e["type"] == "pre"] == ["python"]
     assert kinds[-2:] == ["blockquote", "expandable_blockquote"]
+
+
+def test_state_objects_match_the_schema() -> None:
+    """Every object the state renders is a valid Bot API object of its type."""
+    emu = BotAPIEmulator()
+    schema = emu.schema
+    user = emu.create_user("Aiko", username="aiko", language_code="ja", is_premium=True)
+    group = emu.create_supergroup(user, "Logs", is_forum=True, username="logs")
+    for status in ("creator", "administrator", "member", "restricted", "left", "kicked"):
+        rights = admin_rights(can_manage_topics=True) if status == "administrator" else {}
+        member = Member(user.user, status, rights)
+        assert schema.object_errors("ChatMember", member.to_api()) == [], status
+    assert schema.object_errors("User", emu.bot_user.to_api()) == []
+    assert schema.object_errors("ChatFullInfo", group.to_full_info()) == []
+    assert schema.object_errors("ChatFullInfo", user.chat.to_full_info()) == []
+    stored = emu.state.store_file(b"x", "document", file_name="a.txt")
+    assert schema.object_errors("File", stored.to_file()) == []
+    assert schema.object_errors("ChatAdministratorRights", admin_rights()) == []
