@@ -35,7 +35,6 @@ from bot.db.base import utcnow
 from bot.db.models import User
 from bot.db.models.admin import AudienceKind, AuditResult
 from bot.i18n import Html, I18n
-from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import KeyValueState
 from handlers import fallback
@@ -74,7 +73,6 @@ class Ctx:
     state: FSMContext
     bot: Bot
     kv: KeyValueState
-    scheduler: Scheduler
     chat_id: int
     query: CallbackQuery | None = None
     panel_id: int | None = None
@@ -404,14 +402,15 @@ async def show_system(ctx: Ctx, notice: str | None = None) -> None:
     queue = await stats.broadcast_backlog(ctx.session)
     if ctx.admin.ports.queue_depth is not None:
         queue += await ctx.admin.ports.queue_depth(ctx.session)
+    scheduled = ctx.admin.ports.scheduler_jobs() if ctx.admin.ports.scheduler_jobs else []
     jobs = [
         i18n(
             "admin-sys-job",
-            name=j.name,
+            name=j.id,
             next=j.next_run.astimezone(UTC).strftime("%H:%M:%S") if j.next_run else "—",
             failures=j.failures,
         )
-        for j in ctx.scheduler.status()
+        for j in scheduled
     ]
     if ctx.admin.ports.provider_status is not None:
         providers = [
@@ -580,7 +579,6 @@ async def open_panel(
     state: FSMContext,
     bot: Bot,
     kv: KeyValueState,
-    scheduler: Scheduler,
 ) -> None:
     if not is_admin(settings, user):
         audit.record(session, settings.admin, user.id, AuditAction.OPEN, AuditResult.DENIED)
@@ -588,7 +586,7 @@ async def open_panel(
         await fallback.unknown_command(message, i18n)
         return
     await state.clear()
-    ctx = Ctx(session, user, i18n, settings, admin, state, bot, kv, scheduler, message.chat.id)
+    ctx = Ctx(session, user, i18n, settings, admin, state, bot, kv, message.chat.id)
     await show_menu(ctx)
     ctx.audit(AuditAction.OPEN, AuditResult.OK)
 
@@ -677,7 +675,6 @@ async def on_button(
     state: FSMContext,
     bot: Bot,
     kv: KeyValueState,
-    scheduler: Scheduler,
 ) -> None:
     # The role is checked here, on every press: the callback data proves nothing.
     if not is_admin(settings, user):
@@ -706,7 +703,6 @@ async def on_button(
         state,
         bot,
         kv,
-        scheduler,
         message.chat.id,
         query=query,
         panel_id=message.message_id,
@@ -727,7 +723,6 @@ async def on_reply(
     state: FSMContext,
     bot: Bot,
     kv: KeyValueState,
-    scheduler: Scheduler,
 ) -> None:
     if not is_admin(settings, user):
         # A former operator still in a prompt: the prompt ends, nothing is done.
@@ -747,7 +742,6 @@ async def on_reply(
         state,
         bot,
         kv,
-        scheduler,
         message.chat.id,
         panel_id=int(panel) if panel is not None else None,
     )

@@ -53,6 +53,7 @@ class ProviderState:
 class JobInfo:
     id: str
     next_run: datetime | None
+    failures: int = 0
 
 
 @dataclass

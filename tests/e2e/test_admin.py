@@ -256,7 +256,20 @@ async def test_every_panel_path(
         await panel.shows("admin-lookup-not-found")
         await panel.reply("@taro_test")
         await emulator.wait_until(lambda: str(target.id) in panel.text, what="user card")
-        assert plain(locale, "admin-status-active") in panel.text
+        today = utcnow().strftime("%Y-%m-%d")
+        assert panel.text == plain(
+            locale,
+            "admin-card",
+            id=str(target.id),
+            lang=plain(locale, "admin-card-none"),
+            joined=today,
+            seen=today,
+            balance=0,
+            status=plain(locale, "admin-status-active"),
+            role="user",
+            subscription=plain(locale, "admin-card-none"),
+            logserver=plain(locale, "admin-no"),
+        )
 
         # Grant: a wrong amount, then 100, confirmed.
         await panel.press("admin-btn-grant")
