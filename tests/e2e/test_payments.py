@@ -390,6 +390,8 @@ async def test_refund_via_paysupport_then_double_refund_refused(
 async def test_refund_by_admin_and_double_refund_refused(
     app: Application, emulator: BotAPIEmulator, stars: StarsWorld
 ) -> None:
+    from services.admin.ports import RefundRefused as PanelRefundRefused
+
     user = emulator.create_user("Ren", language_code="en")
     charge = await buy_pack(emulator, stars, user, "medium")
     async with app.sessionmaker() as session:
@@ -401,10 +403,20 @@ async def test_refund_by_admin_and_double_refund_refused(
         with pytest.raises(RefundRefused) as refused:
             await refunds.refund(session, app.bot, charge, RefundSource.ADMIN)
         assert refused.value.reason is RefundRefusal.ALREADY_REFUNDED
+    # The same through the admin panel's port (what its refund button calls).
+    panel_refund = app.dispatcher["admin"].ports.refund
+    async with app.sessionmaker() as session:
+        payment = await session.scalar(select(Payment).where(Payment.charge_id == charge))
+        assert payment is not None
+        with pytest.raises(PanelRefundRefused) as panel_refused:
+            await panel_refund(session, payment.id)
+        assert panel_refused.value.reason == "already-refunded"
+        rows = await app.dispatcher["admin"].ports.recent_payments(session, 0, 10)
+        assert [(r.id, r.stars, r.refunded) for r in rows] == [(payment.id, 200, True)]
     assert stars.refund_calls == {charge: 1}
-    # The refunded_payment message that follows is recorded as nothing new.
-    notice = [m for m in emulator.messages(user.chat) if "refunded_payment" in m.data]
-    assert len(notice) == 1
+    # Our refund's refunded_payment echo arrived and changed nothing.
+    assert len([m for m in emulator.messages(user.chat) if "refunded_payment" in m.data]) == 1
+    assert await balance_of(app, user.id) == 0
     await assert_reconciled(app)
 
 
@@ -509,3 +521,49 @@ async def test_a_thousand_concurrent_deliveries_credit_each_charge_once(pg_url: 
             assert report.issues == []
     finally:
         await engine.dispose()
+
+
+# -- the billing log --------------------------------------------------------------------------
+
+
+async def test_payments_and_refunds_reach_the_billing_topic(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings]
+) -> None:
+    from services.crypto import KeyVersion
+    from services.crypto.sequoia_engine import SequoiaEngine
+    from tests.e2e.test_logserver import FAST, onboard, open_all, posted_records, wait_records
+
+    key = SequoiaEngine().generate_key("Billing reader", version=KeyVersion.V4, passphrase="pw")
+    # The group's rate window (20 a minute) is not what this test is about.
+    fast = FAST.model_copy(update={"group_per_minute": 1000})
+    async with run_bot(emulator, make_settings(logserver=fast)) as app:
+        stars = payments_of(emulator)
+        user = emulator.create_user("Emi", language_code="en")
+        group = await onboard(app, emulator, user, key)
+        charge = await buy_pack(emulator, stars, user)
+        # The admin panel's refund button, as wired in bot/app.py.
+        refund = app.dispatcher["admin"].ports.refund
+        async with app.sessionmaker() as session:
+            payment = await session.scalar(select(Payment).where(Payment.charge_id == charge))
+            assert payment is not None
+            row = await refund(session, payment.id)
+            await session.commit()
+        assert row.refunded
+        await wait_records(app, emulator, group, 3)  # setup, payment, refund
+        billing_topic = next(t for t in group.topics.values() if t.name == "Billing")
+        posted = [
+            p
+            for p in posted_records(emulator, group)
+            if p.message.thread_id == billing_topic.thread_id
+        ]
+        opened = open_all(app, key, posted)
+        assert all(o.ok for o in opened)
+        bodies = [o.record.body for o in opened]
+        assert [(b["event"], b["charge_id"]) for b in bodies] == [
+            ("payment", charge),
+            ("refund", charge),
+        ]
+        assert bodies[0]["credits"] == 500
+        assert bodies[1]["credits_reversed"] == 500
+        assert all(o.record.kind == "billing" for o in opened)
+        await assert_reconciled(app)
