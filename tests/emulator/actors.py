@@ -314,6 +314,18 @@ class UserActor:
         self._my_chat_member(group, old, new)
         emu.notify()
 
+    async def demote_bot(self, group: Chat) -> None:
+        """Take the bot's administrator rights away (``my_chat_member`` → member)."""
+        emu = self.emu
+        bot = emu.bot_user
+        old = group.member(bot)
+        if old.status != "administrator":
+            raise EmulatorUsageError("the bot is not an administrator")
+        new = Member(bot, "member")
+        group.members[bot.id] = new
+        self._my_chat_member(group, old, new)
+        emu.notify()
+
     async def remove_bot_from_group(self, group: Chat) -> None:
         """Remove the bot: ``my_chat_member`` (→ ``kicked`` in supergroups and channels,
         ``left`` in basic groups) and a ``left_chat_member`` service message."""

@@ -30,6 +30,7 @@ from .errors import (
     CANT_INITIATE,
     CHAT_NOT_FOUND,
     THREAD_NOT_FOUND,
+    EmulatorUsageError,
     TelegramError,
     bad_request,
     forbidden,
@@ -382,6 +383,38 @@ class BotAPIEmulator:
     def create_channel(self, owner: UserActor | User, title: str = "Channel", **kw: Any) -> Chat:
         return self._create_chat("channel", owner, title, **kw)
 
+    def upgrade_to_supergroup(self, group: Chat, *, is_forum: bool = False) -> Chat:
+        """Telegram upgrades a basic group (e.g. when topics are turned on): a new supergroup
+        with a new id takes its members; the old id answers 400 with ``migrate_to_chat_id``.
+        The bot, if present, gets ``migrate_to_chat_id`` / ``migrate_from_chat_id`` messages."""
+        if group.type != "group":
+            raise EmulatorUsageError("only basic groups are upgraded")
+        new = Chat(
+            id=self.state.next_supergroup_id(),
+            type="supergroup",
+            title=group.title,
+            is_forum=is_forum,
+            members=dict(group.members),
+        )
+        self.state.chats[new.id] = new
+        owner = next(m.user for m in group.members.values() if m.status == "creator")
+        bot_present = self.bot_member(group).is_present
+        old_notice = self.add_message(group, owner, {"migrate_to_chat_id": new.id})
+        new_notice = self.add_message(new, owner, {"migrate_from_chat_id": group.id})
+        group.migrated_to = new.id
+        if bot_present:
+            self.updates.push({"message": old_notice.data})
+            self.updates.push({"message": new_notice.data})
+        self.notify()
+        return new
+
+    def set_forum(self, group: Chat, is_forum: bool = True) -> None:
+        """Turn topics on or off in a supergroup (the owner's switch in the app)."""
+        if group.type != "supergroup":
+            raise EmulatorUsageError("only supergroups have topics; upgrade_to_supergroup first")
+        group.is_forum = is_forum
+        self.notify()
+
     # -- reading (test-facing) -------------------------------------------------------------------
 
     def chat(self, chat: int | Chat) -> Chat:
@@ -510,6 +543,12 @@ class BotAPIEmulator:
         chat = self.state.chat_by_ref(ref)
         if chat is None:
             raise bad_request(CHAT_NOT_FOUND)
+        if chat.migrated_to is not None:
+            raise TelegramError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
         return chat
 
     def bot_member(self, chat: Chat) -> Member:

@@ -261,6 +261,7 @@ class Chat:
     reply_keyboard: dict[str, Any] | None = None  # last reply keyboard the bot showed
     menu_button: dict[str, Any] | None = None
     general_closed: bool = False
+    migrated_to: int | None = None  # a basic group upgraded to this supergroup
 
     def to_api(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}

@@ -17,6 +17,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -984,3 +985,22 @@ def test_state_objects_match_the_schema() -> None:
     stored = emu.state.store_file(b"x", "document", file_name="a.txt")
     assert schema.object_errors("File", stored.to_file()) == []
     assert schema.object_errors("ChatAdministratorRights", admin_rights()) == []
+
+
+async def test_basic_group_upgrade_and_demotion(
+    emulator: BotAPIEmulator, emulator_bot: Bot
+) -> None:
+    owner = emulator.create_user("Owner")
+    basic = emulator.create_group(owner, "Old group")
+    await owner.add_bot_to_group(basic, admin_rights(can_delete_messages=True))
+    supergroup = emulator.upgrade_to_supergroup(basic, is_forum=True)
+    with pytest.raises(TelegramMigrateToChat) as caught:
+        await emulator_bot.send_message(basic.id, "hello")
+    assert caught.value.migrate_to_chat_id == supergroup.id
+    updates = await emulator_bot.get_updates()
+    migrations = [u.message for u in updates if u.message and u.message.migrate_to_chat_id]
+    assert [m.migrate_to_chat_id for m in migrations] == [supergroup.id]
+    await emulator_bot.send_message(supergroup.id, "hello again")
+    await owner.demote_bot(supergroup)
+    with pytest.raises(TelegramBadRequest, match="not enough rights to create a topic"):
+        await emulator_bot.create_forum_topic(supergroup.id, "Audit")
