@@ -120,6 +120,7 @@ async def assert_reconciled(app: Application) -> None:
 # -- buying a pack ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("app", ["polling", "webhook"], indirect=True)
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
