@@ -26,6 +26,7 @@ from bot.db.models import User, UserStatus
 from bot.db.models.admin import (
     AudienceKind,
     AuditEvent,
+    AuditResult,
     BroadcastRecipient,
     BroadcastStatus,
     DailyStat,
@@ -33,7 +34,7 @@ from bot.db.models.admin import (
 )
 from bot.i18n import Translator
 from bot.state import KeyValueState, create_state
-from services.admin import broadcast, stats
+from services.admin import audit, broadcast, stats
 from services.admin.broadcast import Audience, BroadcastWorker, Pacer
 from services.admin.chart import render_png
 from services.admin.config import AdminSettings
@@ -362,3 +363,43 @@ async def test_one_broadcast_is_delivered_by_one_worker_at_a_time(
     assert await first._lease(bc.id)  # renewal by the holder
     await first._release(bc.id)
     assert await second._lease(bc.id)
+
+
+async def test_audit_events_and_broadcast_state_are_gone_within_24_hours(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from services.retention.purge import purge_expired
+
+    settings = AdminSettings()
+    start = utcnow()
+    async with sessions() as s:
+        add_user(s, 1)
+        await s.flush()
+        audit.record(s, settings, 1, audit.AuditAction.STATS, AuditResult.OK, now=start)
+        await broadcast.create(
+            s,
+            settings,
+            admin_id=1,
+            chat_id=1,
+            locale="ja",
+            text="x",
+            audience=Audience(AudienceKind.ALL),
+            default_locale="ja",
+            now=start,
+        )
+        await s.commit()
+    report = await purge_expired(
+        sessions, now=start + timedelta(hours=23, minutes=59), batch_size=1000
+    )
+    assert report.ok
+    async with sessions() as s:
+        assert len((await s.scalars(select(AuditEvent))).all()) == 1
+        assert len((await s.scalars(select(BroadcastRecipient))).all()) == 1
+    report = await purge_expired(sessions, now=start + timedelta(hours=24), batch_size=1000)
+    assert report.ok
+    async with sessions() as s:
+        assert (await s.scalars(select(AuditEvent))).all() == []
+        assert (await s.scalars(select(broadcast.Broadcast))).all() == []
+        assert (await s.scalars(select(BroadcastRecipient))).all() == []
+        # The account itself stays.
+        assert await s.get(User, 1) is not None
