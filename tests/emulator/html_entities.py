@@ -542,7 +542,7 @@ def format_text(
     text: str, parse_mode: str | None, entities: list[Entity] | None
 ) -> tuple[str, list[Entity]]:
     """Apply ``parse_mode`` (or explicit ``entities``) the way sendMessage does."""
-    if parse_mode:
+    if parse_mode and parse_mode.lower() != "none":  # parse_mode wins over entities
         mode = parse_mode.lower()
         if mode == "html":
             parsed = parse_html(text)
