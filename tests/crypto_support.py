@@ -126,10 +126,20 @@ def gnupg_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GnupgEngi
     engine.close()
 
 
-@pytest.fixture(scope="session", params=["sequoia", "gnupg"])
-def any_engine(request: pytest.FixtureRequest, sequoia: SequoiaEngine) -> OpenPGPEngine:
+@pytest.fixture(scope="session")
+def sequoia_plain() -> SequoiaEngine:
+    """The Sequoia engine with pysequoia doing all the signing and encrypting (no fast path)."""
+    return SequoiaEngine(fast_path=False)
+
+
+@pytest.fixture(scope="session", params=["sequoia", "sequoia-plain", "gnupg"])
+def any_engine(
+    request: pytest.FixtureRequest, sequoia: SequoiaEngine, sequoia_plain: SequoiaEngine
+) -> OpenPGPEngine:
     if request.param == "sequoia":
         return sequoia
+    if request.param == "sequoia-plain":
+        return sequoia_plain
     engine: GnupgEngine = request.getfixturevalue("gnupg_engine")
     return engine
 

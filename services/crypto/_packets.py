@@ -20,12 +20,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers.aead import AESOCB3
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 try:  # cryptography >= 43 keeps CFB among the "decrepit" modes
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -574,3 +576,162 @@ def build_v4_curve25519_key(user_id: str, passphrase: str, created: int | None =
         + frame(TAG_SIGNATURE, sub_sig)
     )
     return protect_transferable_secret_key(tsk, passphrase)
+
+
+# ---------------------------------------------------------------- fast path: own signatures,
+# PKESKv6 + SEIPDv2 (X25519, AES-256-OCB). Used by the Sequoia engine for the record hot path
+# (one OpenSSL Ed25519 signature and one X25519 agreement per record); checked by Sequoia, GnuPG
+# and OpenPGP.js in the tests.
+
+TAG_OPS = 4
+OCB_NONCE = 15
+OCB_TAG = 16
+CHUNK_OCTET = 16  # chunks of 2^(16+6) = 4 MiB: a record is one chunk
+
+
+def unprotect_secret_key_packet(body: bytes, passphrase: str | None) -> tuple[KeyMaterial, bytes]:
+    """The public part and the plaintext secret material of a secret key packet (S2K usage 0
+    or 254 with iterated+salted S2K and AES CFB, as we and GnuPG write them)."""
+    key = parse_key(body)
+    i = key.public_end
+    usage = _byte(body, i)
+    if usage == 0:
+        return key, (body[i + 1 : -2] if key.version == 4 else body[i + 1 :])
+    if usage != 254:
+        raise PacketError(f"unsupported S2K usage {usage}")
+    if key.version == 6:
+        i += 2  # usage, count of conditional fields
+        sym = _byte(body, i)
+        i += 2  # sym, S2K specifier length
+    else:
+        sym = _byte(body, i + 1)
+        i += 2
+    if sym not in _SYM_KEYLEN or _byte(body, i) != 3:
+        raise PacketError("unsupported secret key protection")
+    hash_id = _byte(body, i + 1)
+    salt = body[i + 2 : i + 10]
+    count = _decode_count(_byte(body, i + 10))
+    i += 11
+    if hash_id not in (2, HASH_SHA256, HASH_SHA384, HASH_SHA512):
+        raise PacketError("unsupported S2K hash")
+    if passphrase is None:
+        raise PacketError("the secret key is protected")
+    keylen = _SYM_KEYLEN[sym]
+    name = {2: "sha1", HASH_SHA256: "sha256", HASH_SHA384: "sha384", HASH_SHA512: "sha512"}
+    derived = b""
+    preload = 0
+    while len(derived) < keylen:
+        data = salt + passphrase.encode()
+        full, rest = divmod(max(count, len(data)), len(data))
+        h = hashlib.new(name[hash_id])
+        h.update(b"\x00" * preload + data * full + data[:rest])
+        derived += h.digest()
+        preload += 1
+    iv, ct = body[i : i + 16], body[i + 16 :]
+    algo = algorithms.AES256 if keylen == 32 else algorithms.AES
+    dec = Cipher(algo(derived[:keylen]), CFB(iv)).decryptor()
+    plain = dec.update(ct) + dec.finalize()
+    secret, check = plain[:-20], plain[-20:]
+    if hashlib.sha1(secret).digest() != check:
+        raise PacketError("wrong passphrase")
+    return key, secret
+
+
+def ed25519_seed(key: KeyMaterial, secret: bytes) -> bytes:
+    """The 32-octet Ed25519 private seed of an EdDSA (legacy) or Ed25519 signing key."""
+    if key.algorithm == ALG_EDDSA_LEGACY and key.curve == "ed25519":
+        value, _ = read_mpi(secret, 0)
+        return value.rjust(32, b"\x00")
+    if key.algorithm == ALG_ED25519 and len(secret) >= 32:
+        return secret[:32]
+    raise PacketError("not an Ed25519 signing key")
+
+
+@dataclass(frozen=True, slots=True)
+class FastSigner:
+    """A v4 Ed25519 signing key held by OpenSSL."""
+
+    private: Ed25519PrivateKey
+    key: KeyMaterial
+
+    def signed_packets(self, data: bytes, when: int | None = None) -> bytes:
+        """One-pass signature + literal data + v4 binary signature (SHA-512) packets."""
+        key_id = self.key.key_id()
+        created = int(time.time()) if when is None else when
+        ops = frame(TAG_OPS, bytes([3, 0x00, HASH_SHA512, self.key.algorithm]) + key_id + b"\x01")
+        hashed = _subpacket(2, struct.pack(">I", created), critical=True)
+        hashed += _subpacket(33, b"\x04" + self.key.fingerprint())
+        trailer = bytes([4, 0x00, self.key.algorithm, HASH_SHA512])
+        trailer += struct.pack(">H", len(hashed)) + hashed
+        digest = hashlib.sha512(
+            data + trailer + b"\x04\xff" + struct.pack(">I", len(trailer))
+        ).digest()
+        signature = self.private.sign(digest)
+        unhashed = _subpacket(16, key_id)
+        if self.key.algorithm == ALG_EDDSA_LEGACY:
+            material = mpi(signature[:32]) + mpi(signature[32:])
+        else:
+            material = signature
+        sig = trailer + struct.pack(">H", len(unhashed)) + unhashed + digest[:2] + material
+        return ops + literal_packet(data) + frame(TAG_SIGNATURE, sig)
+
+
+def fast_signer(secret_binary: bytes, key_id: bytes, passphrase: str | None) -> FastSigner:
+    """The OpenSSL signer for the (v4, Ed25519) key with ``key_id`` in a transferable secret key."""
+    for tag, body in iter_packets(secret_binary):
+        if tag not in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            continue
+        key = parse_key(body)
+        if key.key_id() != key_id:
+            continue
+        if key.version != 4:
+            raise PacketError("fast signing needs a v4 key")
+        key, secret = unprotect_secret_key_packet(body, passphrase)
+        return FastSigner(Ed25519PrivateKey.from_private_bytes(ed25519_seed(key, secret)), key)
+    raise PacketError("signing key not found")
+
+
+def can_encrypt_v2(key: KeyMaterial) -> bool:
+    return key.version == 6 and key.algorithm == ALG_X25519
+
+
+def pkesk_v6_x25519(key: KeyMaterial, session_key: bytes) -> bytes:
+    """A version 6 PKESK for an X25519 key (RFC 9580 5.1.6), framed."""
+    recipient = key.fields[0]
+    eph = X25519PrivateKey.generate()
+    eph_pub = eph.public_key().public_bytes_raw()
+    shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient))
+    kek = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"OpenPGP X25519").derive(
+        eph_pub + recipient + shared
+    )
+    wrapped = aes_key_wrap(kek, session_key)
+    fpr = key.fingerprint()
+    body = bytes([6, 1 + len(fpr), 6]) + fpr + bytes([ALG_X25519]) + eph_pub
+    return frame(TAG_PKESK, body + bytes([len(wrapped)]) + wrapped)
+
+
+def seipd_v2_ocb(session_key: bytes, plaintext_packets: bytes) -> bytes:
+    """A version 2 SEIPD packet, AES-256-OCB, one chunk plus the final tag, framed."""
+    salt = os.urandom(32)
+    info = bytes([0xC0 | TAG_SEIPD, 2, SYM_AES256, 2, CHUNK_OCTET])
+    okm = HKDF(algorithm=hashes.SHA256(), length=32 + OCB_NONCE - 8, salt=salt, info=info).derive(
+        session_key
+    )
+    ocb = AESOCB3(okm[:32])
+    iv = okm[32:]
+    chunk_size = 1 << (CHUNK_OCTET + 6)
+    out = bytearray()
+    index = 0
+    for start in range(0, max(len(plaintext_packets), 1), chunk_size):
+        chunk = plaintext_packets[start : start + chunk_size]
+        out += ocb.encrypt(iv + struct.pack(">Q", index), chunk, info)
+        index += 1
+    final_ad = info + struct.pack(">Q", len(plaintext_packets))
+    out += ocb.encrypt(iv + struct.pack(">Q", index), b"", final_ad)
+    return frame(TAG_SEIPD, info[1:] + salt + bytes(out))
+
+
+def encrypt_v2(key: KeyMaterial, plaintext_packets: bytes) -> bytes:
+    """PKESKv6 (X25519) + SEIPDv2 (AES-256-OCB) message, binary."""
+    session_key = os.urandom(32)
+    return pkesk_v6_x25519(key, session_key) + seipd_v2_ocb(session_key, plaintext_packets)

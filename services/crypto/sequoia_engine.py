@@ -106,8 +106,13 @@ class SequoiaEngine:
     name = "sequoia"
     supports_v6 = True
 
-    def __init__(self, max_key_bytes: int = MAX_KEY_BYTES) -> None:
+    def __init__(self, max_key_bytes: int = MAX_KEY_BYTES, *, fast_path: bool = True) -> None:
+        """``fast_path``: sign (v4 Ed25519 server keys) and encrypt to X25519 v6 keys with our own
+        packet code over OpenSSL instead of pysequoia — same formats, about twice as fast."""
         self._max_key_bytes = max_key_bytes
+        self._fast_path = fast_path
+        self._fast_signers: _LRU[bytes, pkt.FastSigner | None] = _LRU(16)
+        self._no_fast: set[bytes] = set()
         self._certs: _LRU[bytes, ps.Cert] = _LRU(4096)
         self._enc_keys: _LRU[str, pkt.KeyMaterial] = _LRU(4096)
         self._signers: _LRU[bytes, ps.PySigner] = _LRU(16)
@@ -253,6 +258,39 @@ class SequoiaEngine:
             self._signers.put(cache_key, py_signer)
         return py_signer
 
+    def _fast_signer(self, signer: SigningKey, py_signer: ps.PySigner) -> pkt.FastSigner | None:
+        """OpenSSL signer for the key pysequoia signs with, when it is a v4 Ed25519 key."""
+        if not self._fast_path or signer.secret_armored is None:
+            return None
+        cache_key = _digest(signer.secret_armored + "\0" + (signer.passphrase or ""))
+        if cache_key in self._no_fast:
+            return None
+        cached = self._fast_signers.get(cache_key)
+        if cached is None:
+            try:
+                probe = ps.sign(py_signer, b"", mode=ps.SignatureMode.DETACHED, armor=False)
+                key_id = ps.Sig.from_bytes(probe).issuer_key_id
+                if key_id:
+                    cached = pkt.fast_signer(
+                        pkt.dearmor(signer.secret_armored.encode()),
+                        bytes.fromhex(key_id),
+                        signer.passphrase,
+                    )
+            except (pkt.PacketError, RuntimeError, ValueError):
+                cached = None
+            if cached is None:
+                self._no_fast.add(cache_key)
+                return None
+            self._fast_signers.put(cache_key, cached)
+        return cached
+
+    def _signed(self, plaintext: bytes, signer: SigningKey) -> bytes:
+        py_signer = self._signer(signer)
+        fast = self._fast_signer(signer, py_signer)
+        if fast is not None:
+            return fast.signed_packets(plaintext)
+        return ps.sign(py_signer, plaintext, armor=False)
+
     def _enc_key(self, recipient: KeyInfo) -> pkt.KeyMaterial:
         enc = self._enc_keys.get(recipient.fingerprint)
         if enc is None:
@@ -263,12 +301,14 @@ class SequoiaEngine:
         return enc
 
     def sign_and_encrypt(self, plaintext: bytes, recipient: KeyInfo, signer: SigningKey) -> str:
-        py_signer = self._signer(signer)
+        enc = self._enc_key(recipient)
         if recipient.version == KeyVersion.V6:
+            if self._fast_path and pkt.can_encrypt_v2(enc):
+                message = pkt.encrypt_v2(enc, self._signed(plaintext, signer))
+                return ps.armor(message, ps.ArmorKind.Message)
             cert = self._cert(recipient.armored.encode())
-            return ps.encrypt(plaintext, [cert], signer=py_signer).decode()
-        signed = ps.sign(py_signer, plaintext, armor=False)
-        message = pkt.encrypt_v1(self._enc_key(recipient), signed)
+            return ps.encrypt(plaintext, [cert], signer=self._signer(signer)).decode()
+        message = pkt.encrypt_v1(enc, self._signed(plaintext, signer))
         return ps.armor(message, ps.ArmorKind.Message)
 
     def encrypt(self, plaintext: bytes, recipient: KeyInfo) -> str:

@@ -56,14 +56,17 @@ def node_decrypt(
     return out
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
 def test_v6_record_decrypts_and_verifies_in_openpgpjs(
     openpgpjs: Path,
     tmp_path: Path,
     sequoia: OpenPGPEngine,
+    sequoia_plain: OpenPGPEngine,
     user_v6: GeneratedKey,
     server_key: SigningKey,
+    fast_path: bool,
 ) -> None:
-    lock = ContextLock(sequoia, server_key)
+    lock = ContextLock(sequoia if fast_path else sequoia_plain, server_key)
     record = LogRecord("chat", 1, GENESIS_DIGEST, {"text": "v6 ✓", "n": 1})
     sealed = lock.seal_record(record, user_v6.info.armored, CTX)
     out = node_decrypt(

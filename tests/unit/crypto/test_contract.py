@@ -191,3 +191,35 @@ def test_symmetric_decryption_of_a_gpg_file(any_engine: OpenPGPEngine, gpg_keys:
     with pytest.raises(DecryptError) as err:
         any_engine.decrypt_with_passphrase(encrypted, "env secreT")
     assert err.value.kind == DecryptErrorKind.BAD_PASSPHRASE
+
+
+@pytest.mark.parametrize("recipient", ["v4", "v6"])
+def test_fast_path_needs_no_pysequoia_signing_or_encryption(
+    recipient: str,
+    user_v4: GeneratedKey,
+    user_v6: GeneratedKey,
+    server_key: SigningKey,
+    sequoia_plain: SequoiaEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a v4 Ed25519 server key and Curve25519/X25519 recipients, records are signed and
+    encrypted by our packet code over OpenSSL; pysequoia still reads them."""
+    from services.crypto import sequoia_engine
+
+    key = user_v4 if recipient == "v4" else user_v6
+    engine = SequoiaEngine()
+    engine.sign_and_encrypt(b"warm-up", key.info, server_key)  # probes the signing key once
+
+    def refuse(*_args: object, **_kwargs: object) -> bytes:
+        raise AssertionError("pysequoia was asked to sign or encrypt")
+
+    monkeypatch.setattr(sequoia_engine.ps, "sign", refuse)
+    monkeypatch.setattr(sequoia_engine.ps, "encrypt", refuse)
+    armored = engine.sign_and_encrypt(PLAINTEXT, key.info, server_key)
+    monkeypatch.undo()
+    opened = sequoia_plain.decrypt_and_verify(
+        armored, key.secret_armored, PASSPHRASE, [server_key.public_armored]
+    )
+    assert opened.plaintext == PLAINTEXT
+    assert opened.signer_fingerprint == server_key.fingerprint
+    assert opened.message_format == key.info.message_format
