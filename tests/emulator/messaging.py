@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+MAX_BUTTONS = 100
+_URL_RE = re.compile(r"^(https?|tg)://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 # Inline keyboard buttons need exactly one of these.
 _INLINE_ACTIONS = (
     "url",
@@ -80,9 +83,17 @@ def check_reply_markup(markup: dict[str, Any] | None) -> dict[str, Any] | None:
     """Telegram's checks on keyboards beyond the schema (callback_data size, one action)."""
     if markup is None:
         return None
+    rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+    if sum(len(row) for row in rows) > MAX_BUTTONS:
+        raise bad_request("reply markup is too long")
     if "inline_keyboard" in markup:
         for row in markup["inline_keyboard"]:
             for button in row:
+                url = button.get("url")
+                if url is not None and not _URL_RE.match(url):
+                    raise bad_request(
+                        f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
+                    )
                 actions = [a for a in _INLINE_ACTIONS if a in button]
                 if not actions:
                     raise bad_request(

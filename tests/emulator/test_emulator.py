@@ -255,6 +255,11 @@ async def test_callback_data_limit(emulator: BotAPIEmulator, emulator_bot: Bot) 
     await emulator_bot.send_message(user.id, "ok", reply_markup=keyboard("x" * 64))
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
         await emulator_bot.send_message(user.id, "too long", reply_markup=keyboard("x" * 65))
+    bad_link = InlineKeyboardButton(text="docs", url="/relative/path")
+    with pytest.raises(TelegramBadRequest, match="Wrong HTTP URL"):
+        await emulator_bot.send_message(
+            user.id, "link", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[bad_link]])
+        )
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
         # 22 three-byte characters are 66 bytes, though only 22 characters.
         await emulator_bot.send_message(user.id, "bytes", reply_markup=keyboard("あ" * 22))
