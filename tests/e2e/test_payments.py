@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -32,7 +33,9 @@ from services.payments import purchases, reconcile, refunds
 from services.payments.catalogue import Item, ItemKind
 from services.payments.errors import RefundRefusal, RefundRefused
 from tests.emulator.actors import UserActor
-from tests.emulator.methods_payments import StarsWorld, payments_of
+from tests.emulator.errors import bad_request
+from tests.emulator.methods_payments import Charge, StarsWorld, payments_of
+from tests.emulator.registry import Call, registry
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import StoredMessage
 from tests.harness import Mode, run_bot
@@ -568,3 +571,144 @@ async def test_payments_and_refunds_reach_the_billing_topic(
         assert bodies[1]["credits_reversed"] == 500
         assert all(o.record.kind == "billing" for o in opened)
         await assert_reconciled(app)
+
+
+# -- every other failure path answers in the user's language ----------------------------------
+
+
+async def _fail(call: Call) -> object:
+    raise bad_request("SOMETHING_WENT_WRONG")
+
+
+async def command_reply(user: UserActor, text: str) -> StoredMessage:
+    sent = await user.send_text(text)
+    return await user.wait_reply(after=sent)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+async def test_failure_paths_are_answered(
+    emulator: BotAPIEmulator,
+    stars: StarsWorld,
+    make_settings: Callable[..., Settings],
+    language: str,
+) -> None:
+    # Many steps by one user in a row: the flood limit is not what this test is about.
+    async with run_bot(emulator, make_settings(throttle_burst=1000)) as app:
+        await _failure_paths(app, emulator, stars, language)
+
+
+async def _failure_paths(
+    app: Application, emulator: BotAPIEmulator, stars: StarsWorld, language: str
+) -> None:
+    i18n = T.for_locale(language)
+    user = emulator.create_user("Kai", language_code=language)
+
+    # Nothing bought yet: /paysupport and /subscription say so; /terms states the policy.
+    support = await command_reply(user, "/paysupport")
+    assert i18n("pay-support-none", days=30) in (support.text or "")
+    assert support.inline_buttons == []
+    panel = await command_reply(user, "/subscription")
+    assert panel.text == i18n("pay-sub-none")
+    terms = await command_reply(user, "/terms")
+    assert terms.text == re.sub(r"</?b>", "", i18n("pay-terms", hours=48))
+
+    # A button for a pack that is gone, and for renewal without a subscription.
+    menu = await open_buy(emulator, user)
+    stale = emulator.add_message(
+        user.chat,
+        emulator.bot_user,
+        {"text": "old menu"},
+        reply_markup={
+            "inline_keyboard": [
+                [{"text": "gone", "callback_data": "pay1:buy:gone:0"}],
+                [{"text": "off", "callback_data": "pay1:off:monthly:0"}],
+            ]
+        },
+    )
+    press = await user.press(stale, data="pay1:buy:gone:0")
+    assert press.answer is not None
+    assert (press.answer.text, press.answer.show_alert) == (i18n("pay-item-gone"), True)
+    press = await user.press(stale, data="pay1:off:monthly:0")
+    assert press.answer is not None
+    assert press.answer.text == i18n("pay-sub-not-current")
+
+    # Telegram fails to create the invoice or the link.
+    emulator.override_method("sendInvoice", _fail)
+    emulator.override_method("createInvoiceLink", _fail)
+    for data in ("pay1:buy:small:0", "pay1:sub:monthly:0"):
+        press = await user.press(menu, data=data)
+        assert press.answer is not None
+        assert press.answer.text == i18n("pay-invoice-failed")
+    emulator.methods = registry.copy()
+
+    # A payment whose payload this bot cannot read: money taken, nothing guessed, told.
+    stars._record_charge(
+        Charge("stxMystery", user.id, 77, "mystery", emulator.clock.timestamp()), None
+    )
+    message, _ = stars._service_message(
+        user.id,
+        {
+            "successful_payment": {
+                "currency": "XTR",
+                "total_amount": 77,
+                "invoice_payload": "mystery",
+                "telegram_payment_charge_id": "stxMystery",
+                "provider_payment_charge_id": "stxMystery",
+            }
+        },
+    )
+    unknown = await bot_message_after(emulator, user, message)
+    assert unknown.text == i18n("pay-receipt-unknown")
+    async with app.sessionmaker() as session:
+        report = await reconcile.reconcile(session, app.bot)
+    assert [(i.kind, i.ref) for i in report.issues] == [
+        (reconcile.IssueKind.UNKNOWN_AT_US, "stxMystery")
+    ]
+
+    # A refund Telegram refuses; then one kept by the user; then someone else's payment.
+    charge = await buy_pack(emulator, stars, user)
+    emulator.override_method("refundStarPayment", _fail)
+    support = await command_reply(user, "/paysupport")
+    pick = support.inline_buttons[0]["callback_data"]
+    await user.press(support, data=pick)
+    stored = emulator.chat(user.chat).messages[support.message_id]
+    await emulator.wait_until(lambda: len(stored.inline_buttons) == 2)
+    await user.press(stored, text=i18n("pay-refund-yes"))
+    await emulator.wait_until(
+        lambda: stored.text == i18n("pay-refund-refused-telegram-refused") or None
+    )
+    emulator.methods = registry.copy()
+    support = await command_reply(user, "/paysupport")
+    await user.press(support, data=pick)
+    stored = emulator.chat(user.chat).messages[support.message_id]
+    await emulator.wait_until(lambda: len(stored.inline_buttons) == 2)
+    await user.press(stored, text=i18n("pay-refund-no"))
+    await emulator.wait_until(lambda: stored.text == i18n("pay-refund-kept") or None)
+    other = emulator.create_user("Other", language_code=language)
+    theirs = await command_reply(other, "/paysupport")
+    forged = emulator.add_message(
+        other.chat,
+        emulator.bot_user,
+        {"text": "forged"},
+        reply_markup={"inline_keyboard": [[{"text": "x", "callback_data": pick}]]},
+    )
+    assert theirs.inline_buttons == []
+    press = await other.press(forged, data=pick)
+    assert press.answer is not None
+    assert press.answer.text == i18n("pay-refund-refused-not-found")
+    # One attempt reached Telegram (and failed); the others were stopped before.
+    assert [c.ok for c in emulator.calls_to("refundStarPayment")] == [False]
+    assert not stars.charges[charge].refunded
+    assert await balance_of(app, user.id) == 500
+
+
+async def test_payments_switched_off(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings]
+) -> None:
+    from services.payments.config import PaymentsSettings
+
+    settings = make_settings(payments=PaymentsSettings(enabled=False))
+    async with run_bot(emulator, settings):
+        user = emulator.create_user("Off", language_code="en")
+        reply = await command_reply(user, "/buy")
+        assert reply.text == T.get("en", "pay-disabled")
