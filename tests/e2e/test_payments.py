@@ -321,6 +321,16 @@ async def test_subscription_first_payment_two_renewals_and_cancel(
         row = await purchases.subscription_of(session, user.id, "monthly")
         assert row is not None
         assert row.state is SubscriptionState.CANCELED
+    # The bot may only undo its own cancellation: Telegram refuses, the user is told where to go.
+    panel = await command_reply(user, "/subscription")
+    press = await user.press(panel, text="Turn renewal back on")
+    assert press.answer is not None
+    assert press.answer.text == T.get("en", "pay-sub-edit-failed")
+    assert press.answer.show_alert
+    async with app.sessionmaker() as session:
+        row = await purchases.subscription_of(session, user.id, "monthly")
+        assert row is not None
+        assert row.state is SubscriptionState.CANCELED
     await assert_reconciled(app)
 
 
