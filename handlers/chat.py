@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType, MessageEntityType
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -122,6 +123,13 @@ async def _addressed_text(message: Message, bot: Bot) -> str | None:
     me = await bot.me()
     text = message.text or ""
     replied = message.reply_to_message
+    # In a forum topic every message "replies" to the topic's first message (often the bot's
+    # own "topic created"): that is not talking to the bot.
+    if replied is not None and (
+        replied.forum_topic_created is not None
+        or (message.is_topic_message and replied.message_id == message.message_thread_id)
+    ):
+        replied = None
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
     mentioned = False
     for entity in message.entities or []:
@@ -136,6 +144,12 @@ async def _addressed_text(message: Message, bot: Bot) -> str | None:
             and entity.user.id == me.id
         ):
             mentioned = True
+    if not mentioned and me.username:
+        # Telegram marks @mentions as entities; accept the plain text form too
+        pattern = re.compile(rf"(?<!\w)@{re.escape(me.username)}(?!\w)", re.IGNORECASE)
+        if pattern.search(text):
+            mentioned = True
+            text = pattern.sub(" ", text)
     if not (mentioned or to_bot):
         return None
     return " ".join(text.split())
@@ -153,6 +167,32 @@ async def chat_group(
     text = await _addressed_text(message, bot)
     if text is None:
         return
+    if not text:
+        await message.reply(i18n("chat-group-empty"))
+        return
+    request = ChatRequest(
+        user_id=user.id,
+        chat_id=message.chat.id,
+        text=text,
+        private=False,
+        thread_id=_thread(message),
+        reply_to=message.message_id,
+    )
+    await _answer(message, request, session, i18n, ai, bot, payments)
+
+
+async def ask_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    ai: AIService,
+    bot: Bot,
+    payments: Payments,
+) -> None:
+    """``/ask question``: works in groups even with privacy mode on (commands always arrive)."""
+    text = " ".join((command.args or "").split())
     if not text:
         await message.reply(i18n("chat-group-empty"))
         return
@@ -221,6 +261,7 @@ def setup() -> Router:
 def setup_group() -> Router:
     router = Router(name="chat-group")
     router.message.register(new_conversation, Command("new"))
+    router.message.register(ask_command, Command("ask"))
     router.message.register(chat_group, F.text, ~F.text.startswith("/"))
     return router
 

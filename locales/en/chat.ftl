@@ -33,7 +33,7 @@ chat-excluded = This question and its answer are no longer part of the context.
 chat-exclude-gone = This reply is no longer in the context (24 hours have passed, or you started a new conversation).
 chat-stop-gone = This reply has already finished.
 chat-new-done = New conversation started. The previous context was deleted from the server.
-chat-group-empty = Please write your question after the mention.
+chat-group-empty = Please write your question after the mention or /ask.
 
 chat-persona-assistant = Assistant
 chat-persona-concise = Concise

@@ -33,7 +33,7 @@ chat-excluded = この質問と返答を文脈から外しました。
 chat-exclude-gone = この返答はもう文脈にありません（24 時間が過ぎたか、新しい会話を始めました）。
 chat-stop-gone = この返答はもう終わっています。
 chat-new-done = 新しい会話を始めました。これまでの文脈はサーバーから削除しました。
-chat-group-empty = 質問を続けて書いてください。
+chat-group-empty = メンションや /ask の後に質問を書いてください。
 
 chat-persona-assistant = アシスタント
 chat-persona-concise = 簡潔

@@ -359,14 +359,16 @@ class AIService:
             usage = Usage(
                 usage.input_tokens + extra.input_tokens, usage.output_tokens + extra.output_tokens
             )
-            delivery = await presenter.finish(
-                markup=ui.reply_markup(exchange) if text.strip() else None,
-                suffix=ui.stopped_suffix if stopped else "",
-            )
+            # Settle and remember before the final message goes out: once the user sees the
+            # answer, the next question must find it in the context.
             cost = await self.meter.settle(reservation, usage)
             settled = True
             if text.strip():
                 await self._remember(req, scope, exchange, counter, text)
+            delivery = await presenter.finish(
+                markup=ui.reply_markup(exchange) if text.strip() else None,
+                suffix=ui.stopped_suffix if stopped else "",
+            )
             await self._log(req, model, reservation, usage, cost, text)
             return ReplyResult(
                 Outcome.STOPPED if stopped else Outcome.OK,
