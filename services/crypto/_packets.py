@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import struct
@@ -205,16 +206,25 @@ class KeyMaterial:
         return self.curve or f"algo{self.algorithm}"
 
     def fingerprint(self) -> bytes:
-        pub = self.body[: self.public_end]
-        if self.version == 4:
-            return hashlib.sha1(b"\x99" + struct.pack(">H", len(pub)) + pub).digest()
-        if self.version == 6:
-            return hashlib.sha256(b"\x9b" + struct.pack(">I", len(pub)) + pub).digest()
-        raise PacketError(f"unsupported key version {self.version}")
+        return _fingerprint(self.version, self.body[: self.public_end])
 
     def key_id(self) -> bytes:
         fpr = self.fingerprint()
         return fpr[-8:] if self.version == 4 else fpr[:8]
+
+
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(version: int, pub: bytes) -> bytes:
+    if version == 4:
+        return hashlib.sha1(b"\x99" + struct.pack(">H", len(pub)) + pub).digest()
+    if version == 6:
+        return hashlib.sha256(b"\x9b" + struct.pack(">I", len(pub)) + pub).digest()
+    raise PacketError(f"unsupported key version {version}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _x25519_public(raw: bytes) -> X25519PublicKey:
+    return X25519PublicKey.from_public_bytes(raw)
 
 
 def parse_key(body: bytes) -> KeyMaterial:
@@ -320,7 +330,7 @@ def pkesk_v3(key: KeyMaterial, session_key: bytes, sym: int = SYM_AES256) -> byt
         if len(point) != 33 or point[0] != 0x40:
             raise PacketError("bad Curve25519 point")
         eph = X25519PrivateKey.generate()
-        shared = eph.exchange(X25519PublicKey.from_public_bytes(point[1:]))
+        shared = eph.exchange(_x25519_public(point[1:]))
         v = b"\x40" + eph.public_key().public_bytes_raw()
     elif key.curve in _NIST:
         curve = _NIST[key.curve]
@@ -700,7 +710,7 @@ def pkesk_v6_x25519(key: KeyMaterial, session_key: bytes) -> bytes:
     recipient = key.fields[0]
     eph = X25519PrivateKey.generate()
     eph_pub = eph.public_key().public_bytes_raw()
-    shared = eph.exchange(X25519PublicKey.from_public_bytes(recipient))
+    shared = eph.exchange(_x25519_public(recipient))
     kek = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"OpenPGP X25519").derive(
         eph_pub + recipient + shared
     )

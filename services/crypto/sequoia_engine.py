@@ -117,6 +117,7 @@ class SequoiaEngine:
         self._enc_keys: _LRU[str, pkt.KeyMaterial] = _LRU(4096)
         self._signers: _LRU[bytes, ps.PySigner] = _LRU(16)
         self._tsks: _LRU[bytes, ps.Tsk] = _LRU(64)
+        self._decryptors: _LRU[bytes, ps.PyDecryptor] = _LRU(8)
 
     # ------------------------------------------------------------------ keys
 
@@ -340,10 +341,14 @@ class SequoiaEngine:
         binary = _dearmor_message(raw)
         fmt = message_format_of(binary)
         tsk = self._tsk(secret_key)
-        try:
-            decryptor = tsk.decryptor(passphrase)
-        except (RuntimeError, ValueError) as exc:
-            raise DecryptError(DecryptErrorKind.BAD_PASSPHRASE) from exc
+        unlock_key = _digest(secret_key + "\0" + (passphrase or ""))
+        decryptor = self._decryptors.get(unlock_key)
+        if decryptor is None:  # unlocking runs the S2K: once per key (the reader opens many)
+            try:
+                decryptor = tsk.decryptor(passphrase)
+            except (RuntimeError, ValueError) as exc:
+                raise DecryptError(DecryptErrorKind.BAD_PASSPHRASE) from exc
+            self._decryptors.put(unlock_key, decryptor)
         certs = [self._cert(c.encode()) for c in verify_with]
 
         def store(_ids: object) -> list[ps.Cert]:
