@@ -35,6 +35,7 @@ from keyboards.logserver import (
     startgroup_keyboard,
     status_keyboard,
 )
+from services import users
 from services.crypto import KeyErrorKind, KeyImportError, KeyInfo
 from services.crypto.port import format_fingerprint
 from services.crypto.service import CryptoService
@@ -119,9 +120,10 @@ async def finish_setup(
     """Topics, the setup record and the pinned panel; False (and the user told) on failure."""
     chat_id, _ = logserver.chat_of(server)
     try:
-        await ensure_topics(bot, server, chat_id, topic_names(i18n))
+        created = await ensure_topics(bot, server, chat_id, topic_names(i18n))
         await session.flush()
-        if server.panel_message_id is None:
+        posted = server.panel_message_id is None
+        if posted:
             pinned = await post_panel(
                 bot,
                 server,
@@ -135,6 +137,8 @@ async def finish_setup(
         log.info("log server setup failed: %s", exc.message)
         await bot.send_message(server.user_id, i18n("logserver-setup-failed"))
         return False
+    if not created and not posted:
+        return True  # already complete: nothing to record
     await logserver.record_in(
         session,
         server.user_id,
@@ -145,6 +149,8 @@ async def finish_setup(
             "topics": {kind.value: getattr(server, f"thread_{kind.value}") for kind in RecordKind},
         },
     )
+    # Committed now so that the worker, woken here, finds the setup record.
+    await session.commit()
     logserver.wake.set()
     return True
 
@@ -160,6 +166,10 @@ async def show(
     i18n: I18n,
     logserver: LogServerService,
 ) -> None:
+    if user.locale is None:
+        # Notices about the log server come later, outside any update: keep the language the
+        # user set it up in.
+        await users.set_locale(session, user, i18n.locale)
     server = await logserver.get(session, user.id)
     if server is not None and server.state is LogServerState.AWAITING_KEY:
         await message.answer(i18n("logserver-key-prompt"), reply_markup=key_choice_keyboard(i18n))
@@ -206,6 +216,9 @@ async def bind_and_continue(
     except AlreadyLinked:
         await bot.send_message(user_id, i18n("logserver-check-already-linked"))
         return
+    # Committed before the prompt: the user's answer (the key) is another update that must
+    # already see the link.
+    await session.commit()
     text = i18n("logserver-bound", title=report.title)
     if report.warnings:
         text += "\n\n" + render_report(i18n, report)
@@ -307,12 +320,14 @@ async def accept_key(
     first = server.state is LogServerState.AWAITING_KEY
     previous = await logserver.set_key(session, server, info)
     fingerprint = format_fingerprint(info.fingerprint)
-    await bot.send_message(server.user_id, i18n("logserver-key-accepted", fingerprint=fingerprint))
+    accepted = i18n("logserver-key-accepted", fingerprint=fingerprint)
     _, title = logserver.chat_of(server)
     if first:
         if await finish_setup(bot, session, logserver, server, i18n):
-            await bot.send_message(server.user_id, i18n("logserver-setup-done", title=title))
+            done = i18n("logserver-setup-done", title=title)
+            await bot.send_message(server.user_id, accepted + "\n\n" + done)
         return
+    await bot.send_message(server.user_id, accepted)
     await logserver.record_in(
         session,
         server.user_id,

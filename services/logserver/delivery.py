@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -94,9 +94,13 @@ class DeliveryWorker:
         self.stats = DeliveryStats()
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self._busy: set[int] = set()  # users with a send in flight
+        # Users with a send in flight, shared by every worker of this process (a restarted
+        # worker must not pick rows its predecessor is still sending).
+        self._busy = service.in_flight
         self._backoff: dict[int, tuple[float, float]] = {}  # user -> (until, last delay)
         self._last_drop = 0.0
+        bind = service.sessionmaker.kw.get("bind")
+        self._single_process = bind is not None and bind.dialect.name == "sqlite"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,7 +116,9 @@ class DeliveryWorker:
         self.start()
 
     async def stop(self) -> None:
-        """Stop planning, let the sends in flight finish (each at most `request_timeout`)."""
+        """Store queued records, stop planning, let the sends in flight finish (each at most
+        `request_timeout`); what is not sent stays in the outbox for the next start."""
+        await self.service.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,7 +154,7 @@ class DeliveryWorker:
         now = time.monotonic()
         if now - self._last_drop >= _DROP_EVERY:
             self._last_drop = now
-            await self._drop_expired()
+            await self.drop_expired()
         wait = self.cfg.poll_interval
         async with self.service.sessionmaker() as session:
             rows = await self._due(session)
@@ -218,9 +224,14 @@ class DeliveryWorker:
         return {s.user_id: s for s in found}
 
     def _batch(self, planned: Sequence[_Planned], free: int) -> list[_Planned]:
-        """One record, or — when the queue is longer than the free slots — the leading run of
-        records of one topic, up to `coalesce_max`."""
-        if len(planned) <= free:
+        """One record, or — when the queue is longer than the free slots beyond a reserve of
+        half the group's limit — the leading run of records of one topic, up to `coalesce_max`.
+
+        The reserve keeps slots for the documents of a burst, so a backed-up group waits for
+        the next minute only when it really has more than the limit allows.
+        """
+        reserve = self.cfg.group_per_minute // 2
+        if len(planned) <= max(1, free - reserve):
             return [planned[0]]
         first = planned[0]
         run = [first]
@@ -235,6 +246,10 @@ class DeliveryWorker:
         return run
 
     async def _claim(self, batch: Sequence[_Planned]) -> bool:
+        if self._single_process:
+            # SQLite is the one-process embedded mode: the in-memory `_busy` set is the claim,
+            # and every write saved keeps the single database lock free for handlers.
+            return True
         now = utcnow()
         ids = [p.id for p in batch]
         async with self.service.sessionmaker() as session:
@@ -353,6 +368,8 @@ class DeliveryWorker:
             await session.commit()
 
     async def _release(self, ids: list[int], *, failed: bool) -> None:
+        if self._single_process and not failed:
+            return  # nothing was leased
         values: dict[str, Any] = {"lease_until": None}
         if failed:
             values["attempts"] = OutboxRecord.attempts + 1
@@ -396,8 +413,9 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------------ 24 h and telling users
 
-    async def _drop_expired(self) -> None:
-        dropped = await self.service.drop_expired()
+    async def drop_expired(self, now: datetime | None = None) -> None:
+        """Drop ciphertext past its 24 hours and tell the users how many records they lost."""
+        dropped = await self.service.drop_expired(now)
         self.stats.dropped += sum(dropped.values())
         await self._tell_lost()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -29,7 +30,8 @@ PURPOSE_LINK = "logserver-group-link"
 PURPOSE_CHAT_HASH = "logserver-chat-id"
 TOKEN_PREFIX = "ls:tok:"
 ROTATE_PREFIX = "ls:rotate:"
-_LOCK_STRIPES = 256
+_WRITE_BATCH = 200
+_WRITE_ATTEMPTS = 5
 
 
 class AlreadyLinked(Exception):
@@ -72,8 +74,11 @@ class LogServerService:
         )
         # Set whenever a record is queued or a group reconnects: wakes the delivery worker.
         self.wake = asyncio.Event()
-        self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
         self._chat_cache: dict[str, tuple[int, str]] = {}
+        # Users whose records are being sent by a delivery worker of this process.
+        self.in_flight: set[int] = set()
+        self._pending: asyncio.Queue[tuple[int, RecordKind, dict[str, Any]]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def lock(self) -> ContextLock:
@@ -268,35 +273,103 @@ class LogServerService:
 
     # ------------------------------------------------------------------ records
 
-    def _lock_for(self, user_id: int) -> asyncio.Lock:
-        return self._locks[hash(user_id) % _LOCK_STRIPES]
-
     async def record(
         self, user_id: int, kind: RecordKind | str, body: Mapping[str, Any]
     ) -> RecordResult:
-        """Seal an event for the user's log server and queue it; never waits for Telegram."""
+        """Queue an event for the user's log server; returns at once (see the package doc).
+
+        Only reads here: sealing and storing happen in this process's record writer, one
+        transaction per batch, so a caller holding its own transaction (and, on SQLite, the
+        database's write lock) never waits for it.
+        """
         try:
             kind = RecordKind(kind)
         except ValueError:
             log.error("unknown record kind %r", kind)
             return RecordResult.FAILED
         try:
-            async with self._lock_for(user_id), self.sessionmaker() as session:
-                result = await self.record_in(session, user_id, kind, body)
-                await session.commit()
+            async with self.sessionmaker() as session:
+                row = (
+                    await session.execute(
+                        select(LogServer.state, LogServer.public_key.is_not(None)).where(
+                            LogServer.user_id == user_id
+                        )
+                    )
+                ).first()
         except Exception:
             # The caller's own work must not fail because its log record could not be made.
             log.exception("log record for user %s could not be queued", user_id)
             return RecordResult.FAILED
-        if result is RecordResult.QUEUED:
+        if row is None or not row[1] or row[0] is LogServerState.AWAITING_KEY:
+            return RecordResult.NO_LOG_SERVER
+        if row[0] is LogServerState.PAUSED:
+            return RecordResult.PAUSED
+        self._pending.put_nowait((user_id, kind, dict(body)))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending(), name="logserver-records")
+        return RecordResult.QUEUED
+
+    async def flush(self) -> None:
+        """Wait until every record queued by `record()` is sealed and stored."""
+        await self._pending.join()
+
+    async def close(self) -> None:
+        """Store what is queued, then stop the record writer (shutdown)."""
+        if self._writer is not None and not self._writer.done():
+            await self.flush()
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        self._writer = None
+
+    async def _write_pending(self) -> None:
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < _WRITE_BATCH and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                await self._store(batch)
+            finally:
+                for _ in batch:
+                    self._pending.task_done()
             self.wake.set()
-        return result
+
+    async def _store(self, batch: list[tuple[int, RecordKind, dict[str, Any]]]) -> None:
+        if len(batch) > 1 and await self._store_once(batch):
+            return
+        # One by one, so that one bad record (or user) does not cost the others theirs.
+        for item in batch:
+            for attempt in range(_WRITE_ATTEMPTS):
+                if await self._store_once([item]):
+                    break
+                await asyncio.sleep(0.05 * 2**attempt)
+            else:
+                log.error("a log record for user %s could not be stored; dropped", item[0])
+
+    async def _store_once(self, batch: list[tuple[int, RecordKind, dict[str, Any]]]) -> bool:
+        try:
+            async with self.sessionmaker() as session:
+                for user_id, kind, body in batch:
+                    await self.record_in(session, user_id, kind, body)
+                await session.commit()
+        except Exception:
+            log.warning("storing %d log records failed", len(batch), exc_info=True)
+            return False
+        return True
 
     async def record_in(
         self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
     ) -> RecordResult:
         """`record()` inside the caller's transaction (the caller commits, then wakes)."""
-        server = await session.get(LogServer, user_id, with_for_update=True)
+        # Write first: takes the row lock (PostgreSQL) or the write lock (SQLite, whose WAL mode
+        # refuses a read transaction that later writes after someone else committed).
+        await session.execute(
+            update(LogServer)
+            .where(LogServer.user_id == user_id)
+            .values(next_seq=LogServer.next_seq)
+            .execution_options(synchronize_session=False)
+        )
+        server = await session.get(LogServer, user_id, populate_existing=True)
         if server is None or server.public_key is None:
             return RecordResult.NO_LOG_SERVER
         if server.state is LogServerState.AWAITING_KEY:

@@ -1,0 +1,947 @@
+"""The personal log server end to end: the real application against the Bot API emulator.
+
+Covers issue 4's "Done when": onboarding via `chat_shared` and via the startgroup link, every
+refusal path, topics, the pinned panel and each of its buttons, bot removed → told → re-added →
+delivery resumes, records that `gpg` alone decrypts and verifies, a worker killed mid-burst,
+20 % injected 429/5xx, and a canary scan of the database and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Application
+from bot.db.base import utcnow
+from bot.db.models import Base
+from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
+from bot.settings import Settings
+from keyboards.logserver import REQUEST_GROUP, PanelAction, PanelCD
+from services.crypto import ContextLock, GeneratedKey, KeyVersion, RecordContext, VerifiedRecord
+from services.crypto.sequoia_engine import SequoiaEngine
+from services.crypto.service import CryptoService
+from services.logserver import LogServerService, LogServerSettings, RecordKind, RecordResult
+from services.logserver.delivery import DeliveryWorker
+from services.logserver.format import split_armored
+from tests.emulator import admin_rights
+from tests.emulator.actors import UserActor
+from tests.emulator.errors import server_error, too_many_requests
+from tests.emulator.registry import Call
+from tests.emulator.server import BotAPIEmulator
+from tests.emulator.state import Chat, Member, StoredMessage
+from tests.harness import run_bot
+
+FAST = LogServerSettings(
+    poll_interval=0.05,
+    backoff_initial=0.05,
+    backoff_max=0.4,
+    request_timeout=5,
+)
+BOT_RIGHTS = admin_rights(can_manage_topics=True, can_delete_messages=True, can_pin_messages=True)
+
+
+@pytest.fixture
+async def app(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Application]:
+    async with run_bot(emulator, make_settings(logserver=FAST)) as running:
+        yield running
+
+
+def service_of(app: Application) -> LogServerService:
+    service = app.dispatcher["logserver"]
+    assert isinstance(service, LogServerService)
+    return service
+
+
+def worker_of(app: Application) -> DeliveryWorker:
+    worker = app.dispatcher["log_delivery"]
+    assert isinstance(worker, DeliveryWorker)
+    return worker
+
+
+def crypto_of(app: Application) -> CryptoService:
+    crypto = app.dispatcher["crypto"]
+    assert isinstance(crypto, CryptoService)
+    return crypto
+
+
+@pytest.fixture(scope="module")
+def user_key() -> GeneratedKey:
+    return SequoiaEngine().generate_key("Log reader", version=KeyVersion.V4, passphrase="pw")
+
+
+# ---------------------------------------------------------------------- reading the group
+
+
+@dataclass
+class Posted:
+    message: StoredMessage
+    armored: str
+    header: str
+
+
+def posted_records(emulator: BotAPIEmulator, group: Chat) -> list[Posted]:
+    """Every armored record the bot posted into the group (messages and `.asc` documents)."""
+    found: list[Posted] = []
+    for message in emulator.messages(group, from_bot=True):
+        if message.document is not None:
+            content = emulator.state.files[message.document["file_id"]].content.decode()
+            header = message.caption or ""
+            found.extend(Posted(message, block, header) for block in split_armored(content))
+        elif message.text and "BEGIN PGP MESSAGE" in message.text:
+            header = message.text.split("-----BEGIN", 1)[0].strip()
+            found.extend(Posted(message, block, header) for block in split_armored(message.text))
+    return found
+
+
+def open_all(app: Application, key: GeneratedKey, posted: list[Posted]) -> list[VerifiedRecord]:
+    crypto = crypto_of(app)
+    lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
+    return [lock.open_record(p.armored, key.secret_armored, key.passphrase) for p in posted]
+
+
+async def wait_records(
+    app: Application, emulator: BotAPIEmulator, group: Chat, count: int, timeout: float = 20
+) -> list[Posted]:
+    def enough() -> list[Posted] | None:
+        found = posted_records(emulator, group)
+        return found if len(found) >= count else None
+
+    return await emulator.wait_until(enough, timeout, what=f"{count} records in the group")
+
+
+# ---------------------------------------------------------------------- onboarding helpers
+
+
+async def open_logserver(user: UserActor) -> StoredMessage:
+    sent = await user.send_text("/logserver")
+    return await user.wait_reply(after=sent)
+
+
+async def reply_containing(
+    emulator: BotAPIEmulator,
+    user: UserActor,
+    needle: str,
+    timeout: float = 10,
+    since: StoredMessage | None = None,
+) -> StoredMessage:
+    return await emulator.wait_for(
+        lambda m: m.from_bot and needle in (m.text or m.caption or ""),
+        timeout,
+        chat=user.chat,
+        since=since,
+    )
+
+
+async def onboard(
+    app: Application, emulator: BotAPIEmulator, user: UserActor, key: GeneratedKey
+) -> Chat:
+    """The one-tap flow: /logserver → pick the group → send the public key → ready."""
+    await open_logserver(user)
+    group = emulator.create_supergroup(user, f"Logs {uuid.uuid4().hex[:6]}", is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    await reply_containing(emulator, user, "Now your key")
+    await user.send_text(key.info.armored)
+    await reply_containing(emulator, user, "is ready")
+    await wait_records(app, emulator, group, 1)
+    return group
+
+
+async def wait_state(app: Application, user_id: int, state: LogServerState) -> None:
+    """The handler answers a button before its transaction commits: wait for the commit."""
+    for _ in range(500):
+        async with app.sessionmaker() as session:
+            server = await session.get(LogServer, user_id)
+            if server is not None and server.state is state:
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"log server never became {state}")
+
+
+async def wait_queued(app: Application, user_id: int, count: int) -> None:
+    for _ in range(500):
+        async with app.sessionmaker() as session:
+            if await service_of(app).queued(session, user_id) == count:
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the outbox never held {count} records")
+
+
+def panel_of(emulator: BotAPIEmulator, group: Chat) -> StoredMessage:
+    assert group.pinned, "no pinned panel"
+    return group.messages[group.pinned[-1]]
+
+
+# ---------------------------------------------------------------------- onboarding
+
+
+async def test_onboarding_with_chat_shared_creates_topics_setup_record_and_panel(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Aiko", language_code="en")
+    intro = await open_logserver(user)
+    assert "Bots cannot create groups" in (intro.text or "")
+    # The one-tap button asks for a forum supergroup and only the three rights the bot needs.
+    button = intro.keyboard_buttons[0]["request_chat"]
+    assert button["request_id"] == REQUEST_GROUP
+    assert button["chat_is_forum"] is True
+    assert button["chat_is_channel"] is False
+    asked = {k for k, v in button["bot_administrator_rights"].items() if v}
+    assert asked == {"can_manage_topics", "can_delete_messages", "can_pin_messages"}
+
+    group = await onboard(app, emulator, user, user_key)
+
+    names = sorted(t.name for t in group.topics.values())
+    assert names == ["Audit", "Billing", "Conversations", "System"]
+    panel = panel_of(emulator, group)
+    assert panel.thread_id is None  # General
+    labels = [b["text"] for b in panel.inline_buttons]
+    assert labels == [
+        "Pause logging",
+        "Send a test record",
+        "Change key",
+        "Purge my central data now",
+        "Disconnect",
+    ]
+
+    posted = posted_records(emulator, group)
+    assert len(posted) == 1
+    system_topic = next(t for t in group.topics.values() if t.name == "System")
+    assert posted[0].message.thread_id == system_topic.thread_id
+    (opened,) = open_all(app, user_key, posted)
+    assert opened.ok
+    assert opened.record.kind == "system"
+    assert opened.record.seq == 0
+    assert opened.record.body["event"] == "setup"
+    assert opened.ctx == RecordContext(group.id, system_topic.thread_id)
+    # The header says kind, date and sequence number and nothing else.
+    assert re.fullmatch(r"#system #d\d{8}\nsystem · seq 0", posted[0].header)
+
+    status = await open_logserver(user)
+    text_ = status.text or ""
+    assert group.title is not None
+    assert group.title in text_
+    assert "State: active" in text_
+
+
+async def test_onboarding_in_japanese(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Aiko", language_code="ja")
+    intro = await open_logserver(user)
+    assert "ボットはグループを作れない" in (intro.text or "")
+    group = emulator.create_supergroup(user, "ログ", is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    await reply_containing(emulator, user, "公開鍵")
+    await user.send_text(user_key.info.armored)
+    await reply_containing(emulator, user, "準備ができました")
+    assert sorted(t.name for t in group.topics.values()) == sorted(
+        ["会話", "支払い", "監査", "システム"]
+    )
+
+
+def startgroup_token(message: StoredMessage) -> str:
+    (button,) = message.inline_buttons
+    url = button["url"]
+    assert "&admin=manage_topics+delete_messages+pin_messages" in url
+    match = re.search(r"startgroup=([\w-]+)", url)
+    assert match is not None
+    return match.group(1)
+
+
+async def link_message(emulator: BotAPIEmulator, user: UserActor) -> StoredMessage:
+    sent = await user.send_text("/logserver")
+    return await emulator.wait_for(
+        lambda m: m.from_bot and "add me with this link" in (m.text or ""),
+        10,
+        chat=user.chat,
+        since=sent,
+    )
+
+
+async def test_onboarding_with_the_startgroup_link_and_a_key_file(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Ben", language_code="en")
+    token = startgroup_token(await link_message(emulator, user))
+    group = emulator.create_supergroup(user, "Ben's logs", is_forum=True)
+    await user.add_bot_to_group(group, BOT_RIGHTS, start_payload=token)
+    await emulator.wait_for(
+        lambda m: m.from_bot and "continue in your private chat" in (m.text or ""), 10, chat=group
+    )
+    await reply_containing(emulator, user, "Now your key")
+    await user.send_document(user_key.info.armored.encode(), "ben.asc")
+    await reply_containing(emulator, user, "is ready")
+    await wait_records(app, emulator, group, 1)
+    assert len(group.topics) == 4
+
+    # The token worked once.
+    other = emulator.create_supergroup(user, "Second", is_forum=True)
+    await user.add_bot_to_group(other, BOT_RIGHTS, start_payload=token)
+    await emulator.wait_for(
+        lambda m: m.from_bot and "expired or was already used" in (m.text or ""), 10, chat=other
+    )
+
+
+async def test_an_expired_or_foreign_startgroup_token_is_refused(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    user = emulator.create_user("Cy", language_code="en")
+    token = startgroup_token(await link_message(emulator, user))
+    await expire_token(app, token)
+    group = emulator.create_supergroup(user, "Late", is_forum=True)
+    await user.add_bot_to_group(group, BOT_RIGHTS, start_payload=token)
+    await emulator.wait_for(
+        lambda m: m.from_bot and "expired or was already used" in (m.text or ""), 10, chat=group
+    )
+
+    token = startgroup_token(await link_message(emulator, user))
+    stranger = emulator.create_user("Eve", language_code="en")
+    theirs = emulator.create_supergroup(stranger, "Eve's", is_forum=True)
+    await stranger.add_bot_to_group(theirs, BOT_RIGHTS, start_payload=token)
+    await emulator.wait_for(
+        lambda m: m.from_bot and "belongs to someone else" in (m.text or ""), 10, chat=theirs
+    )
+    async with app.sessionmaker() as session:
+        assert await session.get(LogServer, stranger.id) is None
+        assert await session.get(LogServer, user.id) is None
+
+
+async def expire_token(app: Application, token: str) -> None:
+    """Let the token's 10 minutes pass (Redis: its TTL runs out; memory: the clock moves)."""
+    key = app.settings.redis_prefix + "ls:tok:" + token
+    if app.redis is not None:
+        assert await app.redis.exists(key)
+        await app.redis.pexpire(key, 1)
+        while await app.redis.exists(key):
+            pass
+    else:
+        from bot.state import MemoryState
+
+        state = app.state
+        assert isinstance(state, MemoryState)
+        real = state._now
+        state._now = lambda: real() + 601  # type: ignore[method-assign]
+        assert await state.get("ls:tok:" + token) is None
+        state._now = real  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(
+    ("arrange", "expected"),
+    [
+        ("basic-group", "That is a basic group"),
+        ("not-forum", "That group has no topics"),
+        ("bot-not-admin", "I am not an administrator there"),
+        ("missing-rights", "lack: manage topics"),
+        ("user-not-admin", "Only the owner or an administrator"),
+    ],
+)
+async def test_each_refusal_explains_how_to_fix_it(
+    app: Application, emulator: BotAPIEmulator, arrange: str, expected: str
+) -> None:
+    user = emulator.create_user("Dana", language_code="en")
+    token = startgroup_token(await link_message(emulator, user))
+    if arrange == "basic-group":
+        group = emulator.create_group(user, "Basic")
+        await user.add_bot_to_group(group, BOT_RIGHTS, start_payload=token)
+    elif arrange == "not-forum":
+        group = emulator.create_supergroup(user, "Plain", is_forum=False)
+        await user.add_bot_to_group(group, BOT_RIGHTS, start_payload=token)
+    elif arrange == "bot-not-admin":
+        group = emulator.create_supergroup(user, "Member", is_forum=True)
+        await user.add_bot_to_group(group, None, start_payload=token)
+    elif arrange == "missing-rights":
+        group = emulator.create_supergroup(user, "Weak", is_forum=True)
+        rights = admin_rights(can_delete_messages=True, can_pin_messages=True)
+        await user.add_bot_to_group(group, rights, start_payload=token)
+    else:
+        owner = emulator.create_user("Owner", language_code="en")
+        group = emulator.create_supergroup(owner, "Theirs", is_forum=True, members=[user])
+        await owner.add_bot_to_group(group, BOT_RIGHTS)
+        await user.send_text(f"/start@{emulator.bot_user.username} {token}", chat=group)
+    refusal = await emulator.wait_for(
+        lambda m: m.from_bot and expected in (m.text or ""), 10, chat=group
+    )
+    assert refusal.text
+    async with app.sessionmaker() as session:
+        assert await session.get(LogServer, user.id) is None
+
+
+async def test_warnings_for_other_members_and_extra_rights_do_not_refuse(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Fay", language_code="en")
+    friend = emulator.create_user("Gus", language_code="en")
+    token = startgroup_token(await link_message(emulator, user))
+    group = emulator.create_supergroup(user, "Shared", is_forum=True, members=[friend])
+    rights = admin_rights(
+        can_manage_topics=True,
+        can_delete_messages=True,
+        can_pin_messages=True,
+        can_restrict_members=True,
+    )
+    await user.add_bot_to_group(group, rights, start_payload=token)
+    linked = await reply_containing(emulator, user, "Linked to the group")
+    assert "one other person is in this group" in (linked.text or "")
+    assert "more rights than I need (ban users)" in (linked.text or "")
+    await reply_containing(emulator, user, "Now your key")
+
+
+async def test_a_pasted_secret_key_is_deleted_and_an_invalid_key_explained(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Hana", language_code="en")
+    await open_logserver(user)
+    group = emulator.create_supergroup(user, "Keys", is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    await reply_containing(emulator, user, "Now your key")
+
+    pasted = await user.send_text(user_key.secret_armored)
+    warning = await user.wait_reply(after=pasted)
+    assert "That was a <b>secret</b> key" in (warning.data.get("text") or "") or (
+        "That was a secret key. I deleted your message" in (warning.text or "")
+    )
+    assert user.chat.messages[pasted.message_id].deleted
+
+    garbage = (
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----"
+    )
+    sent = await user.send_text(garbage)
+    answer = await user.wait_reply(after=sent)
+    assert "That is not an OpenPGP public key" in (answer.text or "")
+
+    secret_file = await user.send_document(user_key.secret_armored.encode(), "secret.asc")
+    answer = await user.wait_reply(after=secret_file)
+    assert "secret" in (answer.text or "")
+    assert user.chat.messages[secret_file.message_id].deleted
+    async with app.sessionmaker() as session:
+        server = await session.get(LogServer, user.id)
+        assert server is not None
+        assert server.state is LogServerState.AWAITING_KEY
+        assert server.public_key is None
+
+
+async def test_a_generated_key_is_handed_over_once_and_decrypts_the_records(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    user = emulator.create_user("Ines", language_code="en")
+    await open_logserver(user)
+    group = emulator.create_supergroup(user, "Gen", is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    prompt = await reply_containing(emulator, user, "Now your key")
+    await user.press(prompt, text="Make a key for me")
+    key_doc = await emulator.wait_for(
+        lambda m: m.from_bot and m.document is not None, 10, chat=user.chat
+    )
+    secret = emulator.state.files[key_doc.document["file_id"]].content.decode()  # type: ignore[index]
+    assert "PRIVATE KEY BLOCK" in secret
+    passphrase_msg = await reply_containing(emulator, user, "shown only this once")
+    match = re.search(r"\n([a-z0-9-]{35})\n", passphrase_msg.text or "")
+    assert match is not None
+    passphrase = match.group(1)
+    await reply_containing(emulator, user, "is ready")
+    posted = await wait_records(app, emulator, group, 1)
+
+    crypto = crypto_of(app)
+    lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
+    opened = lock.open_record(posted[0].armored, secret, passphrase)
+    assert opened.ok
+    assert opened.record.body["event"] == "setup"
+
+    # Nothing of the secret key or passphrase is kept centrally.
+    dump = await database_dump(app)
+    assert passphrase not in dump
+    secret_body = "".join(secret.splitlines()[2:6])
+    assert secret_body not in dump
+
+    # "I saved both" removes both messages from the chat.
+    await user.press(passphrase_msg, text="I saved both: remove them from this chat")
+    await emulator.wait_until(
+        lambda: (
+            user.chat.messages[key_doc.message_id].deleted
+            and user.chat.messages[passphrase_msg.message_id].deleted
+        ),
+        what="key messages deleted",
+    )
+
+
+# ---------------------------------------------------------------------- the panel
+
+
+async def press_panel(
+    user: UserActor, emulator: BotAPIEmulator, group: Chat, action: PanelAction
+) -> str:
+    data = PanelCD(action=action).pack()
+    await emulator.wait_until(
+        lambda: any(
+            b.get("callback_data") == data for b in panel_of(emulator, group).inline_buttons
+        ),
+        what=f"panel button {data}",
+    )
+    pressed = await user.press(panel_of(emulator, group), data=data)
+    assert pressed.answer is not None
+    return pressed.answer.text or ""
+
+
+async def test_each_panel_button_works_and_only_for_the_owner(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Jo", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    service = service_of(app)
+    stranger = emulator.create_user("Kim", language_code="en")
+    await stranger.join(group)
+
+    answer = await press_panel(stranger, emulator, group, PanelAction.PAUSE)
+    assert answer == "Only the owner of this log server can use its buttons."
+
+    # Pause: nothing is recorded; the panel offers Resume.
+    answer = await press_panel(user, emulator, group, PanelAction.PAUSE)
+    assert answer.startswith("Logging paused")
+    await emulator.wait_until(
+        lambda: "Resume logging" in [b["text"] for b in panel_of(emulator, group).inline_buttons],
+        what="panel shows resume",
+    )
+    await wait_state(app, user.id, LogServerState.PAUSED)
+    assert await service.record(user.id, RecordKind.CHAT, {"q": "paused"}) is RecordResult.PAUSED
+    answer = await press_panel(user, emulator, group, PanelAction.RESUME)
+    assert answer == "Logging resumed."
+    await wait_state(app, user.id, LogServerState.ACTIVE)
+    assert await service.record(user.id, RecordKind.CHAT, {"q": "x"}) is RecordResult.QUEUED
+
+    # Test record: lands in the System topic.
+    answer = await press_panel(user, emulator, group, PanelAction.TEST)
+    assert answer.startswith("Test record queued")
+    posted = await wait_records(app, emulator, group, 3)
+    events = [r.record.body.get("event") for r in open_all(app, user_key, posted)]
+    assert "test" in events
+
+    # Purge asks first, then deletes the user's temporary data (here a queued record).
+    await press_panel(user, emulator, group, PanelAction.PURGE)
+    await emulator.wait_until(
+        lambda: "cannot be undone" in (panel_of(emulator, group).text or ""), what="confirmation"
+    )
+    async with app.sessionmaker() as session:
+        session.add(OutboxRecord(user_id=user.id, seq=999, kind="chat", armored="x", attempts=0))
+        server = await session.get(LogServer, user.id)
+        assert server is not None
+        server.state = LogServerState.DISCONNECTED  # keep the worker off this row
+        await session.commit()
+    answer = await press_panel(user, emulator, group, PanelAction.PURGE_YES)
+    assert answer.startswith("Purged: one item")
+    await wait_queued(app, user.id, 0)
+    async with app.sessionmaker() as session:
+        server = await session.get(LogServer, user.id)
+        assert server is not None
+        server.state = LogServerState.ACTIVE
+        await session.commit()
+
+    # Rotate: the new key arrives in private chat; later records are encrypted to it.
+    answer = await press_panel(user, emulator, group, PanelAction.ROTATE)
+    assert "private chat" in answer
+    await reply_containing(emulator, user, "Send me your new")
+    new_key = SequoiaEngine().generate_key("New", version=KeyVersion.V4, passphrase="pw2")
+    await user.send_text(new_key.info.armored)
+    await reply_containing(emulator, user, "Key accepted")
+    before = len(posted_records(emulator, group))
+    assert await service.record(user.id, RecordKind.BILLING, {"stars": 5}) is RecordResult.QUEUED
+    posted = await wait_records(app, emulator, group, before + 2)
+    last = open_all(app, new_key, posted[-1:])[0]
+    assert last.record.kind in ("billing", "system")
+
+    # Disconnect asks first, then unlinks and leaves the group.
+    await press_panel(user, emulator, group, PanelAction.DISCONNECT)
+    await press_panel(user, emulator, group, PanelAction.DISCONNECT_YES)
+    await reply_containing(emulator, user, "Log server disconnected")
+    assert not group.members[emulator.bot_user.id].is_present
+    async with app.sessionmaker() as session:
+        assert await session.get(LogServer, user.id) is None
+    assert await service.record(user.id, RecordKind.CHAT, {}) is RecordResult.NO_LOG_SERVER
+
+
+def status_now(emulator: BotAPIEmulator, message: StoredMessage) -> StoredMessage:
+    return emulator.chat(message.chat_id).messages[message.message_id]
+
+
+async def test_status_panel_in_private_rechecks_changes_key_and_disconnects(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Lou", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    status = await open_logserver(user)
+    await user.press(status, text="Check again")
+    await reply_containing(emulator, user, "The group is in order.")
+    await user.press(status, text="Change key")
+    await reply_containing(emulator, user, "Send me your new")
+    await user.press(status, text="Disconnect")
+    await emulator.wait_until(
+        lambda: any(
+            b["text"] == "Yes, disconnect" for b in status_now(emulator, status).inline_buttons
+        ),
+        what="confirmation shown",
+    )
+    await user.press(status, text="Yes, disconnect")
+    await emulator.wait_until(
+        lambda: "Log server disconnected" in (user.chat.messages[status.message_id].text or ""),
+        what="status edited",
+    )
+    assert not group.members[emulator.bot_user.id].is_present
+
+
+# ---------------------------------------------------------------------- removal, 403, 24 h
+
+
+async def test_bot_removed_user_told_re_added_delivery_resumes(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Mia", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    service = service_of(app)
+
+    await user.remove_bot_from_group(group)
+    await reply_containing(emulator, user, "Your log server is disconnected: I was removed")
+    for n in range(3):
+        assert await service.record(user.id, RecordKind.CHAT, {"n": n}) is RecordResult.QUEUED
+    await service.flush()
+    async with app.sessionmaker() as session:
+        assert await service.queued(session, user.id) == 3
+
+    await user.add_bot_to_group(group, BOT_RIGHTS)
+    await reply_containing(emulator, user, "connected again. 3 waiting records")
+    posted = await wait_records(app, emulator, group, 4)
+    opened = open_all(app, user_key, posted)
+    assert [r.record.seq for r in opened] == [0, 1, 2, 3]
+    assert all(r.ok for r in opened)
+
+    # Demoted below the needed rights: disconnected again, and told why.
+    await user.promote_bot(group, admin_rights(can_pin_messages=True))
+    await reply_containing(emulator, user, "no longer an administrator")
+
+
+async def test_a_403_on_delivery_disconnects_and_tells_the_user(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Ned", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    # The group loses the bot without an update reaching us (e.g. while we were down).
+    bot_user = emulator.bot_user
+    group.members[bot_user.id] = Member(bot_user, "kicked")
+    await service_of(app).record(user.id, RecordKind.AUDIT, {"x": 1})
+    await reply_containing(emulator, user, "Your log server is disconnected")
+    await service_of(app).flush()
+    async with app.sessionmaker() as session:
+        server = await session.get(LogServer, user.id)
+        assert server is not None
+        assert server.state is LogServerState.DISCONNECTED
+        assert await service_of(app).queued(session, user.id) == 1
+
+
+async def test_undelivered_records_are_dropped_after_24_hours_and_the_user_told(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Ola", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    await user.remove_bot_from_group(group)
+    await reply_containing(emulator, user, "disconnected")
+    service = service_of(app)
+    for n in range(3):
+        await service.record(user.id, RecordKind.CHAT, {"n": n})
+    await service.flush()
+    await worker_of(app).drop_expired(now=utcnow() + timedelta(hours=24))
+    await reply_containing(emulator, user, "3 records could not be delivered")
+    async with app.sessionmaker() as session:
+        assert await service.queued(session, user.id) == 0
+
+
+# ---------------------------------------------------------------------- gpg alone
+
+
+def gpg(home: Path, *args: str, input_: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--yes", "--status-fd", "2", *args],
+        input=input_,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def gpg_home(tmp_path: Path) -> Path:
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    made = gpg(
+        home,
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Reader <r@example.org>",
+        "ed25519",
+        "sign",
+        "0",
+    )
+    assert made.returncode == 0, made.stderr.decode(errors="replace")
+    fpr = re.search(rb"KEY_CREATED \w ([0-9A-F]{40})", made.stderr)
+    assert fpr is not None
+    added = gpg(
+        home, "--passphrase", "", "--quick-add-key", fpr.group(1).decode(), "cv25519", "encr", "0"
+    )
+    assert added.returncode == 0, added.stderr.decode(errors="replace")
+    return home
+
+
+async def test_records_decrypt_and_verify_with_the_gpg_command_line_alone(
+    app: Application, emulator: BotAPIEmulator, gpg_home: Path, tmp_path: Path
+) -> None:
+    public = gpg(gpg_home, "--armor", "--export", "r@example.org").stdout.decode()
+    assert "PUBLIC KEY BLOCK" in public
+    user = emulator.create_user("Pia", language_code="en")
+    await open_logserver(user)
+    group = emulator.create_supergroup(user, "GPG", is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    await reply_containing(emulator, user, "Now your key")
+    await user.send_text(public)
+    await reply_containing(emulator, user, "is ready")
+    canary = f"secret question {uuid.uuid4().hex}"
+    await service_of(app).record(user.id, RecordKind.CHAT, {"prompt": canary, "answer": "42"})
+    posted = await wait_records(app, emulator, group, 2)
+
+    # The server's public key, as the reader would fetch it once.
+    server_cert = crypto_of(app).server_key.public_armored
+    imported = gpg(gpg_home, "--import", input_=server_cert.encode())
+    assert imported.returncode == 0, imported.stderr.decode(errors="replace")
+    server_fpr = crypto_of(app).server_key.fingerprint.upper()
+
+    chat_topic = next(t for t in group.topics.values() if t.name == "Conversations")
+    for item in posted:
+        assert canary not in item.header
+        assert canary not in (item.message.text or "")[:200]
+        out = gpg(gpg_home, "--decrypt", input_=item.armored.encode())
+        status = out.stderr.decode(errors="replace")
+        assert out.returncode == 0, status
+        assert f"VALIDSIG {server_fpr}" in status or re.search(
+            rf"VALIDSIG [0-9A-F]+ .* {server_fpr}", status
+        ), status
+        doc = json.loads(out.stdout)
+        assert doc["ctx"]["chat_id"] == group.id
+        assert doc["ctx"]["thread_id"] == item.message.thread_id
+        if doc["kind"] == "chat":
+            assert doc["body"]["prompt"] == canary
+            assert item.message.thread_id == chat_topic.thread_id
+            assert re.fullmatch(rf"#chat #d\d{{8}}\nchat · seq {doc['seq']}", item.header)
+
+
+# ---------------------------------------------------------------------- delivery under stress
+
+
+def seq_counts(
+    app: Application, key: GeneratedKey, emulator: BotAPIEmulator, group: Chat
+) -> Counter[int]:
+    return Counter(r.record.seq for r in open_all(app, key, posted_records(emulator, group)))
+
+
+async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twice(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
+) -> None:
+    cfg = FAST.model_copy(update={"group_per_minute": 10_000, "global_per_second": 10_000})
+    async with run_bot(emulator, make_settings(logserver=cfg)) as app:
+        user = emulator.create_user("Quinn", language_code="en")
+        group = await onboard(app, emulator, user, user_key)
+        service = service_of(app)
+        total = 150
+        for n in range(total):
+            await service.record(user.id, RecordKind.CHAT, {"n": n})
+        await service.flush()
+        # Kill it as soon as part of the burst is out.
+        await emulator.wait_until(
+            lambda: len(posted_records(emulator, group)) >= 20 or None, 20, what="burst started"
+        )
+        worker_of(app).kill()
+        async with app.sessionmaker() as session:
+            left = await service.queued(session, user.id)
+        assert left > 0, "the burst finished before the kill: nothing was tested"
+
+        restarted = DeliveryWorker(service, app.bot, app.translator)
+        restarted.start()
+        try:
+            await emulator.wait_until(
+                lambda: len(posted_records(emulator, group)) >= total + 1 or None,
+                30,
+                what="every record after the restart",
+            )
+        finally:
+            await restarted.stop()
+        counts = seq_counts(app, user_key, emulator, group)
+        assert sorted(counts) == list(range(total + 1))
+        assert max(counts.values()) == 1
+
+
+async def test_every_record_arrives_with_20_percent_429_and_5xx(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
+) -> None:
+    async with run_bot(emulator, make_settings(logserver=FAST)) as app:
+        user = emulator.create_user("Rae", language_code="en")
+        group = await onboard(app, emulator, user, user_key)
+        injected: Counter[str] = Counter()
+        calls = 0
+
+        def flaky(method: str) -> Any:
+            original = emulator.methods.get(method)
+            assert original is not None
+
+            async def handler(call: Call) -> Any:
+                nonlocal calls
+                if call.params.get("chat_id") == group.id:
+                    calls += 1
+                    # Every fifth call into the group fails: 429, 500, 502 in turn.
+                    if calls % 5 == 0:
+                        kind = (calls // 5) % 3
+                        if kind == 0:
+                            injected["429"] += 1
+                            raise too_many_requests(1)
+                        injected["5xx"] += 1
+                        raise server_error(500 if kind == 1 else 502)
+                return await original(call)
+
+            return handler
+
+        for method in ("sendMessage", "sendDocument"):
+            emulator.override_method(method, flaky(method))
+        total = 40
+        service = service_of(app)
+        for n in range(total):
+            await service.record(user.id, RecordKind.BILLING, {"n": n})
+            if n % 4 == 3:
+                await asyncio.sleep(0.05)  # a trickle, so that most go as single messages
+        await emulator.wait_until(
+            lambda: len(posted_records(emulator, group)) >= total + 1 or None,
+            60,
+            what="every record despite faults",
+        )
+        assert injected["429"] > 0
+        assert injected["5xx"] > 0
+        counts = seq_counts(app, user_key, emulator, group)
+        assert sorted(counts) == list(range(total + 1))
+        assert max(counts.values()) == 1
+        stats = worker_of(app).stats
+        assert stats.retry_after == injected["429"]
+        assert stats.server_errors == injected["5xx"]
+
+
+async def test_a_backed_up_queue_is_coalesced_into_one_document_per_topic(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
+) -> None:
+    async with run_bot(emulator, make_settings(logserver=FAST)) as app:
+        user = emulator.create_user("Sam", language_code="en")
+        group = await onboard(app, emulator, user, user_key)
+        emulator.limits.enabled = True
+        service = service_of(app)
+        # The group is unreachable for a while: records pile up.
+        await user.remove_bot_from_group(group)
+        await reply_containing(emulator, user, "disconnected")
+        for n in range(60):
+            await service.record(user.id, RecordKind.CHAT, {"n": n})
+        await user.add_bot_to_group(group, BOT_RIGHTS)
+        await emulator.wait_until(
+            lambda: len(posted_records(emulator, group)) >= 61 or None, 30, what="all 61 records"
+        )
+        documents = [m for m in emulator.messages(group, from_bot=True) if m.document]
+        assert documents, "nothing was coalesced"
+        assert documents[0].document is not None
+        assert documents[0].document["file_name"].endswith(".asc")
+        assert re.fullmatch(
+            r"#chat #d\d{8}\nchat · seq \d+–\d+ \(\d+\)", documents[0].caption or ""
+        )
+        assert not emulator.errors(429)
+        counts = seq_counts(app, user_key, emulator, group)
+        assert sorted(counts) == list(range(61))
+        assert max(counts.values()) == 1
+
+
+# ---------------------------------------------------------------------- canaries
+
+
+async def database_dump(app: Application) -> str:
+    parts: list[str] = []
+    async with app.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            rows = (await conn.execute(select(table))).all()
+            parts.extend(repr(tuple(row)) for row in rows)
+    return "\n".join(parts)
+
+
+async def redis_dump(app: Application) -> str:
+    if app.redis is None:
+        from bot.state import MemoryState
+
+        assert isinstance(app.state, MemoryState)
+        return repr(app.state._data)
+    parts: list[str] = []
+    async for key in app.redis.scan_iter(match=app.settings.redis_prefix + "*"):
+        kind = (await app.redis.type(key)).decode()
+        parts.append(repr(key))
+        if kind == "string":
+            parts.append(repr(await app.redis.get(key)))
+        elif kind == "hash":
+            parts.append(repr(await app.redis.hgetall(key)))
+        elif kind == "list":
+            parts.append(repr(await app.redis.lrange(key, 0, -1)))
+        elif kind == "set":
+            parts.append(repr(await app.redis.smembers(key)))
+        elif kind == "zset":
+            parts.append(repr(await app.redis.zrange(key, 0, -1)))
+        elif kind == "stream":
+            parts.append(repr(await app.redis.xrange(key)))
+    return "\n".join(parts)
+
+
+async def test_no_plaintext_record_or_group_id_in_the_database_or_redis(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Tao", language_code="en")
+    title = f"TITLE-CANARY-{uuid.uuid4().hex}"
+    await open_logserver(user)
+    group = emulator.create_supergroup(user, title, is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    await reply_containing(emulator, user, "Now your key")
+    await user.send_text(user_key.info.armored)
+    await reply_containing(emulator, user, "is ready")
+    await wait_records(app, emulator, group, 1)
+
+    # Queue records that cannot be delivered, so their ciphertext sits in the outbox.
+    await user.remove_bot_from_group(group)
+    await reply_containing(emulator, user, "disconnected")
+    canary = f"BODY-CANARY-{uuid.uuid4().hex}"
+    service = service_of(app)
+    for kind in RecordKind:
+        assert await service.record(user.id, kind, {"text": canary}) is RecordResult.QUEUED
+    await service.flush()
+
+    group_id = str(group.id)
+    for dump in (await database_dump(app), await redis_dump(app)):
+        assert canary not in dump
+        assert title not in dump
+        assert group_id not in dump
+    db_path = app.settings.sqlite_path()
+    if db_path is not None:
+        for path in db_path.parent.glob(db_path.name + "*"):
+            raw = path.read_bytes()
+            assert canary.encode() not in raw
+            assert title.encode() not in raw
+            assert group_id.encode() not in raw
