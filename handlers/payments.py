@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.types import BotSubscriptionUpdated, CallbackQuery, Message, PreCheckoutQuery
+from aiogram.types import (
+    BotSubscriptionUpdated,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    PreCheckoutQuery,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
@@ -221,6 +227,12 @@ def _subscription_text(i18n: I18n, sub: StarSubscription, credits: int) -> str:
     return i18n(key, date=_date(sub.expires_at), credits=credits)
 
 
+def _controls(i18n: I18n, sub: StarSubscription) -> InlineKeyboardMarkup | None:
+    if sub.state is SubscriptionState.FAILED:
+        return None  # the payment is settled in Telegram, not here
+    return subscription_keyboard(i18n, sub.plan_id, renewing=sub.state is SubscriptionState.ACTIVE)
+
+
 async def show_subscription(
     message: Message, session: AsyncSession, user: User, i18n: I18n, payments: Payments
 ) -> None:
@@ -235,10 +247,7 @@ async def show_subscription(
         )
         return
     await message.answer(
-        _subscription_text(i18n, sub, plan.credits),
-        reply_markup=subscription_keyboard(
-            i18n, plan.id, renewing=sub.state is SubscriptionState.ACTIVE
-        ),
+        _subscription_text(i18n, sub, plan.credits), reply_markup=_controls(i18n, sub)
     )
 
 
@@ -276,10 +285,7 @@ async def change_renewal(
         plan = payments.catalogue.subscription
         credits = plan.credits if plan is not None else 0
         await query.message.edit_text(
-            _subscription_text(i18n, sub, credits),
-            reply_markup=subscription_keyboard(
-                i18n, sub.plan_id, renewing=sub.state is SubscriptionState.ACTIVE
-            ),
+            _subscription_text(i18n, sub, credits), reply_markup=_controls(i18n, sub)
         )
 
 

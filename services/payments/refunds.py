@@ -92,7 +92,9 @@ async def refund(
         except TelegramAPIError as exc:
             log.warning("refund of payment %s failed: %s", payment.id, exc)
             raise RefundRefused(RefundRefusal.TELEGRAM_REFUSED, str(exc)) from None
-        await _end_subscription_period(session, payment)
+        ended = await _end_subscription_period(session, payment)
+    if ended is not None:
+        await _stop_renewal(stars, payment.user_id, ended)
     return await _done(session, payment, reversed_credits, balance, actor, billing)
 
 
@@ -220,20 +222,34 @@ async def _reverse_credits(session: AsyncSession, payment: Payment) -> tuple[int
     return 0, balance
 
 
-async def _end_subscription_period(session: AsyncSession, payment: Payment) -> None:
-    """A refunded subscription period ends now; renewal stays as the user set it at Telegram."""
+async def _end_subscription_period(session: AsyncSession, payment: Payment) -> str | None:
+    """A refunded current period ends now and the subscription does not renew; returns the
+    subscription's charge id when that happened (its renewal is then stopped at Telegram)."""
     if payment.kind is PaymentKind.PACK or payment.subscription_expires_at is None:
-        return
+        return None
     sub = await session.scalar(
         select(StarSubscription).where(
             StarSubscription.user_id == payment.user_id,
             StarSubscription.plan_id == payment.item_id,
         )
     )
-    if sub is not None and sub.expires_at <= payment.subscription_expires_at:
-        sub.expires_at = utcnow()
-        sub.state = SubscriptionState.CANCELED
-        await session.flush()
+    if sub is None or sub.expires_at > payment.subscription_expires_at:
+        return None  # an earlier period: the current one stays paid
+    sub.expires_at = utcnow()
+    sub.state = SubscriptionState.CANCELED
+    await session.flush()
+    return sub.charge_id
+
+
+async def _stop_renewal(stars: StarsPort, user_id: int, subscription_charge_id: str) -> None:
+    """Best effort: a refunded subscription must not charge again. Telegram may already have
+    ended it (then it refuses, which is fine)."""
+    try:
+        await stars.edit_user_star_subscription(
+            user_id=user_id, telegram_payment_charge_id=subscription_charge_id, is_canceled=True
+        )
+    except TelegramAPIError as exc:
+        log.info("renewal of refunded subscription (user %s) not changed: %s", user_id, exc)
 
 
 async def _credits_used(session: AsyncSession, payment: Payment) -> bool:

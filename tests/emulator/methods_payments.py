@@ -324,10 +324,6 @@ class StarsWorld:
                 charge.payload,
             )
         )
-        if charge.subscription_id is not None:
-            sub = self.subscriptions.get(charge.subscription_id)
-            if sub is not None:
-                sub.canceled_by_bot = True
         _, update = self._service_message(
             charge.user_id,
             {

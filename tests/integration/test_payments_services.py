@@ -369,9 +369,32 @@ async def test_refunding_a_subscription_payment_ends_its_period(session: AsyncSe
         first=True,
         expires=datetime.now(UTC) + timedelta(days=30),
     )
+    stars.refuse_edit = True  # stopping the renewal is best effort ...
     await refunds.refund(session, stars, "s1")
     await session.commit()
     assert await subscriptions.current_subscription(session, USER, "monthly") is None
+    stars.refuse_edit = False  # ... and asked for each time
+    await _pay(
+        session,
+        stars,
+        "s2",
+        PLAN,
+        recurring=True,
+        first=True,
+        expires=datetime.now(UTC) + timedelta(days=30),
+    )
+    await _pay(
+        session, stars, "s3", PLAN, recurring=True, expires=datetime.now(UTC) + timedelta(days=60)
+    )
+    await refunds.refund(session, stars, "s2")  # an earlier period: the current one stays
+    assert stars.edits == []
+    assert await subscriptions.current_subscription(session, USER, "monthly") is not None
+    await refunds.refund(session, stars, "s3")
+    await session.commit()
+    assert stars.edits == [("s2", True)]
+    assert await subscriptions.current_subscription(session, USER, "monthly") is None
+    assert await ledger.balance(session, USER) == 0
+    assert await _report(session, stars) == []
     with pytest.raises(NoSubscription):
         await subscriptions.set_renewal(
             session, stars, user_id=USER, plan_id="monthly", enabled=False
