@@ -73,7 +73,7 @@ class InstantSession(BaseSession):
         return None
 
 
-async def seed(url: str, expired: int, live: int) -> None:
+async def seed(url: str, expired: int, live: int, layout: str) -> None:
     from bot.db.engine import create_engine
 
     engine = create_engine(url)
@@ -87,17 +87,27 @@ async def seed(url: str, expired: int, live: int) -> None:
             ),
             {"n": USERS},
         )
-        # Every other row is expired: both kinds share every heap page.
+        if layout == "interleaved":
+            # Every other row is expired, in no particular expiry order: both kinds share every
+            # heap page (the worst case for a purge).
+            expiry = (
+                "CASE WHEN g % 2 = 0 AND g / 2 < :expired"
+                " THEN now() - interval '1 hour' + ((g::bigint * 7919) % 3600) * interval '1 second'"
+                " ELSE now() + interval '23 hours' END"
+            )
+        else:
+            # As rows are written over time: the oldest (first in the heap) expire first.
+            expiry = (
+                "now() - interval '1 hour' + (g - :expired) * interval '1 millisecond'"
+                " + CASE WHEN g < :expired THEN interval '0' ELSE interval '2 hours' END"
+            )
         await conn.execute(
             text(
                 "INSERT INTO ai_turns (user_id, scope, exchange, role, content, tokens, excluded,"
                 " created_at, expires_at) "
                 "SELECT 1 + g % :users, 'private', md5(g::text), 'user',"
                 " 'v1.k1.' || repeat(md5(g::text), 4), 40, false,"
-                " now() - interval '25 hours',"
-                " CASE WHEN g % 2 = 0 AND g / 2 < :expired"
-                "   THEN now() - interval '1 hour' + (g % 3600) * interval '1 second'"
-                "   ELSE now() + interval '23 hours' END "
+                f" now() - interval '25 hours', {expiry} "
                 "FROM generate_series(0, :total - 1) g"
             ),
             {"users": USERS, "total": total, "expired": expired},
@@ -142,9 +152,9 @@ async def main(args: argparse.Namespace) -> None:
     try:
         await _migrate(url)
         t0 = time.perf_counter()
-        await seed(url, args.expired, args.live)
+        await seed(url, args.expired, args.live, args.layout)
         print(
-            f"seeded {args.expired:,} expired + {args.live:,} live rows in "
+            f"seeded {args.expired:,} expired + {args.live:,} live rows ({args.layout}) in "
             f"{time.perf_counter() - t0:.1f} s"
         )
         settings = Settings(
@@ -201,8 +211,9 @@ async def main(args: argparse.Namespace) -> None:
         turns = next(t for t in report.tables if t.table == "ai_turns")
         p50_idle, p99_idle = percentile(idle, 50) * 1000, percentile(idle, 99) * 1000
         p50_busy, p99_busy = percentile(during, 50) * 1000, percentile(during, 99) * 1000
+        how = "one heap pass" if turns.heap_pass else "expiry ranges"
         print(
-            f"purge: {turns.deleted:,} rows in {turns.batches} batches of {args.batch:,}: "
+            f"purge ({how}): {turns.deleted:,} rows in {turns.batches} batches of ~{args.batch:,}: "
             f"{purge_seconds:.2f} s (all tables {report.deleted:,}); {left:,} live rows left"
         )
         print(
@@ -233,4 +244,5 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=RetentionSettings().batch_size)
     parser.add_argument("--rate", type=float, default=200.0, help="updates per second")
     parser.add_argument("--idle-seconds", type=float, default=5.0)
+    parser.add_argument("--layout", choices=["interleaved", "ordered"], default="interleaved")
     asyncio.run(main(parser.parse_args()))
