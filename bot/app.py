@@ -131,6 +131,14 @@ def build(settings: Settings) -> Application:
     )
     payments = Payments(settings.payments, billing=LogServerBilling(logserver))
     attach_payment_ports(admin.ports, stars=bot, billing=payments.billing)
+    if settings.payments.reconcile_hours:
+        scheduler.add(
+            "payments.reconcile",
+            "services.payments.jobs:reconcile_tick",
+            every=timedelta(hours=settings.payments.reconcile_hours),
+            sessionmaker=sessionmaker,
+            stars=bot,
+        )
     # AI chat: fields encrypted with the crypto service's cipher; exchanges go to the log server
     ai = AIService(settings.ai, sessionmaker, crypto.fields, exchange_log=logserver)
     attach_ai_ports(admin.ports, ai)
@@ -166,6 +174,7 @@ def build(settings: Settings) -> Application:
     dispatcher.shutdown.register(admin.stop)
     dispatcher.shutdown.register(log_delivery.stop)
     dispatcher.shutdown.register(scheduler.shutdown)
+    dispatcher.startup.register(ai.start)
     dispatcher.shutdown.register(ai.aclose)
 
     # Outer update middlewares run in this order, around everything else.

@@ -56,6 +56,8 @@ class PaymentsSettings(BaseModel):
     auto_refund_hours: int = Field(default=48, ge=0, le=24 * 90)
     """A user's own refund request (/paysupport) is granted automatically within this many
     hours of the payment when none of its credits were used; 0 turns automatic refunds off."""
+    reconcile_hours: int = Field(default=24, ge=0, le=24 * 7)
+    """How often the ledger is reconciled against `getStarTransactions` (0: never)."""
     refund_list_days: int = Field(default=30, ge=1, le=365)
     """How far back /paysupport lists payments the user can ask about."""
     refund_list_limit: int = Field(default=5, ge=1, le=10)

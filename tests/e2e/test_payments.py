@@ -138,6 +138,7 @@ async def test_buy_a_pack(
     language: str,
     expected: tuple[str, str],
 ) -> None:
+    assert "payments.reconcile" in [job.name for job in app.scheduler.status()]
     user = emulator.create_user("Aiko", language_code=language)
     menu = await open_buy(emulator, user)
     i18n = T.for_locale(language)

@@ -508,3 +508,20 @@ async def test_concurrent_refunds_call_telegram_once(pg_url: str) -> None:
             assert await _report(session, stars) == []
     finally:
         await engine.dispose()
+
+
+async def test_the_reconciliation_job_logs_disagreements(
+    session: AsyncSession, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from services.payments.jobs import reconcile_tick
+
+    await _user(session)
+    stars = FakeStars()
+    await _pay(session, stars, "c1")
+    sessionmaker = create_sessionmaker(engine)
+    assert (await reconcile_tick(sessionmaker, stars)).ok
+    stars.incoming["ghost"] = (USER, 10)
+    with caplog.at_level("WARNING", logger="services.payments.jobs"):
+        report = await reconcile_tick(sessionmaker, stars)
+    assert not report.ok
+    assert "unknown-at-us ghost" in caplog.text
