@@ -736,3 +736,74 @@ async def test_a_banned_user_cannot_pay_an_invoice_sent_before_the_ban(
         assert paid.query is not None
         assert paid.query.error_message == plain("en", "ban-notice")
     assert (await db_user(sessions, buyer.id)).credits == 0
+
+
+# ------------------------------------------------------------------------ failure paths
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_failure_paths_answer_clearly(
+    locale: str,
+    emulator: BotAPIEmulator,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with run_bot(emulator, settings) as app:
+        admin = emulator.create_user("Ops", language_code=locale, user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, locale)
+
+        # Operators cannot be banned (not even by themselves).
+        await panel.press("admin-btn-users")
+        await panel.reply(str(ADMIN_ID))
+        await emulator.wait_until(lambda: str(ADMIN_ID) in panel.text, what="own card")
+        assert await panel.press("admin-btn-ban") == plain(locale, "admin-ban-admin-refused")
+        await eventually(sessions, ADMIN_ID, lambda u: u.status is UserStatus.ACTIVE)
+
+        # A card for someone who is not (or no longer) there.
+        card_markup = panel.current.reply_markup
+        panel.current.reply_markup = {
+            "inline_keyboard": [
+                [{"text": "gone", "callback_data": AdminCD(action=AdminAction.CARD, arg=5).pack()}]
+            ]
+        }
+        gone = await admin.press(panel.current, text="gone")
+        assert gone.answer is not None
+        assert gone.answer.text == plain(locale, "admin-lookup-not-found")
+        panel.current.reply_markup = card_markup
+
+        # A broadcast text over the limit.
+        await panel.press("admin-btn-back")
+        await panel.press("admin-btn-broadcast")
+        await panel.reply("x" * 3501)
+        await panel.shows("admin-bc-too-long", length=3501, limit=3500)
+        await panel.press("admin-btn-back")
+        await panel.shows("admin-menu")
+
+        # Features that are not wired: disabled buttons with a note; a failing purge is reported.
+        ports = app.dispatcher.workflow_data["admin"].ports
+        ports.recent_payments = None
+
+        async def failing_purge() -> int:
+            raise RuntimeError("purge incomplete: ai_turns")
+
+        ports.purge_now = failing_purge
+        await panel.press("admin-btn-system")
+        await emulator.wait_until(lambda: "retention.purge" in panel.text, what="system")
+        await panel.press("admin-btn-purge")
+        await panel.press("admin-btn-confirm")
+        await panel.shows("admin-purge-failed")
+        ports.purge_now = None
+        await panel.press("admin-btn-refresh")
+        note = await panel.press("admin-btn-purge-off")
+        assert note == plain(locale, "admin-purge-unavailable")
+        await panel.press("admin-btn-back")
+        await panel.shows("admin-menu")
+        # The menu was drawn before payments went away: redraw it.
+        await panel.press("admin-btn-stats")
+        await panel.press("admin-btn-back")
+        note = await panel.press("admin-btn-payments-off")
+        assert note == plain(locale, "admin-payments-unavailable")
+    events = await audit_rows(sessions)
+    outcomes = {(e.action, e.result) for e in events}
+    assert ("ban", AuditResult.DENIED) in outcomes
+    assert ("purge", AuditResult.FAILED) in outcomes
