@@ -403,3 +403,38 @@ async def test_audit_events_and_broadcast_state_are_gone_within_24_hours(
         assert (await s.scalars(select(BroadcastRecipient))).all() == []
         # The account itself stays.
         assert await s.get(User, 1) is not None
+
+
+async def test_a_broadcast_not_finished_within_its_lifetime_is_stopped_and_reported(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    settings = AdminSettings()
+    async with sessions() as s:
+        for uid in (1, 2):
+            add_user(s, uid)
+        await s.flush()
+        bc = await broadcast.create(
+            s,
+            settings,
+            admin_id=1,
+            chat_id=1,
+            locale="ja",
+            text="late",
+            audience=Audience(AudienceKind.ALL),
+            default_locale="ja",
+            now=utcnow() - timedelta(hours=25),
+        )
+        await s.commit()
+        bc_id = bc.id
+    bot = FakeBot({})
+    worker = BroadcastWorker(bot, sessions, Translator(), settings, owner="w")  # type: ignore[arg-type]
+    await worker.tick()
+    # Only the progress message went out; no recipient got the expired text.
+    assert bot.sent == [1]
+    async with sessions() as s:
+        done = await s.get(broadcast.Broadcast, bc_id)
+        assert done is not None
+        assert done.status is BroadcastStatus.EXPIRED
+    assert bot.edits[-1] == Translator().get(
+        "ja", "admin-bc-expired", id=str(bc_id), sent=0, blocked=0, failed=2, total=2
+    )
