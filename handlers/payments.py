@@ -2,7 +2,9 @@
 refunded payments, and Telegram's `subscription` updates.
 
 Handlers parse, call one service, render. Where money moved, the session is committed before the
-user is told, so a receipt is never shown for credits that were not stored.
+user is told, so a receipt is never shown for credits that were not stored; elsewhere it is
+committed before talking to Telegram, so no database transaction (on SQLite: the write lock)
+stays open across a network call.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ def _date(value: datetime) -> str:
 # -- catalogue and invoices --------------------------------------------------------------------
 
 
-async def buy(message: Message, user: User, i18n: I18n, payments: Payments) -> None:
+async def buy(
+    message: Message, session: AsyncSession, user: User, i18n: I18n, payments: Payments
+) -> None:
+    await session.commit()
     if not payments.settings.enabled:
         await message.answer(i18n("pay-disabled"))
         return
@@ -74,8 +79,14 @@ async def buy(message: Message, user: User, i18n: I18n, payments: Payments) -> N
 
 
 async def send_pack_invoice(
-    query: CallbackQuery, callback_data: PayCD, i18n: I18n, payments: Payments, bot: Bot
+    query: CallbackQuery,
+    callback_data: PayCD,
+    session: AsyncSession,
+    i18n: I18n,
+    payments: Payments,
+    bot: Bot,
 ) -> None:
+    await session.commit()
     pack = payments.catalogue.pack(callback_data.item)
     if pack is None or not payments.settings.enabled:
         await query.answer(i18n("pay-item-gone"), show_alert=True)
@@ -97,8 +108,14 @@ async def send_pack_invoice(
 
 
 async def send_subscription_link(
-    query: CallbackQuery, callback_data: PayCD, i18n: I18n, payments: Payments, bot: Bot
+    query: CallbackQuery,
+    callback_data: PayCD,
+    session: AsyncSession,
+    i18n: I18n,
+    payments: Payments,
+    bot: Bot,
 ) -> None:
+    await session.commit()
     plan = payments.catalogue.subscription
     if plan is None or plan.id != callback_data.item or not payments.settings.enabled:
         await query.answer(i18n("pay-item-gone"), show_alert=True)
@@ -138,6 +155,7 @@ async def pre_checkout(
         total_amount=query.total_amount,
         enabled=payments.settings.enabled,
     )
+    await session.commit()
     if refusal is None:
         await query.answer(ok=True)
         return
@@ -241,6 +259,7 @@ async def show_subscription(
         await message.answer(i18n("pay-buy-empty"))
         return
     sub = await subscriptions.current_subscription(session, user.id, plan.id)
+    await session.commit()
     if sub is None:
         await message.answer(
             i18n("pay-sub-none"), reply_markup=subscription_keyboard(i18n, plan.id, renewing=None)
@@ -333,6 +352,7 @@ async def paysupport(
     recent = await history.user_refundable(
         session, user.id, days=settings.refund_list_days, limit=settings.refund_list_limit
     )
+    await session.commit()
     if not recent:
         await message.answer(
             text + "\n\n" + i18n("pay-support-none", days=settings.refund_list_days)
@@ -347,6 +367,7 @@ async def pick_refund(
     query: CallbackQuery, callback_data: PayCD, session: AsyncSession, user: User, i18n: I18n
 ) -> None:
     payment = await session.get(Payment, callback_data.payment)
+    await session.commit()
     if payment is None or payment.user_id != user.id:
         await query.answer(i18n("pay-refund-refused-not-found"), show_alert=True)
         return
@@ -402,7 +423,8 @@ async def confirm_refund(
     )
 
 
-async def keep_payment(query: CallbackQuery, i18n: I18n) -> None:
+async def keep_payment(query: CallbackQuery, session: AsyncSession, i18n: I18n) -> None:
+    await session.commit()
     await query.answer()
     await _replace(query, i18n("pay-refund-kept"))
 
@@ -414,7 +436,8 @@ async def _replace(query: CallbackQuery, text: str) -> None:
         await query.bot.send_message(query.from_user.id, text)
 
 
-async def terms(message: Message, i18n: I18n, payments: Payments) -> None:
+async def terms(message: Message, session: AsyncSession, i18n: I18n, payments: Payments) -> None:
+    await session.commit()
     await message.answer(i18n("pay-terms", hours=payments.settings.auto_refund_hours))
 
 
