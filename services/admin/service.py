@@ -22,6 +22,9 @@ from services.crypto.service import CryptoService
 
 log = logging.getLogger(__name__)
 
+_PUBLISH_LOCK = "adm:audit-publish"
+_PUBLISH_LOCK_TTL = 120.0
+
 
 class AdminConfigError(Exception):
     """The operators' key is unusable (raised while the application is built)."""
@@ -101,8 +104,15 @@ class AdminService:
         await self.worker.stop()
 
     async def publish_audit(self) -> None:
-        if self.publisher is not None:
+        if self.publisher is None:
+            return
+        # One instance at a time extends the operators' chain (others skip this round).
+        if not await self.activity.kv.set_once(_PUBLISH_LOCK, _PUBLISH_LOCK_TTL):
+            return
+        try:
             await self.publisher.publish_pending(self.bot, self.sessionmaker)
+        finally:
+            await self.activity.kv.delete(_PUBLISH_LOCK)
 
     def changed(self) -> None:
         """An audit event or a broadcast was committed: let the worker look now."""
