@@ -34,6 +34,7 @@ from aiogram.types import Chat, Message
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bench.webhook_bench import message_update, percentile
 from bot.app import build
@@ -73,6 +74,16 @@ class InstantSession(BaseSession):
         return None
 
 
+async def _database_exists(name: str) -> bool:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(make_url(PG).set(drivername="postgresql").render_as_string(False))
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
 async def seed(url: str, expired: int, live: int, layout: str) -> None:
     from bot.db.engine import create_engine
 
@@ -92,7 +103,8 @@ async def seed(url: str, expired: int, live: int, layout: str) -> None:
             # heap page (the worst case for a purge).
             expiry = (
                 "CASE WHEN g % 2 = 0 AND g / 2 < :expired"
-                " THEN now() - interval '1 hour' + ((g::bigint * 7919) % 3600) * interval '1 second'"
+                " THEN now() - interval '1 hour'"
+                " + ((g::bigint * 7919) % 3600) * interval '1 second'"
                 " ELSE now() + interval '23 hours' END"
             )
         else:
@@ -148,15 +160,26 @@ async def main(args: argparse.Namespace) -> None:
     name = f"libral_bench_{uuid.uuid4().hex[:10]}"
     url = with_database(PG, name)
     prefix = f"libral-bench-{uuid.uuid4().hex[:8]}:"
-    await _execute(PG, f'CREATE DATABASE "{name}"')
+    kept = f"libral_bench_seed_{args.layout}_{args.expired}_{args.live}"
+    reuse = args.reuse_seed and await _database_exists(kept)
+    t0 = time.perf_counter()
+    template = f' TEMPLATE "{kept}"' if reuse else ""
+    await _execute(PG, f'CREATE DATABASE "{name}"{template}')
     try:
-        await _migrate(url)
-        t0 = time.perf_counter()
-        await seed(url, args.expired, args.live, args.layout)
-        print(
-            f"seeded {args.expired:,} expired + {args.live:,} live rows ({args.layout}) in "
-            f"{time.perf_counter() - t0:.1f} s"
-        )
+        if reuse:
+            print(f"cloned the kept seed {kept} in {time.perf_counter() - t0:.1f} s")
+        else:
+            await _migrate(url)
+            await seed(url, args.expired, args.live, args.layout)
+            print(
+                f"seeded {args.expired:,} expired + {args.live:,} live rows ({args.layout}) in "
+                f"{time.perf_counter() - t0:.1f} s"
+            )
+            if args.reuse_seed:
+                await _execute(PG, f'CREATE DATABASE "{kept}" TEMPLATE "{name}"')
+        # Every run starts right after a checkpoint: each page's first change is a full-page
+        # image in the WAL, as it is at some point in production.
+        await _execute(url, "CHECKPOINT")
         settings = Settings(
             _env_file=None,
             bot_token=SecretStr("123456:bench"),
@@ -245,4 +268,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200.0, help="updates per second")
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--layout", choices=["interleaved", "ordered"], default="interleaved")
+    parser.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="keep the seeded database as a template and clone it on later runs "
+        "(drop libral_bench_seed_* by hand when done)",
+    )
     asyncio.run(main(parser.parse_args()))
