@@ -58,7 +58,7 @@ async def _answer(
     # The reply runs for seconds and meters credits in its own short transactions: end this
     # update's transaction first, so that it holds no lock and a new user's row is visible.
     await session.commit()
-    result = await ai.reply(request, BotSender(bot), _ui(i18n))
+    result = await ai.reply(request, BotSender(bot, limiter=ai.send_limiter), _ui(i18n))
     await _report(message, request, result, i18n, ai, payments)
 
 

@@ -37,7 +37,8 @@ from services.ai.providers.base import (
 )
 from services.ai.providers.registry import ProviderRegistry, ProviderStatus
 from services.ai.stream import Delivery, Markup, Pace, Sender, StreamPresenter, Target
-from services.ai.tokens import TokenCounter
+from services.ai.telegram import SendLimiter
+from services.ai.tokens import TokenCounter, warm_up
 from services.crypto.fields import FieldCipher, FieldDecryptError
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class AIService:
             use_drafts=settings.use_drafts,
         )
         self._inflight: dict[tuple[int, int], tuple[int, asyncio.Event]] = {}
+        self.send_limiter = SendLimiter(settings.global_send_rate)
 
     # -- models ---------------------------------------------------------------------------
     def providers_for(self, own: set[ProviderName]) -> list[ProviderName]:
@@ -252,6 +254,11 @@ class AIService:
     @property
     def in_flight(self) -> int:
         return len(self._inflight)
+
+    async def start(self) -> None:
+        """At start-up: load the token encodings off the event loop (seconds, once)."""
+        models = [m for m in self.catalogue if self.registry.is_configured(m.provider)]
+        await asyncio.to_thread(warm_up, models or list(self.catalogue))
 
     def status(self) -> list[ProviderStatus]:
         return self.registry.status()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
 from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
@@ -19,10 +23,48 @@ def _keyboard(markup: Markup | None) -> InlineKeyboardMarkup | None:
     return markup if isinstance(markup, InlineKeyboardMarkup) else None
 
 
+class SendLimiter:
+    """A token bucket shared by every reply of the process: Telegram allows about 30 messages a
+    second overall (edits count), so many replies finishing at once queue here briefly instead of
+    drawing 429s. Drafts are not counted (they are Telegram's streaming channel)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = float(burst if burst is not None else max(1, int(rate)))
+        self._tokens = self.burst
+        self._updated = clock()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+        self.waited = 0
+
+    async def acquire(self) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                self.waited += 1
+                await self._sleep((1 - self._tokens) / self.rate)
+
+
 class BotSender:
-    def __init__(self, bot: Bot, *, can_stop: bool = True) -> None:
+    def __init__(
+        self, bot: Bot, *, can_stop: bool = True, limiter: SendLimiter | None = None
+    ) -> None:
         self.bot = bot
         self.can_stop = can_stop
+        self.limiter = limiter
 
     async def send_draft(
         self, chat_id: int, draft_id: int, text: str, *, html: bool, thread_id: int | None
@@ -53,6 +95,8 @@ class BotSender:
         reply_to: int | None,
         markup: Markup | None,
     ) -> int:
+        if self.limiter is not None:
+            await self.limiter.acquire()
         try:
             message = await self.bot.send_message(
                 chat_id=chat_id,
@@ -77,6 +121,8 @@ class BotSender:
     async def edit_message(
         self, chat_id: int, message_id: int, text: str, *, html: bool, markup: Markup | None
     ) -> None:
+        if self.limiter is not None:
+            await self.limiter.acquire()
         try:
             await self.bot.edit_message_text(
                 chat_id=chat_id,

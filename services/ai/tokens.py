@@ -42,6 +42,19 @@ def _encoding(name: str) -> _Encoding | None:
     return encoding
 
 
+def warm_up(models: Iterable[ModelInfo]) -> int:
+    """Load (and exercise once) the encodings these models need: the first use takes seconds
+    and must not happen on the event loop in the middle of replies. Returns how many loaded."""
+    names = {encoding_name(m.id) for m in models if uses_bpe(m)}
+    loaded = 0
+    for name in sorted(names):
+        encoding = _encoding(name)
+        if encoding is not None:
+            encoding.encode("warm up", disallowed_special=())
+            loaded += 1
+    return loaded
+
+
 def encoding_name(model_id: str) -> str:
     lowered = model_id.lower().rsplit("/", 1)[-1]
     if lowered.startswith(("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt")):

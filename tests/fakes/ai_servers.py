@@ -89,6 +89,8 @@ class RecordedRequest:
     query: dict[str, str]
     body: dict[str, Any] | None
     at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    """When the first piece of the reply was written (``time.monotonic``)."""
 
     @property
     def api_key(self) -> str | None:
@@ -200,7 +202,9 @@ class FakeProviderServer:
             await response.write_eof()
         return response
 
-    async def pace(self, reply: Reply, index: int, request: web.Request) -> None:
+    async def pace(
+        self, reply: Reply, index: int, request: web.Request, rec: RecordedRequest | None = None
+    ) -> None:
         wait = reply.first_delay if index == 0 else reply.delay
         if wait > 0:
             if wait <= 0.5:
@@ -211,7 +215,10 @@ class FakeProviderServer:
             if transport is None or transport.is_closing():
                 raise ConnectionResetError("client went away")
         if index == 0:
-            self.first_token_at.append(time.monotonic())
+            now = time.monotonic()
+            self.first_token_at.append(now)
+            if rec is not None:
+                rec.first_token_at = now
 
     @staticmethod
     def prompt_tokens(texts: Sequence[str]) -> int:
@@ -330,7 +337,7 @@ class FakeOpenAI(FakeProviderServer):
             first = {"index": 0, "delta": {"role": "assistant", "content": ""}}
             yield _sse(base | {"choices": [first | {"logprobs": None, "finish_reason": None}]})
             for i, piece in enumerate(pieces):
-                await self.pace(step, i, request)
+                await self.pace(step, i, request, rec)
                 choice = {"index": 0, "delta": {"content": piece}, "logprobs": None}
                 yield _sse(base | {"choices": [choice | {"finish_reason": None}]})
             finish = "content_filter" if step.refuse else "stop"
@@ -453,7 +460,7 @@ class FakeAnthropic(FakeProviderServer):
             )
             yield _sse({"type": "ping"}, "ping")
             for i, piece in enumerate(pieces):
-                await self.pace(step, i, request)
+                await self.pace(step, i, request, rec)
                 yield _sse(
                     {
                         "type": "content_block_delta",
@@ -586,7 +593,7 @@ class FakeGemini(FakeProviderServer):
 
         async def events() -> AsyncIterator[bytes]:
             for i, piece in enumerate(pieces):
-                await self.pace(step, i, request)
+                await self.pace(step, i, request, rec)
                 last = i == len(pieces) - 1
                 candidate: dict[str, Any] = {
                     "content": {"parts": [{"text": piece}], "role": "model"},
