@@ -64,7 +64,10 @@ pay-sub-update-failed = The renewal payment for your monthly plan failed. You ca
 
 pay-support-text =
     <b>Payment support</b>
-    A refund is made at once, automatically, when you ask within { $hours } hours of the payment and have not used its credits. Otherwise an operator reviews it.
+    { $hours ->
+        [0] An operator reviews every refund request.
+       *[other] A refund is made at once, automatically, when you ask within { $hours } hours of the payment and have not used its credits. Otherwise an operator reviews it.
+    }
     The full amount of Stars is returned and the credits it added are taken off your balance (the balance never goes below zero).
     See /terms for details.
 pay-support-pick = Choose the payment you want refunded:
@@ -80,6 +83,7 @@ pay-refund-done =
 pay-refund-refused-not-found = This payment could not be found.
 pay-refund-refused-already-refunded = This payment has already been refunded.
 pay-refund-refused-window-passed = More than { $hours } hours have passed since the payment, so it cannot be refunded automatically. We have asked an operator to review it.
+pay-refund-refused-manual-only = We have received your refund request. An operator will review it.
 pay-refund-refused-credits-used = Credits from this payment have already been used, so it cannot be refunded automatically. We have asked an operator to review it.
 pay-refund-refused-telegram-refused = Telegram did not accept the refund. Please try again in a moment.
 pay-refunded-notice =
@@ -91,6 +95,9 @@ pay-terms =
     <b>Terms of payment</b>
     • You pay with Telegram Stars. Credits you buy are used for AI chat and do not expire.
     • The monthly plan renews every 30 days and adds credits each time. You can turn renewal off at any time in /subscription; the plan stays active until the end of the period.
-    • Refunds: within { $hours } hours of a payment whose credits you have not used, /paysupport refunds it at once. Otherwise an operator decides case by case. A refund returns the full amount; the credits it added are taken off, as far as your balance allows.
+    • Refunds: { $hours ->
+        [0] ask through /paysupport; an operator decides case by case.
+       *[other] within { $hours } hours of a payment whose credits you have not used, /paysupport refunds it at once. Otherwise an operator decides case by case.
+    } A refund returns the full amount; the credits it added are taken off, as far as your balance allows.
     • We keep only payment ids, amounts and times. A record of each payment is encrypted and delivered to the Billing topic of your log server.
     • Questions about payments: /paysupport

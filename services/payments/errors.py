@@ -22,6 +22,7 @@ class RefundRefusal(enum.StrEnum):
     NOT_FOUND = "not-found"  # no such payment, or not this user's
     ALREADY_REFUNDED = "already-refunded"
     WINDOW_PASSED = "window-passed"
+    MANUAL_ONLY = "manual-only"  # automatic refunds are turned off: an admin decides
     CREDITS_USED = "credits-used"
     TELEGRAM_REFUSED = "telegram-refused"  # refundStarPayment failed
 

@@ -109,16 +109,19 @@ async def request_refund(
 ) -> RefundOutcome:
     """A user's own request from /paysupport; see the policy above.
 
-    Raises `RefundRefused`: `NOT_FOUND` (not theirs), `ALREADY_REFUNDED`, `WINDOW_PASSED`,
-    `CREDITS_USED` (both leave the payment flagged for an admin), `TELEGRAM_REFUSED`.
+    Raises `RefundRefused`: `NOT_FOUND` (not theirs), `ALREADY_REFUNDED`, `MANUAL_ONLY`,
+    `WINDOW_PASSED`, `CREDITS_USED` (these three leave the payment flagged for an admin),
+    `TELEGRAM_REFUSED`.
     """
     payment = await session.get(Payment, payment_id)
     if payment is None or payment.user_id != user_id:
         raise RefundRefused(RefundRefusal.NOT_FOUND)
     if payment.status is PaymentStatus.REFUNDED:
         raise RefundRefused(RefundRefusal.ALREADY_REFUNDED)
-    window = timedelta(hours=settings.auto_refund_hours)
-    if settings.auto_refund_hours == 0 or utcnow() - payment.created_at > window:
+    if settings.auto_refund_hours == 0:
+        await _flag(session, payment)
+        raise RefundRefused(RefundRefusal.MANUAL_ONLY)
+    if utcnow() - payment.created_at > timedelta(hours=settings.auto_refund_hours):
         await _flag(session, payment)
         raise RefundRefused(RefundRefusal.WINDOW_PASSED)
     if await _credits_used(session, payment):

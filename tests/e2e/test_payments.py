@@ -29,7 +29,7 @@ from bot.db.models.payments import (
 from bot.i18n import Translator
 from bot.settings import Settings
 from services import ledger
-from services.payments import purchases, reconcile, refunds
+from services.payments import history, purchases, reconcile, refunds
 from services.payments.catalogue import Item, ItemKind
 from services.payments.errors import RefundRefusal, RefundRefused
 from tests.emulator.actors import UserActor
@@ -713,13 +713,38 @@ async def _failure_paths(
     assert await balance_of(app, user.id) == 500
 
 
-async def test_payments_switched_off(
-    emulator: BotAPIEmulator, make_settings: Callable[..., Settings]
+@pytest.mark.parametrize("language", ["ja", "en"])
+async def test_operator_settings_are_explained(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings], language: str
 ) -> None:
+    """Payments off, an empty catalogue, automatic refunds off: each is told, not failed."""
     from services.payments.config import PaymentsSettings
 
-    settings = make_settings(payments=PaymentsSettings(enabled=False))
-    async with run_bot(emulator, settings):
-        user = emulator.create_user("Off", language_code="en")
-        reply = await command_reply(user, "/buy")
-        assert reply.text == T.get("en", "pay-disabled")
+    i18n = T.for_locale(language)
+    stars = payments_of(emulator)
+    async with run_bot(emulator, make_settings(payments=PaymentsSettings(enabled=False))):
+        user = emulator.create_user("Off", language_code=language)
+        assert (await command_reply(user, "/buy")).text == i18n("pay-disabled")
+    empty = PaymentsSettings(packs=[], subscription=None)
+    async with run_bot(emulator, make_settings(payments=empty)):
+        user = emulator.create_user("Empty", language_code=language)
+        assert (await command_reply(user, "/buy")).text == i18n("pay-buy-empty")
+    async with run_bot(
+        emulator, make_settings(payments=PaymentsSettings(auto_refund_hours=0))
+    ) as app:
+        user = emulator.create_user("Late", language_code=language)
+        charge = await buy_pack(emulator, stars, user)
+        terms = await command_reply(user, "/terms")
+        assert "48" not in (terms.text or "")
+        support = await command_reply(user, "/paysupport")
+        assert i18n("pay-support-text", hours=0).split("\n")[1] in (support.text or "")
+        await user.press(support, data=support.inline_buttons[0]["callback_data"])
+        stored = emulator.chat(user.chat).messages[support.message_id]
+        await emulator.wait_until(lambda: len(stored.inline_buttons) == 2)
+        await user.press(stored, text=i18n("pay-refund-yes"))
+        expected = i18n("pay-refund-refused-manual-only")
+        await emulator.wait_until(lambda: stored.text == expected or None)
+        assert charge not in stars.refund_calls
+        async with app.sessionmaker() as session:
+            flagged = await history.recent_payments(session, refund_requested=True)
+        assert [p.charge_id for p in flagged] == [charge]
