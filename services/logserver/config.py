@@ -11,13 +11,14 @@ class LogServerSettings(BaseModel):
     # Telegram allows about 20 messages a minute into one group and 30 a second overall.
     group_per_minute: int = Field(default=20, ge=1)
     global_per_second: int = Field(default=30, ge=1)
-    # Extra seconds added to each rate window: our clock and Telegram's never agree exactly.
-    window_margin: float = Field(default=0.25, ge=0)
+    # Extra seconds added to each rate window. Slots already count from Telegram's answer (never
+    # earlier than Telegram counted them), so this only absorbs clock jitter.
+    window_margin: float = Field(default=0.05, ge=0)
     # A group whose queue is longer than its free slots gets its records coalesced into one
     # `.asc` document, up to this many records per document.
     coalesce_max: int = Field(default=100, ge=2)
     # Sends in flight at once (one per group at most).
-    concurrency: int = Field(default=8, ge=1)
+    concurrency: int = Field(default=16, ge=1)
     # Seconds a claimed outbox row stays reserved for the worker that claimed it.
     lease_seconds: float = Field(default=60.0, gt=0)
     # Timeout of one send to Telegram.

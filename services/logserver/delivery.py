@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 _DELIVERING = (LogServerState.ACTIVE, LogServerState.PAUSED)
 _PLAN_LIMIT = 5000
 _DROP_EVERY = 60.0
+_MIN_GAP = 0.01
 
 
 @dataclass(slots=True)
@@ -145,7 +146,10 @@ class DeliveryWorker:
                 log.exception("log delivery tick failed; retrying")
                 delay = self.cfg.poll_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.service.wake.wait(), max(delay, 0.005))
+                await asyncio.wait_for(self.service.wake.wait(), max(delay, _MIN_GAP))
+            # Let a few completions and new records gather: one plan (one outbox query) for
+            # many sends rather than one per send.
+            await asyncio.sleep(_MIN_GAP)
 
     # ------------------------------------------------------------------ planning
 

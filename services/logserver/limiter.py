@@ -13,11 +13,12 @@ from collections.abc import Callable
 
 
 class Slot:
-    __slots__ = ("at", "chat_id")
+    __slots__ = ("at", "chat_id", "done")
 
     def __init__(self, chat_id: int, at: float) -> None:
         self.chat_id = chat_id
         self.at = at
+        self.done = False
 
 
 class RateLimiter:
@@ -40,9 +41,10 @@ class RateLimiter:
 
     @staticmethod
     def _expire(window: deque[Slot], before: float) -> None:
+        # A send in flight always counts: Telegram may count it later than we started it.
         # Slots are appended in start order but their times move on completion: scan all.
-        if window and any(s.at <= before for s in window):
-            kept = [s for s in window if s.at > before]
+        if window and any(s.done and s.at <= before for s in window):
+            kept = [s for s in window if not s.done or s.at > before]
             window.clear()
             window.extend(kept)
 
@@ -98,6 +100,7 @@ class RateLimiter:
     def done(self, slot: Slot) -> None:
         """Telegram answered: the slot counts from now."""
         slot.at = max(slot.at, self.clock())
+        slot.done = True
 
     def block(self, chat_id: int, seconds: float) -> None:
         """Telegram said `retry_after` for this chat (0: for the whole bot)."""

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import utcnow
 from bot.db.models.logserver import GENESIS, LogServer, LogServerState, OutboxRecord
 from bot.state import KeyValueState
-from services.crypto import ContextLock, KeyInfo, LogRecord, RecordContext
+from services.crypto import ContextLock, KeyInfo, LogRecord, RecordContext, SealedRecord
 from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
 from services.logserver.config import LogServerSettings
@@ -31,6 +32,7 @@ PURPOSE_CHAT_HASH = "logserver-chat-id"
 TOKEN_PREFIX = "ls:tok:"
 ROTATE_PREFIX = "ls:rotate:"
 _WRITE_BATCH = 200
+_STATE_TTL = 2.0
 _WRITE_ATTEMPTS = 5
 
 
@@ -79,6 +81,7 @@ class LogServerService:
         self.in_flight: set[int] = set()
         self._pending: asyncio.Queue[tuple[int, RecordKind, dict[str, Any]]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._states: dict[int, tuple[LogServerState | None, float]] = {}
 
     @property
     def lock(self) -> ContextLock:
@@ -148,6 +151,7 @@ class LogServerService:
                 LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
             )
         await session.flush()
+        self.forget_state(user_id)
         return server
 
     async def set_key(self, session: AsyncSession, server: LogServer, info: KeyInfo) -> str | None:
@@ -158,6 +162,7 @@ class LogServerService:
         if server.state is LogServerState.AWAITING_KEY:
             server.state = LogServerState.ACTIVE
         await session.flush()
+        self.forget_state(server.user_id)
         await self.kv.delete(ROTATE_PREFIX + str(server.user_id))
         return previous
 
@@ -167,6 +172,7 @@ class LogServerService:
         elif not paused and server.state is LogServerState.PAUSED:
             server.state = LogServerState.ACTIVE
         await session.flush()
+        self.forget_state(server.user_id)
 
     async def mark_disconnected(
         self, session: AsyncSession, server: LogServer, reason: str
@@ -177,6 +183,7 @@ class LogServerService:
             server.state = LogServerState.DISCONNECTED
         server.disconnect_reason = reason
         await session.flush()
+        self.forget_state(server.user_id)
         return was
 
     async def mark_reconnected(self, session: AsyncSession, server: LogServer) -> bool:
@@ -186,6 +193,7 @@ class LogServerService:
         server.state = LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
         server.disconnect_reason = None
         await session.flush()
+        self.forget_state(server.user_id)
         self.wake.set()
         return True
 
@@ -193,6 +201,7 @@ class LogServerService:
         """Forget the log server of `user_id` and its queued ciphertext; returns records dropped."""
         dropped = await self.purge_queue(session, user_id)
         await session.execute(delete(LogServer).where(LogServer.user_id == user_id))
+        self.forget_state(user_id)
         await self.kv.delete(ROTATE_PREFIX + str(user_id))
         return dropped
 
@@ -288,26 +297,44 @@ class LogServerService:
             log.error("unknown record kind %r", kind)
             return RecordResult.FAILED
         try:
-            async with self.sessionmaker() as session:
-                row = (
-                    await session.execute(
-                        select(LogServer.state, LogServer.public_key.is_not(None)).where(
-                            LogServer.user_id == user_id
-                        )
-                    )
-                ).first()
+            state = await self._state_of(user_id)
         except Exception:
             # The caller's own work must not fail because its log record could not be made.
             log.exception("log record for user %s could not be queued", user_id)
             return RecordResult.FAILED
-        if row is None or not row[1] or row[0] is LogServerState.AWAITING_KEY:
+        if state is None or state is LogServerState.AWAITING_KEY:
             return RecordResult.NO_LOG_SERVER
-        if row[0] is LogServerState.PAUSED:
+        if state is LogServerState.PAUSED:
             return RecordResult.PAUSED
         self._pending.put_nowait((user_id, kind, dict(body)))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending(), name="logserver-records")
         return RecordResult.QUEUED
+
+    async def _state_of(self, user_id: int) -> LogServerState | None:
+        """The log server's state (None: none or no key), cached for a moment: a chatty user
+        must not cost a database read per record. Changes made here drop the cached value;
+        another instance's change is seen within `_STATE_TTL` (the writer re-checks anyway)."""
+        now = time.monotonic()
+        cached = self._states.get(user_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(LogServer.state, LogServer.public_key.is_not(None)).where(
+                        LogServer.user_id == user_id
+                    )
+                )
+            ).first()
+        state = row[0] if row is not None and row[1] else None
+        if len(self._states) > 100_000:
+            self._states.clear()
+        self._states[user_id] = (state, now + _STATE_TTL)
+        return state
+
+    def forget_state(self, user_id: int) -> None:
+        self._states.pop(user_id, None)
 
     async def flush(self) -> None:
         """Wait until every record queued by `record()` is sealed and stored."""
@@ -335,27 +362,81 @@ class LogServerService:
             self.wake.set()
 
     async def _store(self, batch: list[tuple[int, RecordKind, dict[str, Any]]]) -> None:
-        if len(batch) > 1 and await self._store_once(batch):
-            return
-        # One by one, so that one bad record (or user) does not cost the others theirs.
-        for item in batch:
+        by_user: dict[int, list[tuple[RecordKind, dict[str, Any]]]] = {}
+        for user_id, kind, body in batch:
+            by_user.setdefault(user_id, []).append((kind, body))
+        for user_id, items in by_user.items():
             for attempt in range(_WRITE_ATTEMPTS):
-                if await self._store_once([item]):
-                    break
-                await asyncio.sleep(0.05 * 2**attempt)
+                try:
+                    if await self._store_user(user_id, items):
+                        break
+                except Exception:
+                    log.warning("storing log records for user %s failed", user_id, exc_info=True)
+                await asyncio.sleep(0.02 * 2**attempt)
             else:
-                log.error("a log record for user %s could not be stored; dropped", item[0])
+                log.error("%d log records for user %s could not be stored", len(items), user_id)
 
-    async def _store_once(self, batch: list[tuple[int, RecordKind, dict[str, Any]]]) -> bool:
-        try:
-            async with self.sessionmaker() as session:
-                for user_id, kind, body in batch:
-                    await self.record_in(session, user_id, kind, body)
-                await session.commit()
-        except Exception:
-            log.warning("storing %d log records failed", len(batch), exc_info=True)
-            return False
+    async def _store_user(
+        self, user_id: int, items: list[tuple[RecordKind, dict[str, Any]]]
+    ) -> bool:
+        """Seal outside any transaction (CPU, in a thread), then store with a compare-and-swap
+        on the chain head; False when another writer moved it first (the caller retries)."""
+        async with self.sessionmaker() as session:
+            server = await session.get(LogServer, user_id)
+            if server is None or server.public_key is None:
+                return True
+            if server.state in (LogServerState.AWAITING_KEY, LogServerState.PAUSED):
+                return True  # changed since record() looked: the event is not recorded
+            head_seq, head_digest = server.next_seq, server.last_digest
+            chat_id, _ = self.chat_of(server)
+            threads = {kind: thread_of(server, kind) for kind in RecordKind}
+            public_key = server.public_key
+        sealed = await asyncio.to_thread(
+            self._seal_chain, items, head_seq, head_digest, public_key, chat_id, threads
+        )
+        async with self.sessionmaker() as session:
+            moved = await session.execute(
+                update(LogServer)
+                .where(LogServer.user_id == user_id, LogServer.next_seq == head_seq)
+                .values(next_seq=head_seq + len(sealed), last_digest=sealed[-1][1].digest)
+            )
+            if int(moved.rowcount or 0) != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return False
+            now = utcnow()
+            session.add_all(
+                OutboxRecord(
+                    user_id=user_id,
+                    seq=record.seq,
+                    kind=kind.value,
+                    thread_id=threads[kind],
+                    armored=record.armored,
+                    created_at=now,
+                    attempts=0,
+                )
+                for kind, record in sealed
+            )
+            await session.commit()
         return True
+
+    def _seal_chain(
+        self,
+        items: list[tuple[RecordKind, dict[str, Any]]],
+        seq: int,
+        prev: str,
+        public_key: str,
+        chat_id: int,
+        threads: dict[RecordKind, int | None],
+    ) -> list[tuple[RecordKind, SealedRecord]]:
+        sealed: list[tuple[RecordKind, SealedRecord]] = []
+        for kind, body in items:
+            record = LogRecord(kind=kind.value, seq=seq, prev=prev, body=body)
+            result = self.lock.seal_record(
+                record, public_key, RecordContext(chat_id, threads[kind])
+            )
+            sealed.append((kind, result))
+            seq, prev = seq + 1, result.digest
+        return sealed
 
     async def record_in(
         self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
