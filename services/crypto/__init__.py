@@ -24,6 +24,7 @@ from services.crypto.records import (
     SealedRecord,
     VerifiedRecord,
 )
+from services.crypto.user_keys import generate_user_key, import_user_key, new_passphrase
 
 __all__ = [
     "GENESIS_DIGEST",
@@ -46,4 +47,7 @@ __all__ = [
     "SealedRecord",
     "SigningKey",
     "VerifiedRecord",
+    "generate_user_key",
+    "import_user_key",
+    "new_passphrase",
 ]

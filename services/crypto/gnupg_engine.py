@@ -254,8 +254,7 @@ class GnupgEngine:
 
     @staticmethod
     def _armored_public(raw: bytes, block: Any) -> str:
-        if raw.lstrip()[:10] == b"-----BEGIN":
-            return raw.decode("ascii", errors="replace").strip() + "\n"
+        """The key block alone, re-armored (no text the user pasted around it)."""
         return _armor(block.binary, "PUBLIC KEY BLOCK")
 
     def inspect_secret_key(self, data: str | bytes, passphrase: str | None) -> KeyInfo:

@@ -40,7 +40,7 @@ def check_strength(key: pkt.KeyMaterial) -> None:
 
 def to_binary(raw: bytes) -> bytes:
     """Binary OpenPGP data from armored or binary input."""
-    if raw.lstrip()[:10] == b"-----BEGIN":
+    if b"-----BEGIN PGP " in raw:  # armor, possibly with text pasted around it
         try:
             return pkt.dearmor(raw)
         except pkt.PacketError as exc:

@@ -145,7 +145,7 @@ class SequoiaEngine:
         raw = _to_bytes(data)
         block = precheck_public_key(raw, self._max_key_bytes)
         check_strength(block.primary)
-        cert = self._cert(raw)
+        cert = self._cert(block.binary)
         try:
             return self._inspect(cert, now or datetime.now(UTC))
         except RuntimeError as exc:  # Sequoia refused the key outright

@@ -140,3 +140,25 @@ def test_mutated_valid_key_never_crashes(position: int, value: int, cut: int) ->
 @given(data=st.binary(max_size=300))
 def test_gnupg_engine_random_input(gnupg_engine: OpenPGPEngine, data: bytes) -> None:
     assert outcome(gnupg_engine, data) in set(KeyErrorKind)
+
+
+def test_generated_user_key_comes_with_a_strong_passphrase(sequoia: SequoiaEngine) -> None:
+    from services.crypto import generate_user_key, import_user_key, new_passphrase
+
+    assert new_passphrase() != new_passphrase()
+    assert len(new_passphrase()) == 35
+    key = generate_user_key(sequoia, "Mio <mio@example.org>")
+    assert len(key.passphrase) == 35
+    info = import_user_key(sequoia, key.info.armored)
+    assert info.fingerprint == key.info.fingerprint
+    assert sequoia.inspect_secret_key(key.secret_armored, key.passphrase).fingerprint == (
+        info.fingerprint
+    )
+
+
+def test_text_around_a_pasted_key_is_dropped(any_engine: OpenPGPEngine, gpg_keys: GpgKeys) -> None:
+    pasted = "here is my key:\n\n" + gpg_keys.user_public + "\nthanks!"
+    info = any_engine.inspect_public_key(pasted)
+    assert info.fingerprint == gpg_keys.user_fpr
+    assert "thanks" not in info.armored
+    assert any_engine.inspect_public_key(info.armored).fingerprint == gpg_keys.user_fpr
