@@ -555,6 +555,8 @@ async def _start_broadcast(ctx: Ctx, audience: broadcast.Audience) -> None:
 
 async def _purge(ctx: Ctx) -> None:
     assert ctx.admin.ports.purge_now is not None
+    # The purge runs its own transactions: end this update's first (SQLite has one writer).
+    await ctx.session.commit()
     try:
         removed = await ctx.admin.ports.purge_now()
     except Exception:

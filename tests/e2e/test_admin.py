@@ -573,12 +573,13 @@ async def test_audit_records_reach_the_operators_group_signed_chained_and_encryp
         stranger = emulator.create_user("Eve", language_code="en")
         await stranger.send_text("/admin")
         await stranger.wait_reply()
+
+        def three_records() -> list[StoredMessage] | None:
+            found = emulator.messages(group, from_bot=True)
+            return found if len(found) >= 3 else None
+
         posted = await emulator.wait_until(
-            lambda: (
-                (found := emulator.messages(group, from_bot=True)) and len(found) >= 3 and found
-            ),
-            timeout=20,
-            what="three audit records in the operators' group",
+            three_records, timeout=20, what="three audit records in the operators' group"
         )
         certs = app.dispatcher.workflow_data["crypto"].verification_certs
     lock = ContextLock(engine, server_certs=certs)
