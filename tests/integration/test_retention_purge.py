@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import Column, Integer, MetaData, Table, func, select
+from sqlalchemy import Column, Integer, MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
@@ -129,6 +129,33 @@ async def test_a_mostly_expired_table_is_purged_in_one_pass_over_its_pages(
     report = await purge_expired(sessionmaker, now=now, batch_size=1000)
     (audit,) = [t for t in report.tables if t.table == "admin_audit_events"]
     assert (audit.heap_pass, audit.deleted) == (False, 10)
+
+
+async def test_a_mostly_expired_table_in_expiry_order_is_purged_by_ranges(
+    pg_url: str, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = utcnow()
+    async with sessionmaker() as session:
+        session.add_all(
+            AuditEvent(
+                actor_id=7,
+                action="ban",
+                result=AuditResult.OK,
+                # Written over time, expiring in turn: the first half has expired.
+                expires_at=now + timedelta(seconds=i - 10_000),
+            )
+            for i in range(20_000)
+        )
+        await session.commit()
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE admin_audit_events"))
+        await conn.commit()
+    report = await purge_expired(sessionmaker, now=now, batch_size=1000)
+    (audit,) = [t for t in report.tables if t.table == "admin_audit_events"]
+    assert (audit.heap_pass, audit.deleted) == (False, 10_001)
+    assert audit.batches >= 10
+    async with sessionmaker() as session:
+        assert await _count(session, AuditEvent) == 9_999
 
 
 async def test_every_expiring_table_is_purged(
