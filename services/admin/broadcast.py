@@ -276,9 +276,16 @@ class BroadcastWorker:
             if bc is None:
                 return
             text, expires_at = bc.text, bc.expires_at
-            if bc.progress_message_id is None:
-                prog = await progress(session, broadcast_id)
-                bc.progress_message_id = await self._send_progress(bc, prog)
+            prog = await progress(session, broadcast_id) if bc.progress_message_id is None else None
+        if prog is not None:
+            # Sent outside any transaction: no database lock is held across a network call.
+            message_id = await self._send_progress(bc, prog)
+            async with self.sessionmaker() as session:
+                await session.execute(
+                    update(Broadcast)
+                    .where(Broadcast.id == broadcast_id)
+                    .values(progress_message_id=message_id)
+                )
                 await session.commit()
         renewed = time.monotonic()
         last_edit = time.monotonic()
