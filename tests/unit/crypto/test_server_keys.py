@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -13,9 +14,11 @@ from bot.db.models.crypto import ServerKey, ServerKeyStatus
 from services.crypto import server_keys
 from services.crypto.config import CryptoSettings
 from services.crypto.fields import FieldCipher
+from services.crypto.gnupg_engine import GnupgEngine
 from services.crypto.port import GeneratedKey, KeyErrorKind, KeyImportError, OpenPGPEngine
 from services.crypto.records import GENESIS_DIGEST, ContextLock, LogRecord, RecordContext
-from tests.crypto_support import PASSPHRASE
+from services.crypto.sequoia_engine import SequoiaEngine
+from tests.crypto_support import PASSPHRASE, GpgHome, GpgKeys
 
 CIPHER = FieldCipher([bytes(32)])
 SETTINGS = CryptoSettings(master_key=base64.b64encode(bytes(32)).decode())
@@ -109,3 +112,44 @@ async def test_import_from_settings(
     with pytest.raises(KeyImportError) as err:
         await server_keys.get_or_create_server_key(session, any_engine, CIPHER, bad)
     assert err.value.kind == KeyErrorKind.BAD_PASSPHRASE
+
+
+async def test_keyring_key_with_the_gnupg_engine(
+    session: AsyncSession, gpg_keys: GpgKeys, user_v4: GeneratedKey, tmp_path: Path
+) -> None:
+    """An operator's key that lives in the GnuPG keyring: only its public part is stored."""
+    home = GpgHome(tmp_path / "operator-gnupg")
+    home.path.mkdir(mode=0o700)
+    (home.path / "gpg-agent.conf").write_text("s2k-count 1048576\n")
+    home.run("--passphrase", PASSPHRASE, "--import", input=gpg_keys.user_secret.encode())
+    engine = GnupgEngine(home.path)
+    try:
+        settings = SETTINGS.model_copy(
+            update={
+                "engine": "gnupg",
+                "server_key_fingerprint": gpg_keys.user_fpr,
+                "server_key_passphrase": SecretStr(PASSPHRASE),
+            }
+        )
+        key = await server_keys.get_or_create_server_key(session, engine, CIPHER, settings)
+        assert key.fingerprint == gpg_keys.user_fpr
+        assert key.secret_armored is None
+        row = await session.scalar(select(ServerKey))
+        assert row is not None
+        assert row.secret_key is None
+        sealed = ContextLock(engine, key).seal_record(
+            LogRecord("system", 1, GENESIS_DIGEST, {"event": "hello"}),
+            user_v4.info.armored,
+            RecordContext(-100, 2),
+        )
+        opened = ContextLock(SequoiaEngine(), None, [key.public_armored]).open_record(
+            sealed.armored, user_v4.secret_armored, PASSPHRASE
+        )
+        assert opened.ok
+        assert opened.signer_fingerprint == gpg_keys.user_fpr
+        with pytest.raises(KeyImportError) as err:
+            await server_keys.get_or_create_server_key(session, SequoiaEngine(), CIPHER, settings)
+        assert err.value.kind == KeyErrorKind.UNSUPPORTED
+    finally:
+        engine.close()
+        home.close()
