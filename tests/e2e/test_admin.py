@@ -808,3 +808,27 @@ async def test_failure_paths_answer_clearly(
     outcomes = {(e.action, e.result) for e in events}
     assert ("ban", AuditResult.DENIED) in outcomes
     assert ("purge", AuditResult.FAILED) in outcomes
+
+
+async def test_the_panel_works_in_webhook_mode(
+    emulator: BotAPIEmulator, settings: Settings
+) -> None:
+    async with run_bot(emulator, settings, "webhook"):
+        admin = emulator.create_user("Ops", language_code="ja", user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, "ja")
+        await panel.press("admin-btn-system")
+        await emulator.wait_until(lambda: "retention.purge" in panel.text, what="system")
+        assert plain("ja", "admin-ok") in panel.text
+        await panel.press("admin-btn-back")
+        await panel.shows("admin-menu")
+        stranger = emulator.create_user("Eve", language_code="ja")
+        forged = await stranger.send_text("/start")
+        greeting = await stranger.wait_reply(after=forged)
+        emulator.chat(stranger.chat).messages[greeting.message_id].reply_markup = {
+            "inline_keyboard": [
+                [{"text": "x", "callback_data": AdminCD(action=AdminAction.SYSTEM).pack()}]
+            ]
+        }
+        press = await stranger.press(greeting, text="x")
+        assert press.answer is not None
+        assert press.answer.text == plain("ja", "error-button-expired")
