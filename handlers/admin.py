@@ -614,7 +614,10 @@ async def _card(ctx: Ctx, cd: AdminCD) -> None:
 
 async def _cancel(ctx: Ctx, cd: AdminCD) -> None:
     await ctx.state.update_data(pending=None)
-    back = AdminAction(cd.ref) if cd.ref in AdminAction._value2member_map_ else AdminAction.MENU
+    try:
+        back = AdminAction(cd.ref)
+    except ValueError:
+        back = AdminAction.MENU
     if back is AdminAction.CARD:
         await _card(ctx, cd)
     elif back is AdminAction.PAYMENTS:
