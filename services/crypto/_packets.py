@@ -477,6 +477,13 @@ def dearmor(text: bytes) -> bytes:
     return data
 
 
+def armor_message(binary: bytes) -> str:
+    """ASCII armor for a message, without the optional CRC-24 line (RFC 9580 6.1: receivers must
+    accept its absence; GnuPG 2.2 and OpenPGP.js do). Lines of 76 characters."""
+    body = base64.encodebytes(binary).decode("ascii")
+    return f"-----BEGIN PGP MESSAGE-----\n\n{body}-----END PGP MESSAGE-----\n"
+
+
 def literal_packet(data: bytes) -> bytes:
     """A binary Literal Data packet (no file name, no date)."""
     return frame(TAG_LITERAL, b"b\x00\x00\x00\x00\x00" + data)

@@ -306,18 +306,18 @@ class SequoiaEngine:
         if recipient.version == KeyVersion.V6:
             if self._fast_path and pkt.can_encrypt_v2(enc):
                 message = pkt.encrypt_v2(enc, self._signed(plaintext, signer))
-                return ps.armor(message, ps.ArmorKind.Message)
+                return pkt.armor_message(message)
             cert = self._cert(recipient.armored.encode())
             return ps.encrypt(plaintext, [cert], signer=self._signer(signer)).decode()
         message = pkt.encrypt_v1(enc, self._signed(plaintext, signer))
-        return ps.armor(message, ps.ArmorKind.Message)
+        return pkt.armor_message(message)
 
     def encrypt(self, plaintext: bytes, recipient: KeyInfo) -> str:
         if recipient.version == KeyVersion.V6:
             cert = self._cert(recipient.armored.encode())
             return ps.encrypt(plaintext, [cert]).decode()
         message = pkt.encrypt_v1(self._enc_key(recipient), pkt.literal_packet(plaintext))
-        return ps.armor(message, ps.ArmorKind.Message)
+        return pkt.armor_message(message)
 
     def _tsk(self, secret_key: str) -> ps.Tsk:
         key = _digest(secret_key)
