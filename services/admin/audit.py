@@ -10,11 +10,14 @@ from __future__ import annotations
 import enum
 import html
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from sqlalchemy import select
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.types import BufferedInputFile
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RECORD_KIND = "audit"
 _BATCH = 20
+# Larger records go as an .asc document (a message holds 4096 characters).
+_MAX_INLINE = 3800
 
 
 class AuditAction(enum.StrEnum):
@@ -82,17 +87,36 @@ def event_body(event: AuditEvent) -> dict[str, object]:
 
 
 class AuditPublisher:
-    """Posts unposted events, oldest first, to the operators' log group, chained and signed."""
+    """Posts unposted events to the operators' log group as signed, chained, encrypted records.
 
-    def __init__(self, lock: ContextLock, operator_key: KeyInfo, chat_id: int) -> None:
+    Events waiting together go into one record (Telegram allows about 20 messages a minute into
+    one group), and records are posted at most every `min_interval` seconds. Delivery is at least
+    once: a crash between the post and its commit posts that record again (same `seq`), so the
+    reader shows a duplicate, never a gap.
+    """
+
+    def __init__(
+        self,
+        lock: ContextLock,
+        operator_key: KeyInfo,
+        chat_id: int,
+        *,
+        min_interval: float = 3.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.lock = lock
         self.operator_key = operator_key
         self.ctx = RecordContext(chat_id=chat_id, thread_id=None)
+        self.min_interval = min_interval
+        self.clock = clock
+        self._next_at = 0.0
 
     async def publish_pending(
         self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession]
     ) -> int:
-        posted = 0
+        """Post one record with up to `_BATCH` waiting events; returns how many it carried."""
+        if self.clock() < self._next_at:
+            return 0
         async with sessionmaker() as session:
             events = (
                 await session.scalars(
@@ -102,34 +126,49 @@ class AuditPublisher:
                     .limit(_BATCH)
                 )
             ).all()
-            if not events:
-                return 0
             chain = await session.get(AuditChain, 1)
-            if chain is None:
-                chain = AuditChain(id=1, seq=0, digest=GENESIS_DIGEST)
-                session.add(chain)
-            for event in events:
-                sealed = self.lock.seal_record(
-                    LogRecord(
-                        kind=RECORD_KIND,
-                        seq=chain.seq + 1,
-                        prev=chain.digest,
-                        body=event_body(event),
-                    ),
-                    self.operator_key,
-                    self.ctx,
+        if not events:
+            return 0
+        seq, prev = (chain.seq, chain.digest) if chain is not None else (0, GENESIS_DIGEST)
+        sealed = self.lock.seal_record(
+            LogRecord(
+                kind=RECORD_KIND,
+                seq=seq + 1,
+                prev=prev,
+                body={"events": [event_body(e) for e in events]},
+            ),
+            self.operator_key,
+            self.ctx,
+        )
+        # No transaction is open across the network call.
+        header = f"#audit #d{events[0].created_at.strftime('%Y%m%d')}"
+        self._next_at = self.clock() + self.min_interval
+        try:
+            if len(sealed.armored) > _MAX_INLINE:
+                await bot.send_document(
+                    self.ctx.chat_id,
+                    BufferedInputFile(sealed.armored.encode(), filename=f"audit-{sealed.seq}.asc"),
+                    caption=header,
                 )
-                day = event.created_at.strftime("%Y%m%d")
-                text = f"#audit #d{day}\n<pre>{html.escape(sealed.armored)}</pre>"
-                try:
-                    await bot.send_message(self.ctx.chat_id, text)
-                except TelegramAPIError:
-                    log.warning("audit record %s not posted; will retry", event.id, exc_info=True)
-                    break
-                chain.seq = sealed.seq
-                chain.digest = sealed.digest
-                event.posted_at = utcnow()
-                # Commit per record: a posted record is never posted twice.
-                await session.commit()
-                posted += 1
-        return posted
+            else:
+                await bot.send_message(
+                    self.ctx.chat_id, f"{header}\n<pre>{html.escape(sealed.armored)}</pre>"
+                )
+        except TelegramRetryAfter as exc:
+            self._next_at = self.clock() + exc.retry_after
+            return 0
+        except TelegramAPIError:
+            log.warning("audit record %s not posted; will retry", sealed.seq, exc_info=True)
+            return 0
+        ids = [e.id for e in events]
+        async with sessionmaker() as session:
+            await session.execute(
+                update(AuditEvent).where(AuditEvent.id.in_(ids)).values(posted_at=utcnow())
+            )
+            head = await session.get(AuditChain, 1)
+            if head is None:
+                session.add(AuditChain(id=1, seq=sealed.seq, digest=sealed.digest))
+            else:
+                head.seq, head.digest = sealed.seq, sealed.digest
+            await session.commit()
+        return len(ids)

@@ -8,6 +8,7 @@ import os
 import struct
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
@@ -438,3 +439,75 @@ async def test_a_broadcast_not_finished_within_its_lifetime_is_stopped_and_repor
     assert bot.edits[-1] == Translator().get(
         "ja", "admin-bc-expired", id=str(bc_id), sent=0, blocked=0, failed=2, total=2
     )
+
+
+class PostingBot:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.documents: list[bytes] = []
+        self.fail_next: Exception | None = None
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> None:
+        if self.fail_next is not None:
+            failure, self.fail_next = self.fail_next, None
+            raise failure
+        self.messages.append(text)
+
+    async def send_document(self, chat_id: int, document: Any, **_: Any) -> None:
+        self.documents.append(document.data)
+
+
+async def test_audit_records_are_coalesced_paced_and_chained(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from services.admin.audit import AuditPublisher
+    from services.crypto import GENESIS_DIGEST, ContextLock, RecordContext, SigningKey
+    from services.crypto.sequoia_engine import SequoiaEngine
+
+    engine = SequoiaEngine()
+    server = engine.generate_key("server", passphrase="s")
+    operators = engine.generate_key("operators", passphrase="o")
+    signer = SigningKey(
+        fingerprint=server.info.fingerprint,
+        public_armored=server.info.armored,
+        secret_armored=server.secret_armored,
+        passphrase="s",
+    )
+    clock = [0.0]
+    publisher = AuditPublisher(
+        ContextLock(engine, signer), operators.info, -100777, clock=lambda: clock[0]
+    )
+    settings = AdminSettings()
+    async with sessions() as s:
+        for i in range(25):
+            target = f"n:{i}:".ljust(64, "x")
+            audit.record(s, settings, 1, audit.AuditAction.STATS, AuditResult.OK, target)
+        await s.commit()
+    bot = PostingBot()
+    assert await publisher.publish_pending(bot, sessions) == 20  # type: ignore[arg-type]
+    assert await publisher.publish_pending(bot, sessions) == 0  # type: ignore[arg-type]
+    clock[0] += 3.2
+    bot.fail_next = TelegramRetryAfter(_method(), "Too Many Requests: retry after 30", 30)
+    assert await publisher.publish_pending(bot, sessions) == 0  # type: ignore[arg-type]
+    clock[0] += 10
+    assert await publisher.publish_pending(bot, sessions) == 0  # type: ignore[arg-type]
+    clock[0] += 21
+    assert await publisher.publish_pending(bot, sessions) == 5  # type: ignore[arg-type]
+    # Twenty events do not fit a message: a document; five do.
+    assert len(bot.documents) == 1
+    assert len(bot.messages) == 1
+    armored = [bot.documents[0].decode(), bot.messages[0][bot.messages[0].index("-----BEGIN") :]]
+    armored[1] = html_unescape(armored[1].removesuffix("</pre>"))
+    lock = ContextLock(engine, server_certs=[server.info.armored])
+    prev, targets = GENESIS_DIGEST, []
+    for seq, text in enumerate(armored, start=1):
+        opened = lock.open_record(
+            text, operators.secret_armored, "o", RecordContext(-100777, None), prev
+        )
+        assert opened.ok, opened.problems
+        assert opened.record.seq == seq
+        prev = opened.digest
+        targets += [e["target"] for e in opened.record.body["events"]]
+    assert targets == [f"n:{i}:".ljust(64, "x") for i in range(25)]
+    async with sessions() as s:
+        assert all(e.posted_at is not None for e in (await s.scalars(select(AuditEvent))).all())
