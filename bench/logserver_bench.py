@@ -1,6 +1,9 @@
 """Log server delivery benchmark (issue 4). Run by hand:
 
-    python -m bench.logserver_bench [--database-url postgresql+asyncpg://…] [--markdown]
+    python -m bench.logserver_bench [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+
+With ``--postgres`` (a server URL) it creates a throw-away database there and drops it after;
+without, a temporary SQLite file.
 
 A burst of 1,000 records for one group and 10 records each for 100 other groups, all queued at
 once, delivered by the real `DeliveryWorker` through the real aiogram `Bot` to the Bot API emulator
@@ -16,6 +19,7 @@ import asyncio
 import math
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,7 @@ from services.crypto.service import CryptoService
 from services.logserver import LogServerService, LogServerSettings, RecordKind
 from services.logserver.delivery import DeliveryWorker
 from services.logserver.format import split_armored
+from tests.db import _execute, with_database
 from tests.emulator import BotAPIEmulator, admin_rights
 from tests.emulator.state import Chat, Member
 
@@ -66,9 +71,19 @@ def minimum_seconds(per_group: Counter[int], group_limit: int, global_limit: int
     return max(group, overall, 0.0)
 
 
-async def run(database_url: str | None) -> Result:
+async def run(postgres: str | None) -> Result:
     tmp = Path(tempfile.mkdtemp(prefix="libral-bench-"))
-    url = database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    if postgres is None:
+        return await _run(f"sqlite+aiosqlite:///{tmp / 'bench.db'}", tmp)
+    name = f"libral_lsbench_{uuid.uuid4().hex[:10]}"
+    await _execute(postgres, f'CREATE DATABASE "{name}"')
+    try:
+        return await _run(with_database(postgres, name), tmp)
+    finally:
+        await _execute(postgres, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+async def _run(url: str, tmp: Path) -> Result:
     engine = create_engine(url)
     await migrate.upgrade(engine)
     sessionmaker = create_sessionmaker(engine)
@@ -189,10 +204,10 @@ def report(result: Result, database: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres", default=None, help="PostgreSQL server URL (own database)")
     args = parser.parse_args()
-    result = asyncio.run(run(args.database_url))
-    database = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+    result = asyncio.run(run(args.postgres))
+    database = "PostgreSQL" if args.postgres else "SQLite"
     print(report(result, database))
 
 

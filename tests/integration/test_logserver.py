@@ -1,0 +1,95 @@
+"""The log server's records against a real database (PostgreSQL when TEST_DATABASE_URL is set):
+the chain stays whole when two instances record for one user at once, and nothing in clear."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db.engine import create_sessionmaker
+from bot.db.models import User
+from bot.db.models.logserver import GENESIS, LogServer, OutboxRecord
+from bot.state import MemoryState
+from services.crypto import ContextLock, KeyVersion, RecordContext
+from services.crypto.config import CryptoSettings
+from services.crypto.sequoia_engine import SequoiaEngine
+from services.crypto.service import CryptoService
+from services.logserver import LogServerService, LogServerSettings, RecordKind, RecordResult
+
+CHAT_ID = -1009876543210
+
+
+async def _service(engine: AsyncEngine, tmp_path: Path) -> LogServerService:
+    sessionmaker = create_sessionmaker(engine)
+    crypto = CryptoService.build(
+        CryptoSettings(master_key_file=tmp_path / "master.key", gnupg_home=tmp_path / "gnupg")
+    )
+    await crypto.start(sessionmaker)
+    return LogServerService(sessionmaker, crypto, MemoryState("t:"), LogServerSettings())
+
+
+async def test_two_instances_recording_at_once_keep_one_unbroken_chain(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    first = await _service(engine, tmp_path)
+    second = await _service(engine, tmp_path)  # another process: its own writer and caches
+    key = SequoiaEngine().generate_key("Reader", version=KeyVersion.V4, passphrase="pw")
+    async with first.sessionmaker() as session:
+        session.add(User(id=42))
+        await session.flush()
+        server = await first.bind(session, 42, CHAT_ID, "Secret title")
+        await first.set_key(session, server, key.info)
+        server.thread_chat = 7
+        await session.commit()
+
+    async def burst(service: LogServerService, tag: str) -> list[RecordResult]:
+        results = [
+            await service.record(42, RecordKind.CHAT, {"from": tag, "n": n}) for n in range(40)
+        ]
+        await service.flush()
+        return results
+
+    results = await asyncio.gather(burst(first, "a"), burst(second, "b"))
+    assert all(r is RecordResult.QUEUED for rs in results for r in rs)
+
+    async with first.sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxRecord).order_by(OutboxRecord.seq))).all()
+        head = await session.get(LogServer, 42)
+    assert head is not None
+    assert [r.seq for r in rows] == list(range(80))
+    assert head.next_seq == 80
+
+    lock = ContextLock(first.crypto.engine, server_certs=first.crypto.verification_certs)
+    prev = GENESIS
+    seen: set[tuple[str, int]] = set()
+    for row in rows:
+        opened = lock.open_record(
+            row.armored, key.secret_armored, key.passphrase, RecordContext(CHAT_ID, 7), prev
+        )
+        assert opened.ok, opened.problems
+        seen.add((opened.record.body["from"], opened.record.body["n"]))
+        prev = opened.digest
+    assert head.last_digest == prev
+    assert len(seen) == 80
+
+
+async def test_the_link_is_stored_encrypted_and_found_by_its_keyed_hash(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    service = await _service(engine, tmp_path)
+    async with service.sessionmaker() as session:
+        session.add(User(id=43))
+        await session.flush()
+        await service.bind(session, 43, CHAT_ID, "Secret title")
+        await session.commit()
+    async with service.sessionmaker() as session:
+        found = await service.by_chat(session, CHAT_ID)
+        assert found is not None
+        assert found.user_id == 43
+        assert str(CHAT_ID) not in found.chat_enc + found.chat_hash
+        assert "Secret title" not in found.chat_enc
+        assert service.chat_of(found) == (CHAT_ID, "Secret title")
+        assert await service.by_chat(session, CHAT_ID - 1) is None

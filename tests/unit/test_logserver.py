@@ -1,0 +1,148 @@
+"""Log server pieces without Telegram or a database: rate windows, the message format, batching,
+the check report's locale keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.i18n import Translator
+from bot.settings import SUPPORTED_LOCALES
+from services.crypto import KeyErrorKind
+from services.logserver.config import LogServerSettings
+from services.logserver.delivery import DeliveryWorker, _Planned
+from services.logserver.format import MAX_TEXT, Outgoing, as_document, as_message, split_armored
+from services.logserver.limiter import RateLimiter
+from services.logserver.onboarding import _ALL_RIGHTS, bot_rights, startgroup_admin_param
+from services.logserver.types import CheckProblem, CheckWarning, RecordKind
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_group_window_allows_20_a_minute_then_frees_slots_as_they_age() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(group_per_minute=20, global_per_second=1000, margin=0, clock=clock)
+    for _ in range(20):
+        assert limiter.group_free(-1) > 0
+        limiter.done(limiter.take(-1))
+        clock.now += 1
+    assert limiter.group_free(-1) == 0
+    assert limiter.group_free(-2) == 20  # another group is not affected
+    # The first slot was taken at t=1000: it frees at 1060.
+    assert limiter.next_free_at(-1) == pytest.approx(1060.0)
+    clock.now = 1060.0
+    assert limiter.group_free(-1) == 1
+
+
+def test_global_window_counts_every_group() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(group_per_minute=20, global_per_second=30, margin=0, clock=clock)
+    for n in range(30):
+        limiter.done(limiter.take(-n))
+    assert limiter.global_free() == 0
+    clock.now += 1.0001
+    assert limiter.global_free() == 30
+
+
+def test_a_send_in_flight_keeps_its_slot_until_answered() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(group_per_minute=20, global_per_second=1, margin=0, clock=clock)
+    slot = limiter.take(-1)
+    clock.now += 5  # Telegram has not answered yet: it may count the message late
+    assert limiter.global_free() == 0
+    limiter.done(slot)  # counts from the answer
+    clock.now += 0.5
+    assert limiter.global_free() == 0
+    clock.now += 0.6
+    assert limiter.global_free() == 1
+
+
+def test_retry_after_blocks_the_group() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(group_per_minute=20, global_per_second=30, margin=0, clock=clock)
+    limiter.block(-1, 7)
+    assert limiter.group_free(-1) == 0
+    assert limiter.next_free_at(-1) == pytest.approx(1007.0)
+    clock.now += 7.01
+    assert limiter.group_free(-1) == 20
+
+
+ARMOR = "-----BEGIN PGP MESSAGE-----\n\nwV4DAAAA\n=abcd\n-----END PGP MESSAGE-----\n"
+DAY = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)
+
+
+def test_a_message_is_header_then_ciphertext_and_nothing_else() -> None:
+    text = as_message(Outgoing(41, RecordKind.BILLING, ARMOR, DAY))
+    assert text == ("#billing #d20261122\nbilling · seq 41\n<pre>" + ARMOR.strip() + "</pre>")
+
+
+def test_a_record_too_long_for_a_message_goes_as_a_document() -> None:
+    long = ARMOR.replace("wV4DAAAA", "A" * MAX_TEXT)
+    assert as_message(Outgoing(1, RecordKind.CHAT, long, DAY)) is None
+    name, content, caption = as_document([Outgoing(1, RecordKind.CHAT, long, DAY)])
+    assert name == "libral-chat-000001.asc"
+    assert caption == "#chat #d20261122\nchat · seq 1"
+    assert split_armored(content.decode()) == [long.strip() + "\n"]
+
+
+def test_a_batch_document_keeps_every_record_in_order() -> None:
+    records = [
+        Outgoing(n, RecordKind.AUDIT, ARMOR.replace("AAAA", f"{n:04d}"), DAY) for n in (7, 8, 9)
+    ]
+    name, content, caption = as_document(records)
+    assert name == "libral-audit-000007-000009.asc"
+    assert caption == "#audit #d20261122\naudit · seq 7–9 (3)"
+    blocks = split_armored(content.decode())
+    assert [re.search(r"wV4D(\d{4})", b).group(1) for b in blocks] == ["0007", "0008", "0009"]  # type: ignore[union-attr]
+
+
+def _worker(**settings: object) -> DeliveryWorker:
+    worker = DeliveryWorker.__new__(DeliveryWorker)
+    worker.cfg = LogServerSettings(**settings)  # type: ignore[arg-type]
+    return worker
+
+
+def test_batching_sends_singles_while_slots_last_then_one_topic_run() -> None:
+    worker = _worker(group_per_minute=20, coalesce_max=3)
+    rows = [_Planned(n, n, "chat", 5) for n in range(8)] + [_Planned(8, 8, "billing", 6)]
+    # 9 queued, 20 free but half kept in reserve: 9 ≤ 10, one at a time.
+    assert [p.seq for p in worker._batch(rows, 20)] == [0]
+    # 9 queued, 12 free → 2 beyond the reserve: coalesce the leading chat run, up to 3.
+    assert [p.seq for p in worker._batch(rows, 12)] == [0, 1, 2]
+    # A run stops at a change of topic and at a gap in the sequence.
+    assert [p.seq for p in worker._batch([rows[7], rows[8]], 1)] == [7]
+    gap = [_Planned(1, 1, "chat", 5), _Planned(3, 3, "chat", 5)]
+    assert [p.seq for p in worker._batch(gap, 0)] == [1]
+
+
+def test_the_bot_asks_for_three_rights_only() -> None:
+    granted = {k for k, v in bot_rights().model_dump().items() if v}
+    assert granted == {"can_manage_topics", "can_delete_messages", "can_pin_messages"}
+    assert startgroup_admin_param() == "manage_topics+delete_messages+pin_messages"
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_dynamic_key_exists(locale: str) -> None:
+    translator = Translator()
+    keys = [f"logserver-check-{p.value}" for p in CheckProblem]
+    keys += [f"logserver-warn-{w.value}" for w in CheckWarning]
+    keys += [f"logserver-key-{k.value}" for k in KeyErrorKind]
+    keys += [f"logserver-right-{r.replace('_', '-')}" for r in _ALL_RIGHTS]
+    keys += [f"logserver-topic-{k.value}" for k in RecordKind]
+    keys += [f"logserver-state-{s}" for s in ("active", "paused", "disconnected", "awaiting-key")]
+    keys += [
+        f"logserver-{p}-{r}"
+        for p in ("reason", "disconnected")
+        for r in ("removed", "rights", "topic")
+    ]
+    keys += ["logserver-confirm-purge", "logserver-confirm-disc"]
+    missing = [k for k in keys if not translator.has(locale, k)]
+    assert not missing
