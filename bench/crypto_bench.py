@@ -1,6 +1,6 @@
 """Benchmark: sealing Context-Lock records (sign + encrypt) and field encryption, per core.
 
-    python -m bench.crypto_bench [--seconds 3] [--write-docs]
+    python -m bench.crypto_bench [--seconds 0.5] [--rounds 5] [--write-docs]
 
 Every figure is operations per CPU-second of this process (and of its gpg children), so a
 busy machine lowers it less than wall-clock rates would. Baselines are measured in the same run
@@ -73,20 +73,36 @@ def record_body() -> dict[str, str]:
     return {"role": "assistant", "text": "あ" * 10 + "x" * (PAYLOAD - 330)}
 
 
+def best_rates(
+    ops: list[tuple[str, Callable[[], object]]], rounds: int, seconds: float
+) -> dict[str, float]:
+    """Best rate of each operation over ``rounds`` interleaved rounds: load from other processes
+    comes and goes, and interleaving exposes every operation (and the baselines) to it alike."""
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, fn in ops:
+            min_runs = 3 if name.startswith("seal, gnupg") else 20
+            best[name] = max(best.get(name, 0.0), rate(fn, seconds, min_runs))
+    return best
+
+
+BASE_AES = "baseline: raw AES-256-GCM, 2 KB"
+BASE_FLOOR = "baseline: public-key floor (Ed25519 sign + X25519 + AES-GCM)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=0.5, help="CPU seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
-    sec = args.seconds
 
     payload = os.urandom(PAYLOAD)
-    results: list[Result] = []
+    ops: list[tuple[str, Callable[[], object]]] = []
 
     # ---- baselines (same run, same payload)
     aes = AESGCM(os.urandom(32))
     nonce = os.urandom(12)
-    base_aes = rate(lambda: aes.encrypt(nonce, payload, None), sec)
     signer = Ed25519PrivateKey.generate()
     peer = X25519PrivateKey.generate().public_key()
 
@@ -95,7 +111,8 @@ def main() -> None:
         X25519PrivateKey.generate().exchange(peer)
         aes.encrypt(nonce, payload, None)
 
-    base_floor = rate(floor_op, sec)
+    ops.append((BASE_AES, lambda: aes.encrypt(nonce, payload, None)))
+    ops.append((BASE_FLOOR, floor_op))
 
     # ---- OpenPGP record sealing
     sequoia = SequoiaEngine()
@@ -119,63 +136,45 @@ def main() -> None:
 
         return seal
 
-    sample = sealer(sequoia, v4.info.armored)()
-    plaintext_len = len(sample.armored)
+    armored_len = len(sealer(sequoia, v4.info.armored)().armored)
     plain = SequoiaEngine(fast_path=False)
     for engine, label in ((sequoia, "sequoia"), (plain, "sequoia, pysequoia only")):
         for key, fmt in ((v4, "v4 recipient (SEIPDv1)"), (v6, "v6 recipient (SEIPDv2/OCB)")):
-            seal = sealer(engine, key.info.armored)
-            results.append(Result(f"seal, {label}, {fmt}", rate(seal, sec)))
-    with tempfile.TemporaryDirectory() as home:
-        gnupg = GnupgEngine(home)
-        try:
-            results.append(
-                Result(
-                    "seal, gnupg, v4 recipient (SEIPDv1)",
-                    rate(sealer(gnupg, v4.info.armored), sec, 10),
-                )
-            )
-        finally:
-            gnupg.close()
+            ops.append((f"seal, {label}, {fmt}", sealer(engine, key.info.armored)))
+    home = tempfile.TemporaryDirectory()
+    gnupg = GnupgEngine(home.name)
+    ops.append(("seal, gnupg, v4 recipient (SEIPDv1)", sealer(gnupg, v4.info.armored)))
 
     opener = ContextLock(sequoia, None, [server_key.public_armored])
     sealed_v6 = sealer(sequoia, v6.info.armored)()
-    results.append(
-        Result(
+    ops.append(
+        (
             "open + verify, sequoia, v6 (reader)",
-            rate(lambda: opener.open_record(sealed_v6.armored, v6.secret_armored, "bench"), sec),
+            lambda: opener.open_record(sealed_v6.armored, v6.secret_armored, "bench"),
         )
     )
 
     # ---- field encryption
     cipher = FieldCipher([os.urandom(32)])
     token = cipher.encrypt("ai-context", payload, row_id=42)
-    results.append(
-        Result(
-            "field encrypt 2 KB",
-            rate(lambda: cipher.encrypt("ai-context", payload, row_id=42), sec),
-        )
-    )
-    results.append(
-        Result(
-            "field decrypt 2 KB", rate(lambda: cipher.decrypt("ai-context", token, row_id=42), sec)
-        )
-    )
-    results.append(
-        Result(
-            "lookup hash (HMAC-SHA256)",
-            rate(lambda: cipher.lookup_hash("chat-id", -1002222333444), sec),
-        )
-    )
+    ops.append(("field encrypt 2 KB", lambda: cipher.encrypt("ai-context", payload, row_id=42)))
+    ops.append(("field decrypt 2 KB", lambda: cipher.decrypt("ai-context", token, row_id=42)))
+    ops.append(("lookup hash (HMAC-SHA256)", lambda: cipher.lookup_hash("chat-id", -1002222333444)))
 
-    lines = render(results, base_aes, base_floor, plaintext_len)
+    try:
+        best = best_rates(ops, args.rounds, args.seconds)
+    finally:
+        gnupg.close()
+        home.cleanup()
+    results = [Result(name, best[name]) for name, _ in ops[2:]]
+    lines = render(results, best[BASE_AES], best[BASE_FLOOR], armored_len, args.rounds)
     print("\n".join(lines))
     if args.write_docs:
         write_docs(lines)
 
 
 def render(
-    results: list[Result], base_aes: float, base_floor: float, armored_len: int
+    results: list[Result], base_aes: float, base_floor: float, armored_len: int, rounds: int
 ) -> list[str]:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cpu = platform.processor() or platform.machine()
@@ -185,13 +184,13 @@ def render(
         f"Measured {now} with `python -m bench.crypto_bench`, per CPU-second of one core "
         f"({os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}). Records are "
         f"~{PAYLOAD} bytes of JSON (armored: {armored_len} bytes), signed with the server's v4 "
-        "Ed25519 key. Baselines are measured in the same run on the same payload.",
+        f"Ed25519 key. Best of {rounds} interleaved rounds; baselines are measured in the same "
+        "rounds on the same payload.",
         "",
         "| operation | per CPU-second (one core) | × raw AES-GCM | × public-key floor |",
         "| --- | ---: | ---: | ---: |",
-        f"| baseline: raw AES-256-GCM, 2 KB | {base_aes:,.0f} | 1 | |",
-        f"| baseline: public-key floor (Ed25519 sign + X25519 + AES-GCM) | {base_floor:,.0f} | "
-        f"{base_floor / base_aes:.3f} | 1 |",
+        f"| {BASE_AES} | {base_aes:,.0f} | 1 | |",
+        f"| {BASE_FLOOR} | {base_floor:,.0f} | {base_floor / base_aes:.3f} | 1 |",
     ]
     for r in results:
         lines.append(

@@ -74,12 +74,17 @@ def _derive(master: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = text.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4), strict_mode=True)
 
 
 def decode_master_key(text: str) -> bytes:
@@ -195,7 +200,7 @@ class FieldCipher:
             raise FieldDecryptError(FieldErrorKind.UNKNOWN_KEY)
         try:
             blob = _unb64(parts[2])
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
             raise FieldDecryptError(FieldErrorKind.MALFORMED) from exc
         return key_id, blob
 
