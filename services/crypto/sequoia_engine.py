@@ -117,6 +117,7 @@ class SequoiaEngine:
         self._enc_keys: _LRU[str, pkt.KeyMaterial] = _LRU(4096)
         self._signers: _LRU[bytes, ps.PySigner] = _LRU(16)
         self._tsks: _LRU[bytes, ps.Tsk] = _LRU(64)
+        # unlocked user keys, for the reader opening many records (the server never decrypts)
         self._decryptors: _LRU[bytes, ps.PyDecryptor] = _LRU(8)
 
     # ------------------------------------------------------------------ keys
@@ -149,7 +150,7 @@ class SequoiaEngine:
         try:
             return self._inspect(cert, now or datetime.now(UTC))
         except RuntimeError as exc:  # Sequoia refused the key outright
-            text = str(exc).split("\n", 1)[0] + str(exc)
+            text = str(exc)
             if "Policy rejected" in text or "not considered secure" in text:
                 raise KeyImportError(KeyErrorKind.WEAK_ALGORITHM) from exc
             raise KeyImportError(KeyErrorKind.NOT_OPENPGP) from exc
