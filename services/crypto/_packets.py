@@ -480,8 +480,9 @@ def dearmor(text: bytes) -> bytes:
 def armor_message(binary: bytes) -> str:
     """ASCII armor for a message, without the optional CRC-24 line (RFC 9580 6.1: receivers must
     accept its absence; GnuPG 2.2 and OpenPGP.js do). Lines of 76 characters."""
-    body = base64.encodebytes(binary).decode("ascii")
-    return f"-----BEGIN PGP MESSAGE-----\n\n{body}-----END PGP MESSAGE-----\n"
+    text = binascii.b2a_base64(binary, newline=False).decode("ascii")
+    body = "\n".join([text[i : i + 76] for i in range(0, len(text), 76)])
+    return f"-----BEGIN PGP MESSAGE-----\n\n{body}\n-----END PGP MESSAGE-----\n"
 
 
 def literal_packet(data: bytes) -> bytes:
