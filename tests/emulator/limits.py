@@ -126,15 +126,17 @@ FaultKind = Literal["error", "timeout", "timeout_after_effect"]
 class Fault:
     """One injected failure.
 
-    ``error``: answer ``code`` (500 Internal Server Error, 502 Bad Gateway) without doing anything.
-    ``timeout``: hold the request ``delay`` seconds without doing anything (beyond the client's
-    timeout, so the client gives up). ``timeout_after_effect``: do the work, then hold the answer
-    (the message was sent but the bot never heard so: the classic duplicate-send trap).
+    ``error``: answer ``code`` without doing anything: 500 Internal Server Error, 502 Bad Gateway,
+    or 429 Too Many Requests with ``retry_after``. ``timeout``: hold the request ``delay``
+    seconds without doing anything (beyond the client's timeout, so the client gives up).
+    ``timeout_after_effect``: do the work, then hold the answer (the message was sent but the bot
+    never heard so: the classic duplicate-send trap).
     """
 
     kind: FaultKind = "error"
     code: int = 500
     delay: float = 65.0
+    retry_after: int = 1
 
 
 @dataclass
@@ -146,17 +148,21 @@ class _Rule:
     schedule: deque[Fault | None] = field(default_factory=deque)
 
 
+RuleKey = tuple[str, int | None]
+
+
 class FaultInjector:
     """Per-method failures, either by probability (seeded RNG) or by an explicit schedule.
 
-    ``emu.faults.set("sendMessage", error_rate=0.2, timeout_rate=0.1)``;
+    ``emu.faults.set("sendMessage", error_rate=0.2, error_codes=(429, 500, 502))``;
     ``emu.faults.schedule("sendMessage", [500, None, "timeout"])`` fails the next call with 500,
-    lets the second through, times the third out. ``"*"`` applies to every method.
+    lets the second through, times the third out. ``"*"`` applies to every method;
+    ``chat_id=`` narrows a rule to calls into one chat.
     """
 
     def __init__(self, seed: int = 0) -> None:
         self.rng = random.Random(seed)
-        self._rules: dict[str, _Rule] = {}
+        self._rules: dict[RuleKey, _Rule] = {}
 
     def seed(self, seed: int) -> None:
         self.rng.seed(seed)
@@ -172,22 +178,34 @@ class FaultInjector:
         error_codes: Iterable[int] = (500, 502),
         timeout_rate: float = 0.0,
         timeout_delay: float = 65.0,
+        chat_id: int | None = None,
     ) -> None:
-        rule = self._rules.setdefault(method, _Rule())
+        rule = self._rules.setdefault((method, chat_id), _Rule())
         rule.error_rate = error_rate
         rule.error_codes = tuple(error_codes)
         rule.timeout_rate = timeout_rate
         rule.timeout_delay = timeout_delay
 
-    def schedule(self, method: str, outcomes: Iterable[Fault | int | str | None]) -> None:
-        """Queue outcomes for the next calls: a Fault, an HTTP code, "timeout",
-        "timeout_after_effect", or None (no fault)."""
-        rule = self._rules.setdefault(method, _Rule())
+    def schedule(
+        self,
+        method: str,
+        outcomes: Iterable[Fault | int | str | None],
+        *,
+        chat_id: int | None = None,
+    ) -> None:
+        """Queue outcomes for the next calls: a Fault, an HTTP code (429, 500, 502, …),
+        "timeout", "timeout_after_effect", or None (no fault)."""
+        rule = self._rules.setdefault((method, chat_id), _Rule())
         for outcome in outcomes:
             rule.schedule.append(_to_fault(outcome, rule.timeout_delay))
 
-    def decide(self, method: str) -> Fault | None:
-        for key in (method, "*"):
+    def decide(self, method: str, chat_id: int | None = None) -> Fault | None:
+        keys: list[RuleKey] = []
+        for name in (method, "*"):
+            if chat_id is not None:
+                keys.append((name, chat_id))
+            keys.append((name, None))
+        for key in keys:
             rule = self._rules.get(key)
             if rule is None:
                 continue

@@ -198,10 +198,12 @@ class BotAPIEmulator:
         record = CallRecord(method=method, params=_loggable(raw), ok=False, at=self.clock.now())
         self.requests.append(record)
         self.notify()
-        fault = self.faults.decide(method)
+        fault = self.faults.decide(method, _chat_id_of(raw))
         if fault is not None:
             record.fault = fault.kind if fault.kind != "error" else f"error {fault.code}"
         if fault is not None and fault.kind == "error":
+            if fault.code == 429:
+                return self._finish(record, too_many_requests(fault.retry_after))
             return self._finish(record, server_error(fault.code))
         if fault is not None and fault.kind == "timeout":
             await self._hold(fault.delay)  # the client gives up; nothing was done
@@ -682,6 +684,18 @@ class BotAPIEmulator:
 
 def _as_user(who: UserActor | User) -> User:
     return who if isinstance(who, User) else who.user
+
+
+def _chat_id_of(raw: dict[str, Any]) -> int | None:
+    value = raw.get("chat_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _json(body: dict[str, Any], status: int) -> web.Response:

@@ -439,6 +439,18 @@ async def test_private_chat_bursts_then_429_and_edits_count(
     assert len(emulator.errors(429)) == 1
 
 
+async def test_injected_429_for_one_chat_only(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
+    user = await started_user(emulator, emulator_bot)
+    other = await started_user(emulator, emulator_bot, "Ben")
+    emulator.faults.schedule("sendMessage", [429], chat_id=user.id)
+    await emulator_bot.send_message(other.id, "unaffected")
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await emulator_bot.send_message(user.id, "limited")
+    assert caught.value.retry_after == 1
+    await emulator_bot.send_message(user.id, "through")
+    assert [c.fault for c in emulator.calls_to("sendMessage")] == [None, "error 429", None]
+
+
 async def test_scheduled_server_errors(emulator: BotAPIEmulator, emulator_bot: Bot) -> None:
     user = await started_user(emulator, emulator_bot)
     emulator.faults.schedule("sendMessage", [500, 502, None])
