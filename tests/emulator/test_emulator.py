@@ -1021,3 +1021,26 @@ async def test_basic_group_upgrade_and_demotion(
     await owner.demote_bot(supergroup)
     with pytest.raises(TelegramBadRequest, match="not enough rights to create a topic"):
         await emulator_bot.create_forum_topic(supergroup.id, "Audit")
+
+
+async def test_get_requests_and_case_insensitive_method_names(emulator: BotAPIEmulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        url = f"{emulator.base_url}/bot{emulator.token}/getme?"
+        async with http.get(url) as response:
+            body = await response.json()
+    assert body["ok"] is True
+    assert emulator.calls[-1].method == "getMe"
+
+
+async def test_redelivery_of_a_confirmed_update(
+    emulator: BotAPIEmulator, emulator_bot: Bot
+) -> None:
+    user = emulator.create_user("Aiko")
+    await user.send_text("once")
+    (first,) = await emulator_bot.get_updates()
+    assert await emulator_bot.get_updates(offset=first.update_id + 1) == []
+    emulator.updates.redeliver(first.update_id)
+    (again,) = await emulator_bot.get_updates(offset=first.update_id + 1)
+    assert again.update_id == first.update_id
+    assert again.message is not None
+    assert again.message.text == "once"
