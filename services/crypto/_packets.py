@@ -342,18 +342,19 @@ def pkesk_v3(key: KeyMaterial, session_key: bytes, sym: int = SYM_AES256) -> byt
         )
     else:
         raise PacketError("unsupported ECDH curve")
-    param = (
-        bytes([len(oid)])
-        + oid
-        + bytes([ALG_ECDH, 3, 1, hash_id, kek_sym])
-        + b"Anonymous Sender    "
-        + key.fingerprint()
-    )
+    param = _ecdh_param(oid, hash_id, kek_sym, key.fingerprint())
     kek = hashlib.new(_HASHES[hash_id], b"\x00\x00\x00\x01" + shared + param).digest()
     kek = kek[: _SYM_KEYLEN[kek_sym]]
     pad = 8 - len(m) % 8
     wrapped = aes_key_wrap(kek, m + bytes([pad]) * pad)
     return frame(TAG_PKESK, head + mpi(v) + bytes([len(wrapped)]) + wrapped)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ecdh_param(oid: bytes, hash_id: int, kek_sym: int, fingerprint: bytes) -> bytes:
+    """The ECDH KDF "Param" (RFC 9580 11.5): curve, algorithm, KDF parameters, fingerprint."""
+    head = bytes([len(oid)]) + oid + bytes([ALG_ECDH, 3, 1, hash_id, kek_sym])
+    return head + b"Anonymous Sender    " + fingerprint
 
 
 def seipd_v1(session_key: bytes, plaintext_packets: bytes) -> bytes:
