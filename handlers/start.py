@@ -40,6 +40,8 @@ async def set_language(
         await query.answer(i18n("error-button-expired"), show_alert=True)
         return
     await users.set_locale(session, user, callback_data.locale)
+    # Confirm only what is stored: the next message must already find the new language.
+    await session.commit()
     i18n = translator.for_locale(callback_data.locale)
     await query.answer(i18n("language-changed"))
     if query.message is not None and isinstance(query.message, Message):
