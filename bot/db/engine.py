@@ -42,7 +42,12 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock at the start, so that concurrent transactions queue on
+    # busy_timeout. A deferred transaction that reads and then writes after another connection
+    # committed fails at once with "database is locked" in WAL mode (two first updates of a new
+    # user, a handler racing the log delivery worker). Keep sessions short (commit before slow
+    # work), as the AI chat handler does.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
