@@ -363,7 +363,6 @@ class BroadcastWorker:
             await session.commit()
 
     async def _send(self, user_id: int, text: str) -> RecipientState:
-        server_errors = 0
         while True:
             await self.pacer.wait()
             try:
@@ -375,14 +374,8 @@ class BroadcastWorker:
                 continue
             except TelegramForbiddenError:
                 return RecipientState.BLOCKED
-            except TelegramServerError:
-                server_errors += 1
-                if server_errors <= 2:
-                    self.pacer.pause(float(server_errors))
-                    continue
-                return RecipientState.FAILED
-            except TelegramNetworkError:
-                # It may have arrived: never send it a second time.
+            except (TelegramServerError, TelegramNetworkError):
+                # A 5xx from a proxy or a lost answer may follow a delivery: never send twice.
                 return RecipientState.FAILED
             except TelegramBadRequest:
                 return RecipientState.FAILED
