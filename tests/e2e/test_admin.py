@@ -42,6 +42,7 @@ ADMIN_ID = 900_000_001
 LOCALES = ["ja", "en"]
 T = Translator()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_DAY = timedelta(hours=24, seconds=1)
 
 
 def plain(locale: str, key: str, **args: Any) -> str:
@@ -202,9 +203,6 @@ async def test_forged_admin_callbacks_do_nothing_and_are_audited(
         "purge:0",
     }
     assert all(e.expires_at <= utcnow().replace(microsecond=0) + _DAY for e in events)
-
-
-_DAY = timedelta(hours=24, seconds=1)
 
 
 # ------------------------------------------------------------------------ every button
