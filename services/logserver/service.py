@@ -441,7 +441,21 @@ class LogServerService:
     async def record_in(
         self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
     ) -> RecordResult:
-        """`record()` inside the caller's transaction (the caller commits, then wakes)."""
+        """`record()` inside the caller's transaction (the caller commits, then wakes).
+
+        Never raises: a record that cannot be made is rolled back to a savepoint and reported
+        as ``FAILED``, so the caller's own work (a payment) still commits.
+        """
+        try:
+            async with session.begin_nested():
+                return await self._record_in(session, user_id, kind, body)
+        except Exception:
+            log.exception("log record for user %s could not be made", user_id)
+            return RecordResult.FAILED
+
+    async def _record_in(
+        self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
+    ) -> RecordResult:
         # Write first: takes the row lock (PostgreSQL) or the write lock (SQLite, whose WAL mode
         # refuses a read transaction that later writes after someone else committed).
         await session.execute(

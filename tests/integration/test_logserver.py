@@ -93,3 +93,32 @@ async def test_the_link_is_stored_encrypted_and_found_by_its_keyed_hash(
         assert "Secret title" not in found.chat_enc
         assert service.chat_of(found) == (CHAT_ID, "Secret title")
         assert await service.by_chat(session, CHAT_ID - 1) is None
+
+
+async def test_a_record_that_cannot_be_made_does_not_undo_the_callers_work(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    service = await _service(engine, tmp_path)
+    key = SequoiaEngine().generate_key("Reader", version=KeyVersion.V4, passphrase="pw")
+    async with service.sessionmaker() as session:
+        session.add(User(id=44))
+        await session.flush()
+        server = await service.bind(session, 44, CHAT_ID, "t")
+        await service.set_key(session, server, key.info)
+        server.public_key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbroken\n"
+        await session.commit()
+    async with service.sessionmaker() as session:
+        user = await session.get(User, 44)
+        assert user is not None
+        user.locale = "en"  # the caller's own change, e.g. a payment
+        result = await service.record_in(session, 44, RecordKind.BILLING, {"stars": 1})
+        await session.commit()
+    assert result is RecordResult.FAILED
+    async with service.sessionmaker() as session:
+        user = await session.get(User, 44)
+        server = await session.get(LogServer, 44)
+        assert user is not None
+        assert user.locale == "en"
+        assert server is not None
+        assert server.next_seq == 0
+        assert await service.queued(session, 44) == 0
