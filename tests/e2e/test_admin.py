@@ -26,6 +26,7 @@ from bot.db.models.payments import Payment
 from bot.i18n import Translator
 from bot.settings import Settings, SettingsError, load_settings
 from keyboards.admin import AdminAction, AdminCD
+from services import ledger
 from services.admin import stats
 from services.admin.config import AdminSettings
 from services.admin.service import AdminConfigError
@@ -841,3 +842,36 @@ async def test_the_panel_works_in_webhook_mode(
         press = await stranger.press(greeting, text="x")
         assert press.answer is not None
         assert press.answer.text == plain("ja", "error-button-expired")
+
+
+async def test_a_deduction_confirmed_after_the_balance_fell_is_refused(
+    emulator: BotAPIEmulator,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with run_bot(emulator, settings):
+        target = emulator.create_user("Jiro", language_code="en")
+        await target.send_text("/start")
+        await target.wait_reply()
+        async with sessions() as s:
+            await ledger.apply_movement(s, target.id, 100, MovementKind.GRANT, "seed")
+            await s.commit()
+        admin = emulator.create_user("Ops", language_code="en", user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, "en")
+        await panel.press("admin-btn-users")
+        await panel.reply(str(target.id))
+        await emulator.wait_until(lambda: str(target.id) in panel.text, what="card")
+        await panel.press("admin-btn-deduct")
+        await panel.reply("80")
+        await panel.shows(
+            "admin-confirm-deduct", id=str(target.id), amount=80, before=100, after=20
+        )
+        # Meanwhile the user spends most of the balance.
+        async with sessions() as s:
+            await ledger.apply_movement(s, target.id, -50, MovementKind.USAGE, "reply-1")
+            await s.commit()
+        await panel.press("admin-btn-confirm")
+        await panel.shows("admin-deduct-too-much", balance=50, amount=80)
+    assert (await db_user(sessions, target.id)).credits == 50
+    events = await audit_rows(sessions)
+    assert ("deduct", AuditResult.FAILED) in {(e.action, e.result) for e in events}
