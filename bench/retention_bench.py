@@ -190,7 +190,9 @@ async def main(args: argparse.Namespace) -> None:
             migrate_on_start=False,
             throttle_rate=1000.0,
             throttle_burst=1000,
-            retention=RetentionSettings(batch_size=args.batch),
+            retention=RetentionSettings(
+                batch_size=args.batch, pause_between_batches_ms=args.pause_ms
+            ),
         )
         app = build(settings)
         await app.bot.session.close()
@@ -267,6 +269,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=RetentionSettings().batch_size)
     parser.add_argument("--rate", type=float, default=200.0, help="updates per second")
     parser.add_argument("--idle-seconds", type=float, default=5.0)
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="pause between batches")
     parser.add_argument("--layout", choices=["interleaved", "ordered"], default="interleaved")
     parser.add_argument(
         "--reuse-seed",
