@@ -129,14 +129,14 @@ async def wait_records(
 
 async def open_logserver(user: UserActor) -> StoredMessage:
     sent = await user.send_text("/logserver")
-    return await user.wait_reply(after=sent)
+    return await user.wait_reply(timeout=20, after=sent)
 
 
 async def reply_containing(
     emulator: BotAPIEmulator,
     user: UserActor,
     needle: str,
-    timeout: float = 10,
+    timeout: float = 20,
     since: StoredMessage | None = None,
 ) -> StoredMessage:
     return await emulator.wait_for(
