@@ -111,6 +111,9 @@ def schema_problems(metadata: MetaData, entries: list[ColumnEntry]) -> list[str]
                 problems.append(f"{table.name}: kept {expiry.after} after {expiry.column.name}")
             if not _indexed(table, expiry.column.name):
                 problems.append(f"{table.name}.{expiry.column.name}: purge column not indexed")
+            if expiry.column.nullable:
+                # A NULL deadline never passes: such a row would live forever.
+                problems.append(f"{table.name}.{expiry.column.name}: purge column nullable")
         for column in table.columns:
             entry = documented.pop((table.name, column.name), None)
             where = f"{table.name}.{column.name}"

@@ -64,7 +64,7 @@ def test_a_new_table_with_an_expiry_is_purged_and_must_be_documented_as_expiring
         metadata,
         Column("id", Integer, primary_key=True),
         Column("ciphertext", String),
-        Column("expires_at", DateTime(timezone=True), index=True),
+        Column("expires_at", DateTime(timezone=True), index=True, nullable=False),
     )
     problems = schema_problems(metadata, parse_tables(TEXT))
     assert sorted(problems) == [
@@ -87,7 +87,7 @@ def test_an_unindexed_purge_column_and_a_stale_entry_fail() -> None:
         "scratch",
         metadata,
         Column("id", Integer, primary_key=True),
-        Column("made_at", DateTime(timezone=True)),
+        Column("made_at", DateTime(timezone=True), nullable=False),
         info={INFO_KEY: Retention(expires="made_at", after=timedelta(hours=1))},
     )
     entries = [
@@ -101,6 +101,8 @@ def test_an_unindexed_purge_column_and_a_stale_entry_fail() -> None:
     Index("ix_scratch_made_at", table.c.made_at)
     entries.pop()
     assert schema_problems(metadata, entries) == []
+    table.c.made_at.nullable = True
+    assert schema_problems(metadata, entries) == ["scratch.made_at: purge column nullable"]
 
 
 def test_a_policy_cannot_keep_personal_temporary_data_beyond_a_day() -> None:
