@@ -38,7 +38,7 @@ from services.logserver.delivery import DeliveryWorker
 from services.logserver.format import split_armored
 from tests.emulator import admin_rights
 from tests.emulator.actors import UserActor
-from tests.emulator.errors import server_error, too_many_requests
+from tests.emulator.errors import bad_request, server_error, too_many_requests
 from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, Member, StoredMessage
@@ -947,3 +947,57 @@ async def test_no_plaintext_record_or_group_id_in_the_database_or_redis(
             assert canary.encode() not in raw
             assert title.encode() not in raw
             assert group_id.encode() not in raw
+
+
+async def test_more_refusals_each_with_its_message(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    # A key nobody asked for.
+    loner = emulator.create_user("Uma", language_code="en")
+    sent = await loner.send_text(user_key.info.armored)
+    answer = await loner.wait_reply(timeout=20, after=sent)
+    assert "I was not waiting for a key" in (answer.text or "")
+
+    # A group that is already someone else's log server.
+    owner = emulator.create_user("Vic", language_code="en")
+    group = await onboard(app, emulator, owner, user_key)
+    admin = emulator.create_user("Wes", language_code="en")
+    group.members[admin.id] = Member(admin.user, "administrator", BOT_RIGHTS)
+    token = startgroup_token(await link_message(emulator, admin))
+    await admin.send_text(f"/start@{emulator.bot_user.username} {token}", chat=group)
+    await reply_containing(emulator, admin, "already the log server of another account")
+
+    # Paused: the test button says so instead of recording.
+    await press_panel(owner, emulator, group, PanelAction.PAUSE)
+    await wait_state(app, owner.id, LogServerState.PAUSED)
+    answer_text = await press_panel(owner, emulator, group, PanelAction.TEST)
+    assert answer_text.startswith("Logging is paused")
+
+    # A panel whose log server is gone.
+    async with app.sessionmaker() as session:
+        server = await session.get(LogServer, owner.id)
+        assert server is not None
+        await session.delete(server)
+        await session.commit()
+    pressed = await owner.press(
+        panel_of(emulator, group), data=PanelCD(action=PanelAction.RESUME).pack()
+    )
+    assert pressed.answer is not None
+    assert pressed.answer.text == "This group is no longer a log server."
+
+
+async def test_topics_that_cannot_be_created_are_explained(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    async def not_enough_rights(call: Call) -> Any:
+        raise bad_request("not enough rights to create a topic")
+
+    emulator.override_method("createForumTopic", not_enough_rights)
+    user = emulator.create_user("Xia", language_code="en")
+    await open_logserver(user)
+    group = emulator.create_supergroup(user, "No topics", is_forum=True)
+    await user.share_chat(REQUEST_GROUP, group)
+    await reply_containing(emulator, user, "Now your key")
+    await user.send_text(user_key.info.armored)
+    await reply_containing(emulator, user, "I could not create the topics")
+    assert not group.topics
