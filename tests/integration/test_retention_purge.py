@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,10 +21,12 @@ from bot.db.models.admin import (
     BroadcastRecipient,
 )
 from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
+from bot.settings import Settings
+from bot.state import MemoryState, RedisState
 from services import ledger, users
 from services.retention.config import RetentionSettings
 from services.retention.forget import forget_user
-from services.retention.jobs import PurgeIncomplete, purge_tick, run_purge
+from services.retention.jobs import PurgeIncomplete, purge_now, purge_tick, run_purge
 from services.retention.purge import purge_expired, sweep_redis
 
 DAY = timedelta(hours=24)
@@ -294,3 +296,22 @@ async def test_forget_deletes_the_users_personal_rows_and_keeps_the_ledger(
         assert await ledger.reconcile(session) == []
         recipients = await session.scalars(select(BroadcastRecipient.user_id))
         assert list(recipients) == [502]
+
+
+async def test_purge_now_is_the_same_purge_with_the_redis_sweep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    kv_prefix: str,
+    make_settings: Callable[..., Settings],
+) -> None:
+    now = utcnow()
+    await _seed_audit(sessionmaker, old=4, new=1, now=now)
+    await redis.set(kv_prefix + "forgotten", "x")
+    report = await purge_now(sessionmaker, make_settings(), RedisState(redis, kv_prefix))
+    assert report.ok
+    assert {t.table: t.deleted for t in report.tables}["admin_audit_events"] == 4
+    assert report.redis_keys_fixed == 1
+    # Without Redis (the embedded default) there is nothing to sweep.
+    await _seed_audit(sessionmaker, old=2, new=0, now=now)
+    report = await purge_now(sessionmaker, make_settings(redis_url=None), MemoryState())
+    assert (report.deleted, report.redis_keys_fixed) == (2, 0)
