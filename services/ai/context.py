@@ -36,6 +36,8 @@ SUMMARY_INSTRUCTION = (
     " pleasantries. Write only the summary."
 )
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+SUMMARY_ROOM = 600
+"""Tokens of the window kept free for the summary's instruction and answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,12 @@ def plan(
         keep.reverse()
         to_summarise = recent[: len(recent) - len(keep)]
         recent = keep
+        # the summary request itself must fit the window: the oldest turns go first
+        while to_summarise and sum(t.tokens for t in to_summarise) > max(
+            0, window - SUMMARY_ROOM
+        ):
+            to_summarise = to_summarise[1:]
+            dropped += 1
     # whatever happens to the summary, never exceed the window: drop the oldest turns
     while recent and summary_cost + sum(t.tokens for t in recent) > room:
         recent = recent[1:]

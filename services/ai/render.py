@@ -148,13 +148,55 @@ def _safe_href(href: str) -> bool:
     return lowered.startswith(("http://", "https://", "tg://", "mailto:"))
 
 
-def markdown_to_runs(markdown: str) -> list[Run]:
+BlockCache = dict[str, list[Run]]
+"""Converted blocks of one reply, kept by its presenter while it streams (and dropped with it)."""
+
+
+def markdown_blocks(markdown: str) -> list[str]:
+    """Split at blank lines outside code fences: blocks convert independently, so while a reply
+    streams only its last block needs converting again."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
+    for line in markdown.split("\n"):
+        stripped = line.lstrip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        if fence is None and not line.strip() and current:
+            blocks.append("\n".join(current))
+            current = []
+            continue
+        if not line.strip() and not current:
+            continue
+        current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _convert_block(block: str) -> list[Run]:
     try:
-        converted = telegram_format(markdown)
+        converted = telegram_format(block)
     except Exception:  # the converter must never cost the user their answer
         log.warning("markdown conversion failed; sending plain text", exc_info=True)
-        return [Run(markdown, ())] if markdown else []
-    return html_to_runs(converted)
+        return [Run(block, ())]
+    return html_to_runs(converted.strip("\n"))
+
+
+def markdown_to_runs(markdown: str, cache: BlockCache | None = None) -> list[Run]:
+    runs: list[Run] = []
+    for block in markdown_blocks(markdown):
+        converted = cache.get(block) if cache is not None else None
+        if converted is None:
+            converted = _convert_block(block)
+            if cache is not None:
+                cache[block] = converted
+        if runs and converted:
+            runs.append(Run("\n\n", ()))
+        runs.extend(converted)
+    return runs
 
 
 def html_to_runs(text: str) -> list[Run]:
@@ -245,6 +287,10 @@ def _hard_end(text: str, start: int, limit: int) -> int:
 
 
 def split_runs(runs: list[Run], limit: int = TELEGRAM_LIMIT) -> list[list[Run]]:
+    if sum(utf16_len(r.text) for r in runs) <= limit:  # the usual case: one message
+        text = "".join(r.text for r in runs)
+        trimmed = _trim(runs)
+        return [trimmed] if text.strip() and trimmed else []
     text, stacks = _char_stacks(runs)
     parts: list[list[Run]] = []
     start = 0
@@ -262,10 +308,24 @@ def split_runs(runs: list[Run], limit: int = TELEGRAM_LIMIT) -> list[list[Run]]:
     return parts
 
 
-def render(markdown: str, limit: int = TELEGRAM_LIMIT) -> list[Part]:
+def _trim(runs: list[Run]) -> list[Run]:
+    """Drop leading newlines outside code (as the splitter does at the top of each part)."""
+    out = list(runs)
+    while out and not _in_code(out[0].stack) and out[0].text.lstrip("\n") != out[0].text:
+        rest = out[0].text.lstrip("\n")
+        if rest:
+            out[0] = Run(rest, out[0].stack)
+            break
+        out.pop(0)
+    return out
+
+
+def render(
+    markdown: str, limit: int = TELEGRAM_LIMIT, cache: BlockCache | None = None
+) -> list[Part]:
     """Split a model reply into Telegram messages (HTML + plain twin each)."""
     parts = []
-    for piece in split_runs(markdown_to_runs(markdown), limit):
+    for piece in split_runs(markdown_to_runs(markdown, cache), limit):
         plain = "".join(r.text for r in piece)
         parts.append(Part(html=runs_to_html(piece), plain=plain.strip() or plain))
     return parts

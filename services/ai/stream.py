@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.ai.render import TELEGRAM_LIMIT, Part, render
+from services.ai.render import TELEGRAM_LIMIT, BlockCache, Part, render
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ class StreamPresenter:
             self.interval = pace.group_edit_interval
         self.text = ""
         self.delivery = Delivery()
+        self._blocks: BlockCache = {}
         # parts already delivered for good: (message id, html shown, plain shown)
         self._done: list[tuple[int, str]] = []
         self._live_id: int | None = None  # edit mode: the message being edited
@@ -157,7 +158,8 @@ class StreamPresenter:
         """Deliver the final text (``suffix`` appended, e.g. a "stopped" note) for good."""
         await self._stop_background()
         text = self.text + suffix
-        parts = render(text, self.limit) if text.strip() else []
+        parts = render(text, self.limit, self._blocks) if text.strip() else []
+        self._blocks.clear()
         self.delivery.parts = len(parts)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -238,7 +240,9 @@ class StreamPresenter:
 
     # -- pushing --------------------------------------------------------------------------
     async def _push_partial(self) -> None:
-        parts = render(self.text, self.limit)
+        parts = render(self.text, self.limit, self._blocks)
+        if len(self._blocks) > 256:  # keep only what the next render can reuse
+            self._blocks.clear()
         if not parts:
             return
         # complete parts (all but the last) go out for good as soon as the next one starts

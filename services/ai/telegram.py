@@ -51,11 +51,11 @@ class SendLimiter:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - 1e-9:  # float rounding must not starve a sender
+                    self._tokens = max(0.0, self._tokens - 1)
                     return
                 self.waited += 1
-                await self._sleep((1 - self._tokens) / self.rate)
+                await self._sleep(max(0.001, (1 - self._tokens) / self.rate))
 
 
 class BotSender:
