@@ -255,9 +255,7 @@ def plan(
         to_summarise = recent[: len(recent) - len(keep)]
         recent = keep
         # the summary request itself must fit the window: the oldest turns go first
-        while to_summarise and sum(t.tokens for t in to_summarise) > max(
-            0, window - SUMMARY_ROOM
-        ):
+        while to_summarise and sum(t.tokens for t in to_summarise) > max(0, window - SUMMARY_ROOM):
             to_summarise = to_summarise[1:]
             dropped += 1
     # whatever happens to the summary, never exceed the window: drop the oldest turns
