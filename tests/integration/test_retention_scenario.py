@@ -41,7 +41,7 @@ from keyboards.logserver import REQUEST_GROUP
 from services.ai.config import AISettings
 from services.crypto import GeneratedKey, KeyVersion
 from services.crypto.sequoia_engine import SequoiaEngine
-from services.logserver import LogServerSettings
+from services.logserver import LogServerService, LogServerSettings
 from services.retention.policy import expires_with, expiry_of
 from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import payments_of
@@ -172,6 +172,18 @@ async def run_scenario(
 
     # Let every queued record reach the group and every handler commit.
     await _settle(app)
+
+    # The bot is removed from the group: the next exchange's record waits in the outbox (as
+    # ciphertext) for the group to come back, at most 24 hours.
+    await user.remove_bot_from_group(group)
+    await bot_says(emulator, user, "Your log server is disconnected")
+    fake_openai.queue(Reply(text=f"Still here: {canaries.reply}"))
+    sent = await user.send_text(f"Once more, {canaries.message}")
+    await bot_says(emulator, user, "Still here", since=sent)
+    service = app.dispatcher["logserver"]
+    assert isinstance(service, LogServerService)
+    await service.flush()
+    await _settle(app)
     return user
 
 
@@ -299,7 +311,7 @@ async def test_no_canary_in_clear_and_nothing_temporary_survives_24_hours(
             # --- time travel: 24 h and one purge interval later, one purge tick ----------------
             tables = expiring_tables()
             before = await counts(app, tables)
-            for name in ("ai_turns", "ai_usage", "admin_audit_events"):
+            for name in ("ai_turns", "ai_usage", "admin_audit_events", "log_outbox"):
                 assert before[name] > 0, f"the scenario wrote no {name} row"
             later = utcnow() + timedelta(
                 hours=24, seconds=settings.retention.purge_interval_seconds
