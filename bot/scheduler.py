@@ -118,7 +118,9 @@ class Scheduler:
             await ref_to_obj(job.ref)(**job.kwargs)
         except Exception as exc:
             status.failures += 1
-            status.last_error = f"{type(exc).__name__}: {exc}"[:200]
+            # First line only: database errors carry the statement and its values after it.
+            first_line = str(exc).split("\n", 1)[0]
+            status.last_error = f"{type(exc).__name__}: {first_line}"[:200]
             log.exception("job %s (tick %d) failed; it runs again next tick", name, tick)
         else:
             status.last_ok = self._clock()
