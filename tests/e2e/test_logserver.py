@@ -281,7 +281,7 @@ async def test_onboarding_with_the_startgroup_link_and_a_key_file(
     group = emulator.create_supergroup(user, "Ben's logs", is_forum=True)
     await user.add_bot_to_group(group, BOT_RIGHTS, start_payload=token)
     await emulator.wait_for(
-        lambda m: m.from_bot and "continue in your private chat" in (m.text or ""), 10, chat=group
+        lambda m: m.from_bot and "continue in your private chat" in (m.text or ""), 20, chat=group
     )
     await reply_containing(emulator, user, "Now your key")
     await user.send_document(user_key.info.armored.encode(), "ben.asc")
@@ -293,7 +293,7 @@ async def test_onboarding_with_the_startgroup_link_and_a_key_file(
     other = emulator.create_supergroup(user, "Second", is_forum=True)
     await user.add_bot_to_group(other, BOT_RIGHTS, start_payload=token)
     await emulator.wait_for(
-        lambda m: m.from_bot and "expired or was already used" in (m.text or ""), 10, chat=other
+        lambda m: m.from_bot and "expired or was already used" in (m.text or ""), 20, chat=other
     )
 
 
@@ -306,7 +306,7 @@ async def test_an_expired_or_foreign_startgroup_token_is_refused(
     group = emulator.create_supergroup(user, "Late", is_forum=True)
     await user.add_bot_to_group(group, BOT_RIGHTS, start_payload=token)
     await emulator.wait_for(
-        lambda m: m.from_bot and "expired or was already used" in (m.text or ""), 10, chat=group
+        lambda m: m.from_bot and "expired or was already used" in (m.text or ""), 20, chat=group
     )
 
     token = startgroup_token(await link_message(emulator, user))
@@ -314,7 +314,7 @@ async def test_an_expired_or_foreign_startgroup_token_is_refused(
     theirs = emulator.create_supergroup(stranger, "Eve's", is_forum=True)
     await stranger.add_bot_to_group(theirs, BOT_RIGHTS, start_payload=token)
     await emulator.wait_for(
-        lambda m: m.from_bot and "belongs to someone else" in (m.text or ""), 10, chat=theirs
+        lambda m: m.from_bot and "belongs to someone else" in (m.text or ""), 20, chat=theirs
     )
     async with app.sessionmaker() as session:
         assert await session.get(LogServer, stranger.id) is None
@@ -374,7 +374,7 @@ async def test_each_refusal_explains_how_to_fix_it(
         await owner.add_bot_to_group(group, BOT_RIGHTS)
         await user.send_text(f"/start@{emulator.bot_user.username} {token}", chat=group)
     refusal = await emulator.wait_for(
-        lambda m: m.from_bot and expected in (m.text or ""), 10, chat=group
+        lambda m: m.from_bot and expected in (m.text or ""), 20, chat=group
     )
     assert refusal.text
     async with app.sessionmaker() as session:
@@ -445,7 +445,7 @@ async def test_a_generated_key_is_handed_over_once_and_decrypts_the_records(
     prompt = await reply_containing(emulator, user, "Now your key")
     await user.press(prompt, text="Make a key for me")
     key_doc = await emulator.wait_for(
-        lambda m: m.from_bot and m.document is not None, 10, chat=user.chat
+        lambda m: m.from_bot and m.document is not None, 20, chat=user.chat
     )
     secret = emulator.state.files[key_doc.document["file_id"]].content.decode()  # type: ignore[index]
     assert "PRIVATE KEY BLOCK" in secret
@@ -770,7 +770,7 @@ async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twic
         await service.flush()
         # Kill it as soon as part of the burst is out.
         await emulator.wait_until(
-            lambda: len(posted_records(emulator, group)) >= 20 or None, 20, what="burst started"
+            lambda: len(posted_records(emulator, group)) >= 20 or None, 60, what="burst started"
         )
         worker_of(app).kill()
         async with app.sessionmaker() as session:
@@ -782,7 +782,7 @@ async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twic
         try:
             await emulator.wait_until(
                 lambda: len(posted_records(emulator, group)) >= total + 1 or None,
-                30,
+                120,
                 what="every record after the restart",
             )
         finally:
@@ -833,7 +833,7 @@ async def test_every_record_arrives_with_20_percent_429_and_5xx(
             await asyncio.sleep(0.02)  # a trickle, so that most go as single messages
         await emulator.wait_until(
             lambda: len(posted_records(emulator, group)) >= total + 1 or None,
-            60,
+            120,
             what="every record despite faults",
         )
         assert injected["429"] > 0
@@ -861,7 +861,7 @@ async def test_a_backed_up_queue_is_coalesced_into_one_document_per_topic(
             await service.record(user.id, RecordKind.CHAT, {"n": n})
         await user.add_bot_to_group(group, BOT_RIGHTS)
         await emulator.wait_until(
-            lambda: len(posted_records(emulator, group)) >= 61 or None, 30, what="all 61 records"
+            lambda: len(posted_records(emulator, group)) >= 61 or None, 120, what="all 61 records"
         )
         documents = [m for m in emulator.messages(group, from_bot=True) if m.document]
         assert documents, "nothing was coalesced"
