@@ -2,16 +2,19 @@
 
 One loop plans; each send runs as its own task, at most one per group and `concurrency` overall.
 
-* A row is *claimed* (a lease in the database) before it is sent and deleted only after Telegram
+* A row is *claimed* (a lease in the database; on SQLite, the one-process mode, an in-memory
+  claim shared by the process's workers) before it is sent and deleted only after Telegram
   accepted it, in one transaction with `last_delivery_at`. Several workers (instances) never send
-  the same row; a crashed worker's rows are free again when the lease runs out.
+  the same row; a crashed worker's rows are free again when the lease runs out. A send that timed
+  out may have arrived: it is sent again (same sequence number, recognisable as a duplicate).
 * Cancelling the worker (shutdown, or a test killing it) does not cut a send in half: the send
   and its acknowledgement are shielded, so either both happen or neither. Only a hard crash in the
   milliseconds between Telegram's answer and the commit can repeat a record; the copy has the
   same sequence number and ciphertext, and readers drop it.
 * Limits: our own sliding windows (`RateLimiter`) keep under 20 messages a minute per group and
-  30 a second overall. When a group's queue is longer than its free slots, the queued records of
-  one topic go together as one `.asc` document.
+  30 a second overall (per process: several instances share Telegram's limits but not these
+  windows, and then rely on `retry_after`). When a group's queue is longer than its free slots
+  beyond a reserve of half its limit, the queued records of one topic go as one `.asc` document.
 * 429: the group waits `retry_after`. 5xx and timeouts: the group backs off exponentially.
   403 (bot removed, group gone): the log server is disconnected and the user told; records wait.
 """
