@@ -77,7 +77,7 @@ async def run(
     calls: dict[int, Counter[str]] = defaultdict(Counter)
     engine = create_engine(db_url)
     sessionmaker = create_sessionmaker(engine)
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="ai-bench-")  # noqa: SIM115
+    log = (workdir / "bot.log").open("w+")  # noqa: SIM115 - lives as long as the bot process
     async with BotAPIEmulator(token="123456:BENCH-token") as emulator:
         for method in COUNTED:
             original = emulator.methods.get(method)
@@ -143,8 +143,8 @@ async def run(
                 await emulator.wait_until(all_final, timeout=timeout, what="every reply final")
             except TimeoutError:
                 log.seek(0)
-                print(f"only {len(finals)} of {n} replies final; bot log tail:")
-                print(log.read()[-4000:])
+                print(f"only {len(finals)} of {n} replies final; bot log: {workdir / 'bot.log'}")
+                print(log.read()[-2000:])
                 errors = Counter((c.method, c.error_code) for c in emulator.calls if not c.ok)
                 print("errors:", dict(errors))
             elapsed = time.monotonic() - started

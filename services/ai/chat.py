@@ -345,7 +345,7 @@ class AIService:
                     await presenter.abort()
                 await self.meter.release(reservation)
                 settled = True
-                log.info("reply failed: %s %s", exc.provider, exc.kind)
+                log.info("reply failed: %s %s (%s)", exc.provider, exc.kind, exc.message)
                 return ReplyResult(
                     Outcome.FAILED,
                     model=model,
