@@ -136,7 +136,9 @@ class AIService:
             use_drafts=settings.use_drafts,
         )
         self._inflight: dict[tuple[int, int], tuple[int, asyncio.Event]] = {}
-        self.send_limiter = SendLimiter(settings.global_send_rate)
+        # burst + rate stays under Telegram's 30 in any one second, with room for other features
+        rate = settings.global_send_rate
+        self.send_limiter = SendLimiter(rate, burst=max(1, int(rate // 4)))
 
     # -- models ---------------------------------------------------------------------------
     def providers_for(self, own: set[ProviderName]) -> list[ProviderName]:

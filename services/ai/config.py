@@ -88,7 +88,7 @@ class AISettings(BaseModel):
     draft_interval: float = Field(default=0.25, gt=0)
     """Minimum seconds between two ``sendMessageDraft`` updates in one private chat."""
 
-    global_send_rate: float = Field(default=25.0, gt=0)
+    global_send_rate: float = Field(default=20.0, gt=0)
     """Messages and edits per second for all replies together (Telegram: about 30 overall)."""
 
     use_drafts: bool = True
