@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import secrets
 import statistics
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,11 @@ PG = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL")
+# Bounds on every wait, in seconds: nothing in this script can hang silently.
+READY_TIMEOUT = 60.0
+HTTP_TIMEOUT = 10.0
+REPLY_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
 
 
 def message_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
@@ -82,7 +89,7 @@ async def bare_dispatch(n: int) -> tuple[float, list[float]]:
 class Stack:
     """The bot in its own process, the emulator here."""
 
-    def __init__(self, emulator: BotAPIEmulator, database_url: str) -> None:
+    def __init__(self, emulator: BotAPIEmulator, database_url: str, log_level: str) -> None:
         self.emulator = emulator
         self.port = free_port()
         self.secret = secrets.token_urlsafe(24)
@@ -99,7 +106,7 @@ class Stack:
             "REDIS_PREFIX": f"libral-bench-{uuid.uuid4().hex[:8]}:",
             "THROTTLE_RATE": "1000",
             "THROTTLE_BURST": "1000",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": log_level,
             "CRYPTO__MASTER_KEY": os.environ.get(
                 "CRYPTO__MASTER_KEY", "bGlicmFsLWJlbmNoLW1hc3Rlci1rZXktMzItYnl0ZXM="
             ),
@@ -113,87 +120,139 @@ class Stack:
             [sys.executable, "-m", "bot"], env=env, cwd=ROOT, stdout=self.log, stderr=self.log
         )
 
+    def cpu_seconds(self) -> float:
+        """CPU time the bot process has used so far (user + system), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-chars:]
+
     async def wait_ready(self) -> None:
+        """Until the bot has set its webhook, started its services and answered /healthz."""
         try:
-            await self.emulator.wait_for_call("setWebhook", timeout=60)
+            await self.emulator.wait_for_call("setWebhook", timeout=READY_TIMEOUT)
         except TimeoutError:
-            self.log.seek(0)
-            raise SystemExit("the bot did not start:\n" + self.log.read()[-3000:]) from None
+            raise SystemExit(
+                f"the bot did not start (exit code {self.process.poll()}):\n{self.log_tail()}"
+            ) from None
+        deadline = time.monotonic() + READY_TIMEOUT
+        health = f"http://127.0.0.1:{self.port}/healthz"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            while time.monotonic() < deadline and self.process.poll() is None:
+                try:
+                    async with http.get(health) as resp:
+                        if resp.status == 200:
+                            return
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.2)
+        raise SystemExit(
+            f"the bot is not healthy (exit code {self.process.poll()}):\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+        self.log.close()
+
+
+class Lost(Exception):
+    """Replies that never reached the emulator: the figures would be meaningless."""
 
 
 async def full_stack(
-    emulator: BotAPIEmulator, stack: Stack, n: int, rate: float, users: int
-) -> tuple[float, list[float], int]:
-    sent_at: dict[int, float] = {}
-    # One update in flight per user, so a reply maps back to its update.
-    idle: dict[int, asyncio.Event] = {}
+    emulator: BotAPIEmulator,
+    stack: Stack,
+    update_ids: Iterator[int],
+    n: int,
+    rate: float,
+    users: int,
+) -> tuple[float, list[float], int, float, float]:
+    """POST `n` /help updates at `rate` per second over `users` users; one in flight per user.
+
+    Every wait is bounded: a POST by HTTP_TIMEOUT, a reply by REPLY_TIMEOUT, the whole run by a
+    deadline. Update ids come from `update_ids`, shared by all runs: the bot de-duplicates
+    updates by id, so a run that reused the warm-up's ids would get no reply for them.
+    """
+    # chat id -> the future of the one update in flight for that user
+    waiting: dict[int, asyncio.Future[float]] = {}
+    locks = {5000 + i: asyncio.Lock() for i in range(users)}
     latencies: list[float] = []
-    done = asyncio.Event()
+    lost: list[int] = []
     original = emulator.methods.get("sendMessage")
     assert original is not None
 
     async def timed_send(call: Any) -> Any:
         result = await original(call)
-        chat_id = int(call.params["chat_id"])
-        t0 = sent_at.pop(chat_id, None)
-        if t0 is not None:
-            latencies.append(time.perf_counter() - t0)
-            idle[chat_id].set()
-            if len(latencies) >= n:
-                done.set()
+        future = waiting.pop(int(call.params["chat_id"]), None)
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
         return result
 
-    emulator.override_method("sendMessage", timed_send)
-    for i in range(users):
-        if 5000 + i not in emulator.state.users:
+    for user_id in locks:
+        if user_id not in emulator.state.users:
             # Known to the emulator and having started the bot, as a real user would be.
-            emulator.create_user(
-                "Bench", language_code="ja", user_id=5000 + i
-            ).user.started_bot = True
+            emulator.create_user("Bench", language_code="ja", user_id=user_id, started_bot=True)
     headers = {"X-Telegram-Bot-Api-Secret-Token": stack.secret}
     failures = 0
+    loop = asyncio.get_running_loop()
+    bot_cpu, own_cpu = stack.cpu_seconds(), time.process_time()
 
-    async with aiohttp.ClientSession() as http:
+    async def post(http: aiohttp.ClientSession, update_id: int, user_id: int) -> None:
+        nonlocal failures
+        async with locks[user_id]:
+            reply = loop.create_future()
+            waiting[user_id] = reply
+            t0 = time.perf_counter()
+            try:
+                async with http.post(
+                    stack.url, json=message_update(update_id, user_id, "/help"), headers=headers
+                ) as resp:
+                    if resp.status != 200:
+                        failures += 1
+                latencies.append(await asyncio.wait_for(reply, REPLY_TIMEOUT) - t0)
+            except (TimeoutError, aiohttp.ClientError):
+                lost.append(update_id)
+            finally:
+                if waiting.get(user_id) is reply:
+                    del waiting[user_id]
 
-        async def post(update_id: int, user_id: int) -> None:
-            nonlocal failures
-            gate = idle.setdefault(user_id, asyncio.Event())
-            if user_id in sent_at:
-                gate.clear()
-            while user_id in sent_at:
-                await gate.wait()
-            gate.clear()
-            sent_at[user_id] = time.perf_counter()
-            async with http.post(
-                stack.url, json=message_update(update_id, user_id, "/help"), headers=headers
-            ) as resp:
-                if resp.status != 200:
-                    failures += 1
-
-        tasks = []
-        started = time.perf_counter()
-        for i in range(n):
-            target = started + i / rate
-            delay = target - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(10_000_000 + i, 5000 + i % users)))
-        await asyncio.gather(*tasks)
-        try:
-            await asyncio.wait_for(done.wait(), timeout=120)
-        except TimeoutError:
-            recent = [(c.method, c.description) for c in emulator.errors()[-3:]]
-            raise SystemExit(
-                f"only {len(latencies)} of {n} replies arrived; non-200: {failures}; "
-                f"recent errors: {recent}"
-            ) from None
-        elapsed = time.perf_counter() - started
-    emulator.override_method("sendMessage", original)
-    return n / elapsed, latencies, failures
+    emulator.override_method("sendMessage", timed_send)
+    try:
+        timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            tasks: list[asyncio.Task[None]] = []
+            started = time.perf_counter()
+            for i in range(n):
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(post(http, next(update_ids), 5000 + i % users)))
+            # Queued behind each other per user: at most n/users replies, each bounded.
+            deadline = max(60.0, n / rate * 3) + (HTTP_TIMEOUT + REPLY_TIMEOUT) * 2
+            _, pending = await asyncio.wait(tasks, timeout=deadline)
+            for task in pending:
+                task.cancel()
+            elapsed = time.perf_counter() - started
+        bot_cpu, own_cpu = stack.cpu_seconds() - bot_cpu, time.process_time() - own_cpu
+    finally:
+        emulator.override_method("sendMessage", original)
+    if lost or pending or stack.process.poll() is not None:
+        recent = [(c.method, c.error_code, c.description) for c in emulator.errors()[-3:]]
+        raise Lost(
+            f"{len(latencies)} of {n} replies arrived; lost: {len(lost)} "
+            f"(first update ids {lost[:5]}); unfinished at the deadline: {len(pending)}; "
+            f"non-200: {failures}; bot exit code: {stack.process.poll()}; "
+            f"recent emulator errors: {recent}; bot log (tail):\n{stack.log_tail()}"
+        )
+    return n / elapsed, latencies, failures, bot_cpu / n, own_cpu / n
 
 
 async def main() -> None:
@@ -201,6 +260,7 @@ async def main() -> None:
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=500.0, help="offered updates per second")
     parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--log-level", default="WARNING", help="the bot's LOG_LEVEL")
     args = parser.parse_args()
 
     bare_rate, bare_lat = await bare_dispatch(args.updates)
@@ -208,27 +268,33 @@ async def main() -> None:
     name = f"libral_bench_{uuid.uuid4().hex[:8]}"
     await _execute(PG, f'CREATE DATABASE "{name}"')
     database_url = with_database(PG, name)
-    await _migrate(database_url)
+    # Update ids are never reused across runs: the bot would drop repeats as duplicates.
+    update_ids = itertools.count(10_000_000)
     try:
+        await asyncio.wait_for(_migrate(database_url), READY_TIMEOUT)
         async with BotAPIEmulator() as emulator:
-            stack = Stack(emulator, database_url)
+            stack = Stack(emulator, database_url, args.log_level)
             try:
                 await stack.wait_ready()
                 # Warm-up registers the users, so the measured run is the steady state.
-                await full_stack(emulator, stack, args.users, args.rate, args.users)
-                rate, lat, failures = await full_stack(
-                    emulator, stack, args.updates, args.rate, args.users
+                await full_stack(emulator, stack, update_ids, args.users, args.rate, args.users)
+                rate, lat, failures, bot_cpu, own_cpu = await full_stack(
+                    emulator, stack, update_ids, args.updates, args.rate, args.users
                 )
-                # Closed loop as fast as it goes, for the throughput ratio.
-                max_rate, _, _ = await full_stack(
-                    emulator, stack, args.updates, 100_000.0, args.users
+                # Closed loop as fast as it goes (`users` clients, one update in flight each).
+                max_rate, max_lat, _, max_bot_cpu, max_own_cpu = await full_stack(
+                    emulator, stack, update_ids, args.updates, 100_000.0, args.users
                 )
+            except Lost as error:
+                raise SystemExit(f"benchmark failed: {error}") from None
             finally:
                 stack.stop()
     finally:
         await _execute(PG, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     ms = 1000.0
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load}")
     print(f"updates: {args.updates}, offered rate: {args.rate:.0f}/s, users: {args.users}")
     print(f"redis: {'yes' if REDIS else 'no (memory)'}; database: PostgreSQL")
     print(
@@ -238,9 +304,21 @@ async def main() -> None:
     print(
         f"full stack at {args.rate:.0f}/s offered: {rate:,.0f} updates/s, "
         f"p50 {statistics.median(lat) * ms:.2f} ms, p99 {percentile(lat, 99) * ms:.2f} ms, "
-        f"non-200: {failures}"
+        f"max {max(lat) * ms:.0f} ms, non-200: {failures}"
     )
-    print(f"full stack, closed loop: {max_rate:,.0f} updates/s")
+    print(
+        f"  CPU per update: bot {bot_cpu * ms:.2f} ms, "
+        f"bench process (emulator + client) {own_cpu * ms:.2f} ms"
+    )
+    print(
+        f"full stack, closed loop ({args.users} clients): {max_rate:,.0f} updates/s, "
+        f"p50 {statistics.median(max_lat) * ms:.2f} ms, p99 {percentile(max_lat, 99) * ms:.2f} ms, "
+        f"max {max(max_lat) * ms:.0f} ms"
+    )
+    print(
+        f"  CPU per update: bot {max_bot_cpu * ms:.2f} ms, "
+        f"bench process (emulator + client) {max_own_cpu * ms:.2f} ms"
+    )
     print(f"ratio full stack / bare dispatch (throughput): {max_rate / bare_rate:.1%}")
 
 

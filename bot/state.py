@@ -9,9 +9,13 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 MAX_TTL_SECONDS = 24 * 3600
+# redis-py's default pool raises MaxConnectionsError at once when all its connections are busy, so
+# a burst of concurrent updates failed in the middlewares; this one makes them wait for a free one.
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_TIMEOUT_SECONDS = 20.0
 
 
 class KeyValueState(Protocol):
@@ -157,5 +161,8 @@ def _text(value: bytes | str) -> str:
 def create_state(redis_url: str | None, prefix: str) -> tuple[KeyValueState, Redis | None]:
     if redis_url is None:
         return MemoryState(prefix), None
-    redis = Redis.from_url(redis_url)
+    pool = BlockingConnectionPool.from_url(
+        redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_TIMEOUT_SECONDS
+    )
+    redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
     return RedisState(redis, prefix), redis
