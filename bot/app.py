@@ -233,6 +233,8 @@ async def run(app: Application, stop: asyncio.Event) -> None:
                 webhook_path=settings.webhook_path,
                 webhook_secret=secret,
             )
+            # Services start before the first update can arrive: Telegram may hold a queue.
+            await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
             runner = await _start_http(web_app, settings)
             await app.bot.set_webhook(
                 settings.webhook_url,
@@ -240,7 +242,6 @@ async def run(app: Application, stop: asyncio.Event) -> None:
                 allowed_updates=app.allowed_updates(),
             )
             log.info("webhook mode at %s", settings.webhook_url)
-            await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
             await stop.wait()
         else:
             if settings.http_enabled:
