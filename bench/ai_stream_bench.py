@@ -77,7 +77,7 @@ async def run(
     calls: dict[int, Counter[str]] = defaultdict(Counter)
     engine = create_engine(db_url)
     sessionmaker = create_sessionmaker(engine)
-    log = (workdir / "bot.log").open("w+")  # noqa: SIM115 - lives as long as the bot process
+    log = (workdir / "bot.log").open("w+")  # lives as long as the bot process
     async with BotAPIEmulator(token="123456:BENCH-token") as emulator:
         for method in COUNTED:
             original = emulator.methods.get(method)
