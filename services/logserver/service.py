@@ -216,11 +216,16 @@ class LogServerService:
         user's one-time state. The log server link itself stays. Returns rows deleted."""
         from bot.db.models import Base
         from services.retention.forget import user_condition
+        from services.retention.policy import Forget, forget_mode
         from services.retention.purge import expiries
 
         users = Base.metadata.tables["users"]
         total = 0
         for expiry in expiries(Base.metadata):
+            # Rows that must outlive /forget (the daily free allowance) outlive this too, or
+            # pressing the button would hand out a fresh allowance.
+            if forget_mode(expiry.table) is Forget.KEEP:
+                continue
             condition = user_condition(expiry.table, users, user_id)
             if condition is None:
                 continue
