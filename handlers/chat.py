@@ -155,8 +155,9 @@ async def _addressed_text(message: Message, bot: Bot) -> str | None:
     return " ".join(text.split())
 
 
-async def chat_group(
+async def _answer_in_group(
     message: Message,
+    text: str,
     session: AsyncSession,
     user: User,
     i18n: I18n,
@@ -164,9 +165,7 @@ async def chat_group(
     bot: Bot,
     payments: Payments,
 ) -> None:
-    text = await _addressed_text(message, bot)
-    if text is None:
-        return
+    """Answer ``text`` as a reply to ``message`` in its topic; an empty question gets a hint."""
     if not text:
         await message.reply(i18n("chat-group-empty"))
         return
@@ -179,6 +178,21 @@ async def chat_group(
         reply_to=message.message_id,
     )
     await _answer(message, request, session, i18n, ai, bot, payments)
+
+
+async def chat_group(
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+    ai: AIService,
+    bot: Bot,
+    payments: Payments,
+) -> None:
+    text = await _addressed_text(message, bot)
+    if text is None:
+        return
+    await _answer_in_group(message, text, session, user, i18n, ai, bot, payments)
 
 
 async def ask_command(
@@ -193,18 +207,7 @@ async def ask_command(
 ) -> None:
     """``/ask question``: works in groups even with privacy mode on (commands always arrive)."""
     text = " ".join((command.args or "").split())
-    if not text:
-        await message.reply(i18n("chat-group-empty"))
-        return
-    request = ChatRequest(
-        user_id=user.id,
-        chat_id=message.chat.id,
-        text=text,
-        private=False,
-        thread_id=_thread(message),
-        reply_to=message.message_id,
-    )
-    await _answer(message, request, session, i18n, ai, bot, payments)
+    await _answer_in_group(message, text, session, user, i18n, ai, bot, payments)
 
 
 async def new_conversation(

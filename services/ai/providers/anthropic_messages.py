@@ -18,7 +18,7 @@ from services.ai.providers.base import (
     Usage,
     status_to_kind,
 )
-from services.ai.providers.openai_chat import _retry_after
+from services.ai.providers.errors import status_error, unavailable_error
 
 DEFAULT_MAX_TOKENS = 4096
 
@@ -138,13 +138,7 @@ class AnthropicProvider:
             kind = status_to_kind(status, code=code, message=exc.message)
             if status == 529 or code == "overloaded_error":
                 kind = ErrorKind.UNAVAILABLE
-            return ProviderError(
-                kind,
-                name,
-                f"HTTP {status} {code}".strip(),
-                retry_after=_retry_after(exc.response.headers),
-                status=status,
-            )
+            return status_error(kind, name, status, code, headers=exc.response.headers)
         if isinstance(exc, anthropic.APIError):
             # Errors sent inside the SSE stream (``event: error``), e.g. overloaded_error.
             text = str(exc).lower()
@@ -152,7 +146,7 @@ class AnthropicProvider:
             if "rate_limit" in text:
                 kind = ErrorKind.RATE_LIMIT
             return ProviderError(kind, name, "stream error")
-        return ProviderError(ErrorKind.UNAVAILABLE, name, type(exc).__name__)
+        return unavailable_error(name, exc)
 
 
 def _finish(reason: str | None) -> FinishReason:

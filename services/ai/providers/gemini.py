@@ -21,6 +21,7 @@ from services.ai.providers.base import (
     Usage,
     status_to_kind,
 )
+from services.ai.providers.errors import status_error, unavailable_error
 
 _REFUSALS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
 
@@ -133,7 +134,7 @@ class GeminiProvider:
         except TimeoutError as exc:
             raise ProviderError(ErrorKind.TIMEOUT, self.name, "timed out") from exc
         except (OSError, aiohttp.ClientError) as exc:
-            raise ProviderError(ErrorKind.UNAVAILABLE, self.name, type(exc).__name__) from exc
+            raise unavailable_error(self.name, exc) from exc
         finally:
             try:
                 _open_responses.reset(token)
@@ -153,7 +154,7 @@ class GeminiProvider:
         except genai_errors.APIError as exc:
             raise self._error(exc) from exc
         except (OSError, aiohttp.ClientError) as exc:
-            raise ProviderError(ErrorKind.UNAVAILABLE, self.name, type(exc).__name__) from exc
+            raise unavailable_error(self.name, exc) from exc
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -170,7 +171,7 @@ class GeminiProvider:
         kind = status_to_kind(status, code=code, message=message)
         if code == "RESOURCE_EXHAUSTED" and "quota" in message.lower() and "day" in message.lower():
             kind = ErrorKind.QUOTA
-        return ProviderError(kind, self.name, f"HTTP {status} {code}".strip(), status=status)
+        return status_error(kind, self.name, status, code)
 
 
 def _usage(meta: types.GenerateContentResponseUsageMetadata) -> Usage | None:

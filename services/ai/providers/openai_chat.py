@@ -7,7 +7,6 @@ Retries are done one level up (``services.ai.providers.resilient``), so the SDK'
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import openai
 from openai import AsyncOpenAI
@@ -28,6 +27,7 @@ from services.ai.providers.base import (
     Usage,
     status_to_kind,
 )
+from services.ai.providers.errors import status_error, unavailable_error
 
 _NO_KEY = "no-key"  # local OpenAI-compatible servers accept any bearer token
 
@@ -120,14 +120,10 @@ class OpenAIChatProvider:
             body = exc.body if isinstance(exc.body, dict) else {}
             code = str(body.get("code") or body.get("type") or "")
             kind = status_to_kind(exc.status_code, code=code, message=exc.message)
-            return ProviderError(
-                kind,
-                self._name,
-                f"HTTP {exc.status_code} {code}".strip(),
-                retry_after=_retry_after(exc.response.headers),
-                status=exc.status_code,
+            return status_error(
+                kind, self._name, exc.status_code, code, headers=exc.response.headers
             )
-        return ProviderError(ErrorKind.UNAVAILABLE, self._name, type(exc).__name__)
+        return unavailable_error(self._name, exc)
 
 
 def _param(m: ChatMessage) -> ChatCompletionMessageParam:
@@ -144,16 +140,3 @@ def _finish(reason: str) -> FinishReason:
     if reason == "content_filter":
         return FinishReason.REFUSED
     return FinishReason.STOP
-
-
-def _retry_after(headers: Any) -> float | None:
-    """``retry-after-ms`` or ``retry-after`` (seconds) as sent by OpenAI and Anthropic."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            return max(0.0, float(raw) * scale)
-        except ValueError:
-            continue
-    return None
