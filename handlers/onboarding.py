@@ -8,6 +8,7 @@ import contextlib
 import io
 import logging
 import secrets
+from collections.abc import Iterable
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -16,6 +17,7 @@ from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     InaccessibleMessage,
+    InlineKeyboardMarkup,
     Message,
     ReplyKeyboardRemove,
 )
@@ -59,22 +61,29 @@ _PASSPHRASE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # ---------------------------------------------------------------------- rendering (shared)
 
 
+def _rights_text(i18n: I18n, rights: Iterable[str]) -> str:
+    return ", ".join(i18n(f"logserver-right-{r.replace('_', '-')}") for r in rights)
+
+
 def render_report(i18n: I18n, report: CheckReport) -> str:
     """Every problem and warning of a check, each with how to fix it."""
     lines: list[str] = []
     for problem in report.problems:
-        rights = ", ".join(
-            i18n(f"logserver-right-{r.replace('_', '-')}") for r in report.missing_rights
-        )
+        rights = _rights_text(i18n, report.missing_rights)
         lines.append(i18n(f"logserver-check-{problem.value}", rights=rights))
     for warning in report.warnings:
-        extra = ", ".join(
-            i18n(f"logserver-right-{r.replace('_', '-')}") for r in report.extra_rights
-        )
+        extra = _rights_text(i18n, report.extra_rights)
         lines.append(
             i18n(f"logserver-warn-{warning.value}", count=report.other_members, rights=extra)
         )
     return "\n\n".join(lines)
+
+
+def _with_warnings(i18n: I18n, text: str, report: CheckReport) -> str:
+    """`text`, followed by the check's warnings (if any) and how to fix them."""
+    if report.warnings:
+        text += "\n\n" + render_report(i18n, report)
+    return text
 
 
 def topic_names(i18n: I18n) -> dict[RecordKind, str]:
@@ -85,6 +94,10 @@ def panel_text(i18n: I18n, server: LogServer) -> str:
     state = i18n(f"logserver-state-{server.state.value.replace('_', '-')}")
     fingerprint = format_fingerprint(server.key_fingerprint) if server.key_fingerprint else "—"
     return i18n("logserver-panel", state=state, fingerprint=fingerprint)
+
+
+def _server_panel_keyboard(i18n: I18n, server: LogServer) -> InlineKeyboardMarkup:
+    return panel_keyboard(i18n, paused=server.state is LogServerState.PAUSED)
 
 
 async def status_text(
@@ -129,7 +142,7 @@ async def finish_setup(
                 server,
                 chat_id,
                 panel_text(i18n, server),
-                panel_keyboard(i18n, paused=server.state is LogServerState.PAUSED),
+                _server_panel_keyboard(i18n, server),
             )
             if not pinned:
                 await bot.send_message(server.user_id, i18n("logserver-warn-cannot-pin"))
@@ -219,9 +232,7 @@ async def bind_and_continue(
     # Committed before the prompt: the user's answer (the key) is another update that must
     # already see the link.
     await session.commit()
-    text = i18n("logserver-bound", title=report.title)
-    if report.warnings:
-        text += "\n\n" + render_report(i18n, report)
+    text = _with_warnings(i18n, i18n("logserver-bound", title=report.title), report)
     await bot.send_message(user_id, text, reply_markup=ReplyKeyboardRemove())
     if server.public_key is None:
         await bot.send_message(
@@ -230,6 +241,23 @@ async def bind_and_continue(
         return
     if await finish_setup(bot, session, logserver, server, i18n):
         await bot.send_message(user_id, i18n("logserver-setup-done", title=report.title))
+
+
+async def _server_or_alert(
+    query: CallbackQuery, i18n: I18n, server: LogServer | None, missing: str = "logserver-none"
+) -> LogServer | None:
+    """`server`; or, when there is none, None after the alert `missing` on the button."""
+    if server is None:
+        await query.answer(i18n(missing), show_alert=True)
+    return server
+
+
+def _editable(query: CallbackQuery) -> Message | None:
+    """The message the button is on, if the bot can still edit it."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        return None
+    return message
 
 
 # ---------------------------------------------------------------------- the key
@@ -351,7 +379,7 @@ async def refresh_panel(
             panel_text(i18n, server),
             chat_id=chat_id,
             message_id=server.panel_message_id,
-            reply_markup=panel_keyboard(i18n, paused=server.state is LogServerState.PAUSED),
+            reply_markup=_server_panel_keyboard(i18n, server),
         )
     except TelegramAPIError as exc:
         log.info("panel not refreshed: %s", exc.message)
@@ -374,9 +402,10 @@ async def generate_key(
     logserver: LogServerService,
     crypto: CryptoService,
 ) -> None:
-    server = await logserver.expecting_key(session, user.id)
+    server = await _server_or_alert(
+        query, i18n, await logserver.expecting_key(session, user.id), "logserver-key-not-expected"
+    )
     if server is None:
-        await query.answer(i18n("logserver-key-not-expected"), show_alert=True)
         return
     await query.answer(i18n("logserver-generating"))
     passphrase = new_passphrase()
@@ -428,9 +457,8 @@ async def recheck(
     i18n: I18n,
     logserver: LogServerService,
 ) -> None:
-    server = await logserver.get(session, user.id)
+    server = await _server_or_alert(query, i18n, await logserver.get(session, user.id))
     if server is None:
-        await query.answer(i18n("logserver-none"), show_alert=True)
         return
     chat_id, _ = logserver.chat_of(server)
     report = await check_group(bot, chat_id, user.id)
@@ -443,9 +471,7 @@ async def recheck(
         bot, session, logserver, server, i18n
     ):
         return
-    text = i18n("logserver-recheck-ok")
-    if report.warnings:
-        text += "\n\n" + render_report(i18n, report)
+    text = _with_warnings(i18n, i18n("logserver-recheck-ok"), report)
     if reconnected:
         text += "\n\n" + i18n(
             "logserver-reconnected", count=await logserver.queued(session, user.id)
@@ -464,8 +490,8 @@ async def _edit_status(
     confirm_disconnect: bool = False,
 ) -> None:
     text = await status_text(i18n, session, logserver, user_id)
-    message = query.message
-    if text is None or message is None or isinstance(message, InaccessibleMessage):
+    message = _editable(query)
+    if text is None or message is None:
         return
     with contextlib.suppress(TelegramBadRequest):  # unchanged text
         await message.edit_text(
@@ -476,9 +502,8 @@ async def _edit_status(
 async def change_key(
     query: CallbackQuery, user: User, session: AsyncSession, i18n: I18n, logserver: LogServerService
 ) -> None:
-    server = await logserver.get(session, user.id)
+    server = await _server_or_alert(query, i18n, await logserver.get(session, user.id))
     if server is None:
-        await query.answer(i18n("logserver-none"), show_alert=True)
         return
     await logserver.expect_key(user.id)
     await query.answer()
@@ -510,14 +535,14 @@ async def disconnect(
     i18n: I18n,
     logserver: LogServerService,
 ) -> None:
-    server = await logserver.get(session, user.id)
+    server = await _server_or_alert(query, i18n, await logserver.get(session, user.id))
     if server is None:
-        await query.answer(i18n("logserver-none"), show_alert=True)
         return
     dropped = await disconnect_server(bot, session, logserver, server, i18n)
     await query.answer()
-    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
-        await query.message.edit_text(i18n("logserver-disconnected-done", count=dropped))
+    message = _editable(query)
+    if message is not None:
+        await message.edit_text(i18n("logserver-disconnected-done", count=dropped))
 
 
 async def disconnect_server(

@@ -93,73 +93,84 @@ def key_saved_keyboard(
     return builder.as_markup()
 
 
-def status_keyboard(i18n: I18n, *, confirm_disconnect: bool = False) -> InlineKeyboardMarkup:
+def _add_buttons(
+    builder: InlineKeyboardBuilder, i18n: I18n, buttons: list[tuple[str, CallbackData]]
+) -> None:
+    for text_key, callback_data in buttons:
+        builder.button(text=i18n(text_key), callback_data=callback_data)
+
+
+def _confirm_keyboard(
+    i18n: I18n, confirm_key: str, confirm: CallbackData, cancel: CallbackData
+) -> InlineKeyboardMarkup:
+    """A destructive action's confirmation: the action and a cancel, one a row."""
     builder = InlineKeyboardBuilder()
+    _add_buttons(builder, i18n, [(confirm_key, confirm), ("logserver-btn-cancel", cancel)])
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def status_keyboard(i18n: I18n, *, confirm_disconnect: bool = False) -> InlineKeyboardMarkup:
     if confirm_disconnect:
-        builder.button(
-            text=i18n("logserver-btn-confirm-disconnect"),
-            callback_data=SetupCD(action=SetupAction.DISCONNECT_YES),
+        return _confirm_keyboard(
+            i18n,
+            "logserver-btn-confirm-disconnect",
+            SetupCD(action=SetupAction.DISCONNECT_YES),
+            SetupCD(action=SetupAction.CANCEL),
         )
-        builder.button(
-            text=i18n("logserver-btn-cancel"), callback_data=SetupCD(action=SetupAction.CANCEL)
-        )
-        builder.adjust(1)
-        return builder.as_markup()
-    builder.button(
-        text=i18n("logserver-btn-recheck"), callback_data=SetupCD(action=SetupAction.RECHECK)
-    )
-    builder.button(
-        text=i18n("logserver-btn-change-key"), callback_data=SetupCD(action=SetupAction.CHANGE_KEY)
-    )
-    builder.button(
-        text=i18n("logserver-btn-disconnect"), callback_data=SetupCD(action=SetupAction.DISCONNECT)
+    builder = InlineKeyboardBuilder()
+    _add_buttons(
+        builder,
+        i18n,
+        [
+            ("logserver-btn-recheck", SetupCD(action=SetupAction.RECHECK)),
+            ("logserver-btn-change-key", SetupCD(action=SetupAction.CHANGE_KEY)),
+            ("logserver-btn-disconnect", SetupCD(action=SetupAction.DISCONNECT)),
+        ],
     )
     builder.adjust(2, 1)
     return builder.as_markup()
+
+
+# The destructive panel actions: the confirmation's button text and the action it confirms.
+_PANEL_CONFIRMS = {
+    PanelAction.PURGE: ("logserver-btn-confirm-purge", PanelAction.PURGE_YES),
+    PanelAction.DISCONNECT: ("logserver-btn-confirm-disconnect", PanelAction.DISCONNECT_YES),
+}
 
 
 def panel_keyboard(
     i18n: I18n, *, paused: bool, confirm: PanelAction | None = None
 ) -> InlineKeyboardMarkup:
     """The pinned control panel; `confirm` shows the confirmation of a destructive action."""
+    pending = _PANEL_CONFIRMS.get(confirm) if confirm is not None else None
+    if pending is not None:
+        confirm_key, confirmed = pending
+        return _confirm_keyboard(
+            i18n,
+            confirm_key,
+            PanelCD(action=confirmed),
+            PanelCD(action=PanelAction.CANCEL),
+        )
+    toggle = (
+        ("logserver-btn-resume", PanelAction.RESUME)
+        if paused
+        else ("logserver-btn-pause", PanelAction.PAUSE)
+    )
     builder = InlineKeyboardBuilder()
-    if confirm is PanelAction.PURGE:
-        builder.button(
-            text=i18n("logserver-btn-confirm-purge"),
-            callback_data=PanelCD(action=PanelAction.PURGE_YES),
-        )
-        builder.button(
-            text=i18n("logserver-btn-cancel"), callback_data=PanelCD(action=PanelAction.CANCEL)
-        )
-        builder.adjust(1)
-        return builder.as_markup()
-    if confirm is PanelAction.DISCONNECT:
-        builder.button(
-            text=i18n("logserver-btn-confirm-disconnect"),
-            callback_data=PanelCD(action=PanelAction.DISCONNECT_YES),
-        )
-        builder.button(
-            text=i18n("logserver-btn-cancel"), callback_data=PanelCD(action=PanelAction.CANCEL)
-        )
-        builder.adjust(1)
-        return builder.as_markup()
-    if paused:
-        builder.button(
-            text=i18n("logserver-btn-resume"), callback_data=PanelCD(action=PanelAction.RESUME)
-        )
-    else:
-        builder.button(
-            text=i18n("logserver-btn-pause"), callback_data=PanelCD(action=PanelAction.PAUSE)
-        )
-    builder.button(text=i18n("logserver-btn-test"), callback_data=PanelCD(action=PanelAction.TEST))
-    builder.button(
-        text=i18n("logserver-btn-rotate"), callback_data=PanelCD(action=PanelAction.ROTATE)
-    )
-    builder.button(
-        text=i18n("logserver-btn-purge"), callback_data=PanelCD(action=PanelAction.PURGE)
-    )
-    builder.button(
-        text=i18n("logserver-btn-disconnect"), callback_data=PanelCD(action=PanelAction.DISCONNECT)
+    _add_buttons(
+        builder,
+        i18n,
+        [
+            (text_key, PanelCD(action=action))
+            for text_key, action in (
+                toggle,
+                ("logserver-btn-test", PanelAction.TEST),
+                ("logserver-btn-rotate", PanelAction.ROTATE),
+                ("logserver-btn-purge", PanelAction.PURGE),
+                ("logserver-btn-disconnect", PanelAction.DISCONNECT),
+            )
+        ],
     )
     builder.adjust(2, 2, 1)
     return builder.as_markup()
