@@ -558,7 +558,10 @@ async def disconnect_server(
             await bot.leave_chat(chat_id)
         except TelegramAPIError as exc:
             log.info("could not leave the log group cleanly: %s", exc.message)
-    return await logserver.remove(session, server.user_id)
+    dropped = await logserver.remove(session, server.user_id)
+    # The user is told next: tell only what is stored (and what a new message will find).
+    await session.commit()
+    return dropped
 
 
 def setup() -> Router:
