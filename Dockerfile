@@ -1,4 +1,5 @@
-# Libral bot image: slim Python, GnuPG for the gnupg engine and .env.gpg, non-root.
+# Libral bot image: slim Python, GnuPG for the gnupg engine and .env.gpg, Noto Sans CJK for the
+# admin chart's Japanese labels, non-root.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gnupg ca-certificates \
+    && apt-get install -y --no-install-recommends gnupg ca-certificates fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 libral
@@ -27,6 +28,8 @@ RUN pip install -e . \
     && chown -R libral:libral /app/data
 
 USER libral
+# matplotlib's font list, built once here (and the build fails if the CJK font is not found).
+RUN python -c "from matplotlib import font_manager as f; f.findfont(f.FontProperties(family='Noto Sans CJK JP'), fallback_to_default=False)"
 ENV HTTP_HOST=0.0.0.0 HTTP_PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -44,7 +44,7 @@ from services import ledger
 from services.admin import audit, broadcast, stats
 from services.admin.access import is_admin
 from services.admin.audit import AuditAction
-from services.admin.chart import render_png_async
+from services.admin.chart import ChartLabels, render_png_async
 from services.admin.ports import RefundRefused
 from services.admin.service import AdminService
 from services.admin.users import LookupFailed, find_user, move_credits, parse_amount, set_banned
@@ -164,7 +164,7 @@ async def send_chart(ctx: Ctx) -> None:
     series = await stats.chart_series(
         ctx.session, ctx.admin.ports, utcnow(), ctx.settings.admin.chart_days
     )
-    png = await render_png_async(series)
+    png = await render_png_async(series, _chart_labels(ctx.i18n, series))
     caption = ctx.i18n(
         "admin-chart-caption",
         days=len(series.days),
@@ -176,6 +176,21 @@ async def send_chart(ctx: Ctx) -> None:
         ctx.chat_id, BufferedInputFile(png, filename="stats.png"), caption=caption
     )
     ctx.audit(AuditAction.CHART, AuditResult.OK)
+
+
+def _chart_labels(i18n: I18n, series: stats.ChartSeries) -> ChartLabels:
+    # Drawn into the image, not sent as HTML: the catalogue text unescaped.
+    locale = i18n.locale
+    return ChartLabels(
+        title=i18n.translator.get(
+            locale,
+            "admin-chart-title",
+            start=series.days[0].isoformat(),
+            end=series.days[-1].isoformat(),
+        ),
+        active=i18n.translator.get(locale, "admin-chart-active"),
+        revenue=i18n.translator.get(locale, "admin-chart-revenue"),
+    )
 
 
 async def ask_lookup(ctx: Ctx, notice: str | None = None) -> None:

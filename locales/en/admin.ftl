@@ -46,8 +46,11 @@ admin-stats =
     Log servers connected: { $logservers }
     Queue depth: { $queue }
 admin-chart-caption =
-    Active users (blue line, DAU) and Stars revenue (bars) over the last { $days } days.
+    Active users (blue line) and Stars revenue (bars) over the last { $days } days.
     { $active } user-days in total, peak { $peak } a day, revenue { $revenue } ⭐ (UTC).
+admin-chart-title = Active users and revenue, { $start } – { $end } (UTC)
+admin-chart-active = Active users (per day)
+admin-chart-revenue = Stars revenue (XTR)
 
 admin-users-prompt = Send the user's id (a number) or their @username in this chat.
 admin-lookup-malformed = That is neither a user id nor an @username.

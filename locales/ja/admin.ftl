@@ -46,8 +46,11 @@ admin-stats =
     接続中のログサーバー: { $logservers }
     送信待ちキュー: { $queue }
 admin-chart-caption =
-    直近 { $days } 日のアクティブユーザー（青線, DAU）と Stars 売上（棒）。
+    直近 { $days } 日のアクティブユーザー（青線）と Stars 売上（棒）。
     延べアクティブ { $active }、1日の最大 { $peak }、売上合計 { $revenue } ⭐（UTC）
+admin-chart-title = { $start } 〜 { $end } のアクティブユーザーと売上（UTC）
+admin-chart-active = アクティブユーザー（人/日）
+admin-chart-revenue = Stars 売上（XTR）
 
 admin-users-prompt = ユーザー ID（数字）または @ユーザー名 をこのチャットに送ってください。
 admin-lookup-malformed = ユーザー ID または @ユーザー名 として読み取れませんでした。

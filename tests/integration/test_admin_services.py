@@ -38,7 +38,7 @@ from bot.i18n import Translator
 from bot.state import KeyValueState, create_state
 from services.admin import audit, broadcast, stats
 from services.admin.broadcast import Audience, BroadcastWorker, Pacer
-from services.admin.chart import render_png
+from services.admin.chart import ChartLabels, render_png
 from services.admin.config import AdminSettings
 from services.admin.identity import ActivityRecorder, UsernameHasher, day_start
 from services.admin.ports import AdminPorts
@@ -122,12 +122,13 @@ async def test_the_chart_series_is_exactly_the_last_30_days(session: AsyncSessio
     assert series.revenue is not None
     assert list(series.revenue) == expected_revenue
 
-    png = render_png(series)
+    labels = ChartLabels(title="30 days", active="active", revenue="Stars")
+    png = render_png(series, labels)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert struct.unpack(">II", png[16:24]) == (800, 400)
     without_payments = await stats.chart_series(session, AdminPorts(), NOW, 30)
     assert without_payments.revenue is None
-    assert render_png(without_payments).startswith(b"\x89PNG")
+    assert render_png(without_payments, labels).startswith(b"\x89PNG")
 
 
 async def test_overview_counts(session: AsyncSession) -> None:
