@@ -25,6 +25,7 @@ from typing import Any
 import gnupg
 
 from services.crypto import _packets as pkt
+from services.crypto import cleartext
 from services.crypto.keycheck import check_strength, precheck_public_key
 from services.crypto.port import (
     Decrypted,
@@ -405,6 +406,41 @@ class GnupgEngine:
         if not result.valid:
             return None
         return normalize_fingerprint(str(result.pubkey_fingerprint or result.fingerprint))
+
+    def sign_cleartext(self, text: bytes, signer: SigningKey) -> str:
+        with self._lock:
+            fpr = self._ensure_signer(signer)
+            result = self._gpg.sign(
+                text,
+                keyid=fpr,
+                passphrase=signer.passphrase or "",
+                clearsign=True,
+                extra_args=["--digest-algo", "SHA256"],
+            )
+        signed = str(result)
+        if cleartext.BEGIN not in signed:
+            raise KeyImportError(KeyErrorKind.BAD_PASSPHRASE)
+        return signed
+
+    def verify_cleartext(self, block: str | bytes, certs: Sequence[str]) -> Decrypted:
+        raw = _to_bytes(block)
+        if cleartext.BEGIN.encode() not in raw:
+            raise DecryptError(DecryptErrorKind.NOT_OPENPGP, "not a cleartext-signed block")
+        with _temporary_gpg(self._binary) as tmp:
+            for cert in certs:
+                tmp.import_keys(cert)
+            result = tmp.decrypt(raw, always_trust=True)
+        fpr = normalize_fingerprint(str(result.pubkey_fingerprint or result.fingerprint or ""))
+        if not result.valid or fpr not in _primaries(certs):
+            try:
+                text = cleartext.unverified_text(raw)
+            except ValueError as exc:
+                raise DecryptError(DecryptErrorKind.NOT_OPENPGP, str(exc)) from exc
+            return Decrypted(plaintext=text, signer_fingerprint=None)
+        data = bytes(result.data)
+        # gpg writes the line break that ends the signed text; it is not part of what was signed
+        text = data[:-1] if data.endswith(b"\n") else data
+        return Decrypted(plaintext=text, signer_fingerprint=fpr)
 
     def decrypt_with_passphrase(self, message: str | bytes, passphrase: str) -> bytes:
         with _temporary_gpg(self._binary) as tmp:

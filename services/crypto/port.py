@@ -189,6 +189,18 @@ class OpenPGPEngine(Protocol):
         signature over ``data``, or ``None``."""
         ...
 
+    def sign_cleartext(self, text: bytes, signer: SigningKey) -> str:
+        """A cleartext-signed block (``-----BEGIN PGP SIGNED MESSAGE-----``) over ``text``
+        (UTF-8, one line or more, no trailing newline)."""
+        ...
+
+    def verify_cleartext(self, block: str | bytes, certs: Sequence[str]) -> Decrypted:
+        """The text a cleartext-signed block carries and the primary fingerprint of the cert in
+        ``certs`` that signed it (``None``: no valid signature; the text is then read from the
+        block without any guarantee). Raises :class:`DecryptError` (``NOT_OPENPGP``) for
+        anything that is not such a block."""
+        ...
+
     def decrypt_with_passphrase(self, message: str | bytes, passphrase: str) -> bytes:
         """Decrypt a symmetrically (passphrase) encrypted message, e.g. ``.env.gpg``.
         Raises :class:`DecryptError` (``BAD_PASSPHRASE`` for a wrong passphrase)."""

@@ -19,6 +19,7 @@ import pysequoia as ps
 from pysequoia import packet as pk
 
 from services.crypto import _packets as pkt
+from services.crypto import cleartext
 from services.crypto.keycheck import check_strength, precheck_public_key
 from services.crypto.port import (
     Decrypted,
@@ -404,6 +405,27 @@ class SequoiaEngine:
             return None
         sigs = result.valid_sigs
         return normalize_fingerprint(sigs[0].certificate) if sigs else None
+
+    def sign_cleartext(self, text: bytes, signer: SigningKey) -> str:
+        return ps.sign(self._signer(signer), text, mode=ps.SignatureMode.CLEAR).decode()
+
+    def verify_cleartext(self, block: str | bytes, certs: Sequence[str]) -> Decrypted:
+        raw = _to_bytes(block)
+        if cleartext.BEGIN.encode() not in raw:
+            raise DecryptError(DecryptErrorKind.NOT_OPENPGP, "not a cleartext-signed block")
+        parsed = [self._cert(c.encode()) for c in certs]
+        try:
+            result = ps.verify(raw, store=lambda _ids: parsed)
+        except (RuntimeError, ValueError):
+            result = None
+        if result is None or not result.valid_sigs or result.bytes is None:
+            try:
+                text = cleartext.unverified_text(raw)
+            except ValueError as exc:
+                raise DecryptError(DecryptErrorKind.NOT_OPENPGP, str(exc)) from exc
+            return Decrypted(plaintext=text, signer_fingerprint=None)
+        signer = normalize_fingerprint(result.valid_sigs[0].certificate)
+        return Decrypted(plaintext=result.bytes, signer_fingerprint=signer)
 
     def decrypt_with_passphrase(self, message: str | bytes, passphrase: str) -> bytes:
         binary = _dearmor_message(_to_bytes(message))

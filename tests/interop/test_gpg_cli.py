@@ -7,8 +7,18 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.crypto import cleartext
 from services.crypto.port import GeneratedKey, OpenPGPEngine, SigningKey
-from services.crypto.records import GENESIS_DIGEST, ContextLock, LogRecord, RecordContext
+from services.crypto.records import (
+    DOCUMENT_HEADER,
+    GENESIS_DIGEST,
+    ContextLock,
+    LogRecord,
+    RecordContext,
+    encode_record,
+    record_digest,
+)
+from services.logserver.types import RecordKind
 from tests.crypto_support import PASSPHRASE, GpgHome, GpgKeys
 
 CTX = RecordContext(-1002222333444, 10)
@@ -23,9 +33,17 @@ def status_lines(output: bytes) -> list[str]:
 
 
 def gpg_decrypt(home: GpgHome, armored: str) -> tuple[bytes, list[str]]:
+    """``gpg --batch --decrypt``; a script checking gpg's exit status must see success."""
     result = home.run(
-        "--status-fd", "2", "--passphrase", PASSPHRASE, "--decrypt", input=armored.encode()
+        "--status-fd",
+        "2",
+        "--passphrase",
+        PASSPHRASE,
+        "--decrypt",
+        input=armored.encode(),
+        check=False,
     )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")[-1500:]
     return result.stdout, status_lines(result.stderr)
 
 
@@ -92,3 +110,43 @@ def test_generated_v4_key_works_in_gnupg(
         assert wrong.returncode != 0
     finally:
         home.close()
+
+
+def test_coalesced_document_reads_with_one_gpg_command(
+    any_engine: OpenPGPEngine, gpg_keys: GpgKeys, server_in_gpg: SigningKey
+) -> None:
+    lock = ContextLock(any_engine, server_in_gpg)
+    items: list[tuple[LogRecord, RecordContext]] = []
+    prev = GENESIS_DIGEST
+    for seq, kind in enumerate([*RecordKind, RecordKind.CHAT, RecordKind.CHAT]):
+        record = LogRecord(kind.value, seq, prev, {"text": f"record {seq}" + "-" * seq})
+        items.append((record, CTX))
+        prev = record_digest(encode_record(record, CTX))
+    sealed = lock.seal_document(items, gpg_keys.user_public)
+    plaintext, status = gpg_decrypt(gpg_keys.home, sealed.armored)
+    assert any(s.startswith("[GNUPG:] GOODSIG") for s in status)
+    text = plaintext.decode()
+    assert text.startswith(DOCUMENT_HEADER + "\n")
+    blocks = cleartext.find_blocks(text)
+    assert len(blocks) == len(items)
+    for block, (record, ctx) in zip(blocks, items, strict=True):
+        assert encode_record(record, ctx).decode() in block  # readable as printed
+        verified = gpg_keys.home.run(
+            "--status-fd", "2", "--verify", input=block.encode(), check=False
+        )
+        assert verified.returncode == 0, verified.stderr.decode(errors="replace")
+        validsig = next(s for s in status_lines(verified.stderr) if "VALIDSIG" in s)
+        assert validsig.split()[-1] == server_in_gpg.fingerprint
+
+
+def test_signed_head_verifies_with_gpg(
+    any_engine: OpenPGPEngine, gpg_keys: GpgKeys, server_in_gpg: SigningKey
+) -> None:
+    block = ContextLock(any_engine, server_in_gpg).sign_head(
+        CTX.chat_id, 12, "f" * 64, datetime.now(UTC)
+    )
+    verified = gpg_keys.home.run("--status-fd", "2", "--verify", input=block.encode(), check=False)
+    assert verified.returncode == 0, verified.stderr.decode(errors="replace")
+    assert any("VALIDSIG" in s for s in status_lines(verified.stderr))
+    tampered = block.replace('"seq":12', '"seq":13').encode()
+    assert gpg_keys.home.run("--verify", input=tampered, check=False).returncode != 0
