@@ -37,6 +37,8 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import MAX_TTL_SECONDS, KeyValueState, create_state
 from bot.web import HealthProbe, create_web_app
+from bot.webapp.routes import build_webapp
+from bot.webapp.server import WebApp
 from handlers import get_routers
 from middlewares.ban import BanMiddleware
 from middlewares.context import I18nMiddleware, SessionMiddleware, UserMiddleware
@@ -68,6 +70,7 @@ class Application:
     bot: Bot
     dispatcher: Dispatcher
     scheduler: Scheduler
+    webapp: WebApp
     started_at: float = field(default_factory=monotonic)
 
     def allowed_updates(self) -> list[str]:
@@ -192,6 +195,8 @@ def build(settings: Settings) -> Application:
     dispatcher.callback_query.outer_middleware(throttling)
 
     dispatcher.include_routers(*get_routers())
+    # The Mini App pages and API on the same HTTP server (docs/webapp.md).
+    webapp = build_webapp(settings.webapp, bot=bot, deps=deps)
 
     return Application(
         settings=settings,
@@ -204,6 +209,7 @@ def build(settings: Settings) -> Application:
         bot=bot,
         dispatcher=dispatcher,
         scheduler=scheduler,
+        webapp=webapp,
     )
 
 
@@ -232,6 +238,7 @@ async def run(app: Application, stop: asyncio.Event) -> None:
                 bot=app.bot,
                 webhook_path=settings.webhook_path,
                 webhook_secret=secret,
+                webapp=app.webapp.create(),
             )
             # Services start before the first update can arrive: Telegram may hold a queue.
             await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
@@ -245,7 +252,9 @@ async def run(app: Application, stop: asyncio.Event) -> None:
             await stop.wait()
         else:
             if settings.http_enabled:
-                runner = await _start_http(create_web_app(probe), settings)
+                runner = await _start_http(
+                    create_web_app(probe, webapp=app.webapp.create()), settings
+                )
             await app.bot.delete_webhook(drop_pending_updates=False)
             polling = asyncio.create_task(
                 app.dispatcher.start_polling(

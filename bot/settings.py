@@ -17,6 +17,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.webapp.config import WebAppSettings
 from services.admin.config import AdminSettings
 from services.ai.config import AISettings
 from services.crypto.config import CryptoSettings
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     logserver: LogServerSettings = LogServerSettings()
     payments: PaymentsSettings = PaymentsSettings()
     retention: RetentionSettings = RetentionSettings()
+    webapp: WebAppSettings = WebAppSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,5 @@
-"""The HTTP side: webhook endpoint (secret checked by aiogram), /healthz and /metrics."""
+"""The HTTP side: webhook endpoint (secret checked by aiogram), /healthz, /metrics and the Mini
+App under /app (bot/webapp)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def create_web_app(
     bot: Bot | None = None,
     webhook_path: str = "/webhook",
     webhook_secret: str | None = None,
+    webapp: web.Application | None = None,
 ) -> web.Application:
     app = web.Application()
     app[HEALTH_KEY] = probe
@@ -67,4 +69,6 @@ def create_web_app(
         # aiogram answers 401 when X-Telegram-Bot-Api-Secret-Token is missing or wrong.
         handler = SimpleRequestHandler(dispatcher, bot, secret_token=webhook_secret)
         handler.register(app, path=webhook_path)
+    if webapp is not None:
+        app.add_subapp("/app", webapp)
     return app

@@ -90,3 +90,27 @@ def test_locale_resolution() -> None:
     assert translator.resolve_locale("ja", "en") == "ja"
     assert translator.resolve_locale(None, "de") == "ja"
     assert translator.resolve_locale(None, None) == "ja"
+
+
+# Mini App pages: data-i18n="key" (and -placeholder/-title) attributes and t("key") calls.
+PAGE_KEY = re.compile(
+    r"""(?:data-i18n(?:-placeholder|-title)?=|\bt\(\s*)["'`](webapp-[a-z0-9]+(?:-[a-z0-9]+)*)["'`]"""
+)
+
+
+def test_keys_used_in_mini_app_pages_exist_in_their_catalogues() -> None:
+    for locale in SUPPORTED_LOCALES:
+        served = {
+            key
+            for name, keys in catalogue_keys(locale).items()
+            if name.startswith("webapp")
+            for key in keys
+        }
+        missing: list[str] = []
+        for path in sorted((ROOT / "bot" / "webapp" / "static").glob("*.*")):
+            if path.suffix not in (".html", ".js"):
+                continue
+            for key in PAGE_KEY.findall(path.read_text(encoding="utf-8")):
+                if key not in served:
+                    missing.append(f"{path.name}: {key}")
+        assert not missing, f"{locale}: page keys not in webapp*.ftl:\n" + "\n".join(missing)
