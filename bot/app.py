@@ -54,6 +54,7 @@ from services.logserver.delivery import DeliveryWorker
 from services.payments import Payments
 from services.payments.admin_port import attach as attach_payment_ports
 from services.payments.billing import LogServerBilling
+from services.rooms import RoomService
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,9 @@ def build(settings: Settings) -> Application:
         sessionmaker=sessionmaker,
         ai=settings.ai,
     )
+    # AI rooms answer through the AI service's providers and meter; exchanges go to the Master's
+    # log server
+    rooms = RoomService(settings.rooms, ai, sessionmaker, exchange_log=logserver)
     deps = AppDeps(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -164,6 +168,7 @@ def build(settings: Settings) -> Application:
         log_delivery=log_delivery,
         admin=admin,
         ai=ai,
+        rooms=rooms,
         payments=payments,
     )
     dispatcher = Dispatcher(storage=storage, **deps)

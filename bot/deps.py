@@ -21,6 +21,7 @@ from services.crypto.service import CryptoService
 from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
 from services.payments import Payments
+from services.rooms import RoomService
 
 
 class AppDeps(TypedDict):
@@ -39,6 +40,8 @@ class AppDeps(TypedDict):
     admin: AdminService
     # AI chat: providers, context, metering, streaming (services/ai)
     ai: AIService
+    # AI rooms in groups: roles, settings, room budget, queue (services/rooms)
+    rooms: RoomService
     # Stars payments: catalogue, refund policy, billing log (services/payments)
     payments: Payments
     # background jobs (status for the admin health panel)

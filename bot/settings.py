@@ -25,6 +25,7 @@ from services.crypto.envfile import EnvFileError, encrypted_env_sources
 from services.logserver.config import LogServerSettings
 from services.payments.config import PaymentsSettings
 from services.retention.config import RetentionSettings
+from services.rooms.config import RoomsSettings
 
 Locale = Literal["ja", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ja", "en")
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()
     ai: AISettings = AISettings()
+    rooms: RoomsSettings = RoomsSettings()
     crypto: CryptoSettings = CryptoSettings()
     logserver: LogServerSettings = LogServerSettings()
     payments: PaymentsSettings = PaymentsSettings()

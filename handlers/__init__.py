@@ -20,6 +20,7 @@ from handlers import (
     onboarding,
     payments,
     retention,
+    rooms,
     serverkey,
     start,
 )
@@ -45,6 +46,9 @@ def get_routers() -> list[Router]:
     groups = Router(name="groups")
     groups.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
     group_routers: list[Router] = [
+        # first: it sees the bot's arrival before the log group's handler, and takes a room's
+        # questions before the plain AI chat (it steps aside in groups without a room)
+        rooms.setup(),
         group_panel.setup(),
         models.setup_group(),
         # last: answers only when the bot is mentioned or replied to
