@@ -680,6 +680,13 @@ async def answer_pressed(
             await query.answer(i18n("chat-exclude-gone"), show_alert=True)
         return
     role = await _role(session, rooms, room, bot, chat_id, presser, Permission.REGENERATE_ANY)
+    refusal = await rooms.regenerate_refusal(session, room, role, presser, callback_data.ref)
+    if refusal is Outcome.GONE:
+        await query.answer(i18n("rooms-regenerate-gone"), show_alert=True)
+        return
+    if refusal is not None:
+        await query.answer(_refusal(i18n, Answer(refusal), role), show_alert=True)
+        return
     # answer the press at once: the new answer streams into the same message meanwhile
     await query.answer(i18n("rooms-regenerating"))
     answer = await rooms.regenerate(
@@ -694,10 +701,11 @@ async def answer_pressed(
         BotSender(bot, limiter=rooms.ai.send_limiter),
         _ui(i18n, room.id),
     )
-    if answer.outcome is Outcome.GONE:
-        await message.reply(i18n("rooms-regenerate-gone"))
-        return
-    text = _refusal(i18n, answer, role)
+    text = (
+        i18n("rooms-regenerate-gone")
+        if answer.outcome is Outcome.GONE
+        else _refusal(i18n, answer, role)
+    )
     if text is not None:
         await message.reply(text)
 

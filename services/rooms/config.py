@@ -17,6 +17,13 @@ class RoomsSettings(BaseModel):
     queue_limit: int = Field(default=8, ge=1)
     """Questions waiting in one room at most; more are refused politely, nothing charged."""
 
+    group_per_minute: int = Field(default=20, ge=1)
+    """Messages (edits count) Telegram allows a bot per group and minute."""
+
+    group_reserve: int = Field(default=4, ge=0)
+    """Slots of that minute kept free for other messages (panels, refusals) besides what every
+    queued answer must still send; streaming updates beyond are skipped, never the answers."""
+
     budget_steps: tuple[int, ...] = (0, 50, 200, 1000, 5000)
     """Choices offered in the panel for the room's daily budget and the per-member cap (credits;
     0 means no limit)."""

@@ -39,7 +39,7 @@ from services.ai.stream import Markup, Sender, StreamPresenter, Target
 from services.ai.tokens import TokenCounter
 from services.rooms.config import RoomsSettings
 from services.rooms.context import GROUP_INSTRUCTION, RoomContext, spoken
-from services.rooms.queue import RoomQueue
+from services.rooms.queue import CountingSender, RoomQueue, SendWindow, ThinningSender
 from services.rooms.roles import ASSIGNABLE, Permission, Role, allowed, may_assign
 from services.rooms.spend import Hold, LimitReached, SpendBook, SpendLine
 
@@ -50,6 +50,8 @@ TRIGGER_MENTION = "mention"
 TRIGGER_ALL = "all"
 TRIGGERS = (TRIGGER_MENTION, TRIGGER_ALL)
 NEWCOMER_ROLES = (Role.MEMBER, Role.GUEST, Role.READER)
+LOG_KIND = "chat"
+"""Room exchanges are records of the Master's Conversations topic, marked with the room."""
 
 
 class ExchangeLog(Protocol):
@@ -203,6 +205,7 @@ class RoomService:
         self.context = RoomContext(ai.cipher, hours=ai.settings.context_hours)
         self.spend = SpendBook(sessionmaker)
         self.queue = RoomQueue()
+        self.window = SendWindow()
         self.exchange_log = exchange_log
         self._inflight: dict[tuple[int, int], tuple[int, asyncio.Event]] = {}
 
@@ -426,6 +429,7 @@ class RoomService:
             return await self._answer(
                 view, guest, question, scope, target, sender, ui, remember=False
             )
+        sender = CountingSender(sender, self.window)
         key = question.chat_id
         ahead = self.queue.ahead(key)
         if ahead >= self.settings.queue_limit:
@@ -456,6 +460,23 @@ class RoomService:
             answer.placeholder = placeholder
         return answer
 
+    async def regenerate_refusal(
+        self, session: AsyncSession, room: Room, role: Role, user_id: int, exchange: str
+    ) -> Outcome | None:
+        """Why ``user_id`` may not regenerate ``exchange`` (None: they may)."""
+        asked = [
+            t for t in await self.context.exchange(session, room.id, exchange) if t.role == "user"
+        ]
+        if not asked:
+            return Outcome.GONE
+        own = asked[0].author_id == user_id
+        if not (
+            allowed(role, Permission.REGENERATE_ANY)
+            or (own and allowed(role, Permission.REGENERATE_OWN))
+        ):
+            return Outcome.DENIED
+        return self._may_ask(room, role)
+
     async def regenerate(
         self,
         session: AsyncSession,
@@ -470,22 +491,16 @@ class RoomService:
         ui: AnswerUI,
     ) -> Answer:
         """A new answer to the same question, in place of the old one (same message, same spot
-        in the conversation)."""
-        turns = await self.context.exchange(session, room.id, exchange)
-        asked = [t for t in turns if t.role == "user"]
-        if not asked:
-            return Answer(Outcome.GONE)
-        own = asked[0].author_id == user_id
-        if not (
-            allowed(role, Permission.REGENERATE_ANY)
-            or (own and allowed(role, Permission.REGENERATE_OWN))
-        ):
-            return Answer(Outcome.DENIED)
-        refusal = self._may_ask(room, role)
+        in the conversation). The permission is checked again here, whatever the caller did."""
+        refusal = await self.regenerate_refusal(session, room, role, user_id, exchange)
         if refusal is not None:
             return Answer(refusal)
+        asked = [
+            t for t in await self.context.exchange(session, room.id, exchange) if t.role == "user"
+        ]
         view = _RoomView(room.id, room.master_id, room.model, room.persona)
         await session.commit()
+        sender = CountingSender(sender, self.window)
         question = Question(chat_id, thread_id, user_id, asked[0].name, asked[0].text, message_id)
         scope = self.context.scope(chat_id, thread_id)
         async with self.queue.turn(chat_id):
@@ -629,9 +644,12 @@ class RoomService:
         ai = self.ai
         stop = asyncio.Event()
         self._inflight[(target.chat_id, target.draft_id)] = (question.user_id, stop)
-        presenter = StreamPresenter(
-            sender, target, pace=ai.pace, stop_markup=ui.stop_markup(target.draft_id)
-        )
+        stop_markup = ui.stop_markup(target.draft_id)
+        if not target.private:
+            sender = ThinningSender(
+                sender, optional=stop_markup, room_left=lambda: self._slots_left(target.chat_id)
+            )
+        presenter = StreamPresenter(sender, target, pace=ai.pace, stop_markup=stop_markup)
         presenter.start_typing()
         parts: list[str] = []
         reported: Usage | None = None
@@ -689,6 +707,13 @@ class RoomService:
                     await ai.meter.release(reservation)
                 with contextlib.suppress(Exception):
                     await self.spend.release(hold)
+
+    def _slots_left(self, chat_id: int) -> bool:
+        """Whether an optional streaming update still fits this group's minute, with room for
+        the final answer of everyone waiting and the reserve."""
+        s = self.settings
+        needed = s.group_reserve + 2 * self.queue.ahead(chat_id)
+        return self.window.count(chat_id) + needed < s.group_per_minute
 
     @staticmethod
     async def _consume(
@@ -777,7 +802,7 @@ class RoomService:
             "cost": cost,
         }
         try:
-            await self.exchange_log.record(room.master_id, "rooms", body)
+            await self.exchange_log.record(room.master_id, LOG_KIND, body)
         except Exception:  # logging must not cost the room its answer
             log.exception("room exchange log failed")
 

@@ -107,16 +107,24 @@ def join(group: Chat, *people: UserActor, status: str = "member") -> None:
 
 
 async def set_up_room(
-    app: Application, emulator: BotAPIEmulator, master: UserActor, group: Chat
+    app: Application,
+    emulator: BotAPIEmulator,
+    master: UserActor,
+    group: Chat,
+    rights: dict[str, bool] | None = None,
 ) -> StoredMessage:
-    """The Master adds the bot (the setup offer appears) and presses "set up": the panel."""
-    await master.add_bot_to_group(group)
-    offer = await emulator.wait_for(
-        lambda m: m.from_bot and bool(m.inline_buttons), chat=group
-    )
+    """The Master adds the bot (the setup offer appears; as an admin of a forum, after /room)
+    and presses "set up": the panel."""
+    await master.add_bot_to_group(group, rights)
+    if rights is not None:
+        await master.send_text("/room", chat=group)
+    offer = await emulator.wait_for(lambda m: m.from_bot and bool(m.inline_buttons), chat=group)
     pressed = await master.press(offer, data=RoomPanelCD(action=PanelAction.SETUP, room=0).pack())
-    assert pressed.answer is not None and not pressed.answer.show_alert
-    await emulator.wait_until(lambda: bool(emulator.chat(group.id).messages[offer.message_id].edits))
+    assert pressed.answer is not None
+    assert not pressed.answer.show_alert
+    await emulator.wait_until(
+        lambda: bool(emulator.chat(group.id).messages[offer.message_id].edits)
+    )
     return emulator.chat(group.id).messages[offer.message_id]
 
 
@@ -151,16 +159,22 @@ async def reply_of(
 
 
 async def press_panel(
-    who: UserActor, panel: StoredMessage, action: PanelAction, room: int, value: int = 0
+    emulator: BotAPIEmulator,
+    who: UserActor,
+    panel: StoredMessage,
+    action: PanelAction,
+    room: int,
+    value: int = 0,
 ) -> Any:
-    return await who.press(
-        panel, data=RoomPanelCD(action=action, room=room, value=value).pack()
-    )
+    """Press a panel button, or one of its sub-menus' (as the client sends it); the query,
+    once the bot has answered it."""
+    data = RoomPanelCD(action=action, room=room, value=value).pack()
+    query = forge_press(emulator, who, panel, data)
+    await emulator.wait_until(lambda: query.answer, what=f"answer to {data}")
+    return query
 
 
-def forge_press(
-    emulator: BotAPIEmulator, who: UserActor, message: StoredMessage, data: str
-) -> Any:
+def forge_press(emulator: BotAPIEmulator, who: UserActor, message: StoredMessage, data: str) -> Any:
     """A callback query with data no button of ``message`` carries (a crafted client)."""
     from tests.emulator.state import CallbackQuery
 
@@ -200,16 +214,16 @@ async def test_room_setup_and_hand_over(
     group = emulator.create_supergroup(owner=owner, title="Team")
     join(group, heir, other)
     await owner.add_bot_to_group(group)
-    offer = await emulator.wait_for(
-        lambda m: m.from_bot and bool(m.inline_buttons), chat=group
-    )
+    offer = await emulator.wait_for(lambda m: m.from_bot and bool(m.inline_buttons), chat=group)
     assert t(app, lang, "rooms-button-setup") in [b["text"] for b in offer.inline_buttons]
     # someone who neither created the group nor added the bot cannot become its Master
     refused = await other.press(offer, text=t(app, lang, "rooms-button-setup"))
-    assert refused.answer is not None and refused.answer.show_alert
+    assert refused.answer is not None
+    assert refused.answer.show_alert
     assert refused.answer.text == t(app, lang, "rooms-setup-only")
     pressed = await owner.press(offer, text=t(app, lang, "rooms-button-setup"))
-    assert pressed.answer is not None and pressed.answer.text == t(app, lang, "rooms-setup-done")
+    assert pressed.answer is not None
+    assert pressed.answer.text == t(app, lang, "rooms-setup-done")
     room = await room_row(app)
     assert room.master_id == owner.id
     logged_line = t(app, lang, "rooms-panel-not-logged")
@@ -223,7 +237,8 @@ async def test_room_setup_and_hand_over(
     proposal = await reply_of(emulator, group, ask)
     assert "Hana" in (proposal.text or "")
     wrong = await other.press(proposal, text=t(app, lang, "rooms-button-accept"))
-    assert wrong.answer is not None and wrong.answer.text == t(app, lang, "rooms-handover-not-you")
+    assert wrong.answer is not None
+    assert wrong.answer.text == t(app, lang, "rooms-handover-not-you")
     assert (await room_row(app)).master_id == owner.id
     accepted = await heir.press(proposal, text=t(app, lang, "rooms-button-accept"))
     assert accepted.answer is not None
@@ -242,3 +257,327 @@ async def test_room_setup_and_hand_over(
     sent = await owner.send_text("/room handover", chat=group, reply_to=hello)
     denied = await reply_of(emulator, group, sent)
     assert denied.text == t(app, lang, "rooms-denied", role=t(app, lang, "rooms-role-admin"))
+
+
+# ---------------------------------------------------------------------- roles
+
+
+@LANGS
+async def test_each_role_allowed_and_refused_including_a_forged_press(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Mei", language_code=lang)
+    admin = emulator.create_user("Aki", language_code=lang)
+    member = emulator.create_user("Ren", language_code=lang)
+    reader = emulator.create_user("Yui", language_code=lang)
+    guest = emulator.create_user("Sora", language_code=lang)
+    group = emulator.create_supergroup(owner=master, title="Club")
+    join(group, member, reader, guest)
+    await grant(app, master.id, 1000)
+    panel = await set_up_room(app, emulator, master, group)
+    room = await room_row(app)
+    # a Telegram admin who became one after the setup still starts as Admin
+    join(group, admin, status="administrator")
+
+    async def said(who: UserActor, text: str, *, reply_to: StoredMessage | None = None) -> str:
+        sent = await who.send_text(text, chat=group, reply_to=reply_to)
+        return (await reply_of(emulator, group, sent)).text or ""
+
+    def denied(role: str) -> str:
+        return t(app, lang, "rooms-denied", role=t(app, lang, f"rooms-role-{role}"))
+
+    # the Master ranks people by replying to them
+    hi_reader = await reader.send_text("hi", chat=group)
+    assert await said(master, "/role reader", reply_to=hi_reader) == t(
+        app, lang, "rooms-role-set", name="Yui", role=t(app, lang, "rooms-role-reader")
+    )
+    hi_guest = await guest.send_text("hi", chat=group)
+    await said(master, "/role guest", reply_to=hi_guest)
+
+    # Reader: may not ask, may not touch settings — by command, by button, by a forged press
+    requests = len(openai_fake.stream_requests)
+    assert await said(reader, "/ask what is up?") == denied("reader")
+    pressed = await press_panel(emulator, reader, panel, PanelAction.MODEL, room.id)
+    assert pressed.answer.show_alert
+    assert pressed.answer.text == denied("reader")
+    forged = RoomPanelCD(action=PanelAction.BUDGET_SET, room=room.id, value=100).pack()
+    query = forge_press(emulator, reader, panel, forged)
+    await emulator.wait_until(lambda: query.answer)
+    assert query.answer.show_alert
+    assert query.answer.text == denied("reader")
+    assert (await room_row(app)).daily_budget == 0
+    assert len(openai_fake.stream_requests) == requests
+
+    # Member: asks; may not change the model, start over, or rank others
+    openai_fake.queue(Reply("Member answer."))
+    answer = await ask_in(emulator, member, group, "hello")
+    assert answer.text == "Member answer."
+    pressed = await press_panel(emulator, member, panel, PanelAction.MODEL, room.id)
+    assert pressed.answer.text == denied("member")
+    assert await said(member, "/new") == denied("member")
+    assert await said(member, "/role reader", reply_to=hi_guest) == denied("member")
+
+    # Guest: asks within the quota; not at all once the room says Guests may not ask
+    openai_fake.queue(Reply("Guest answer."))
+    assert (await ask_in(emulator, guest, group, "may I?")).text == "Guest answer."
+
+    # Admin (a Telegram chat admin): changes the model and settings, starts over, ranks members,
+    # but cannot set the budget (the Master's credits pay)
+    pressed = await press_panel(emulator, admin, panel, PanelAction.MODEL_SET, room.id, value=0)
+    assert pressed.answer.text == t(app, lang, "rooms-saved")
+    pressed = await press_panel(emulator, admin, panel, PanelAction.GUESTS, room.id)
+    assert pressed.answer.text == t(app, lang, "rooms-saved")
+    assert not (await room_row(app)).guests_may_ask
+    assert await said(guest, "/ask again?") == t(app, lang, "rooms-refused-guests-off")
+    pressed = await press_panel(emulator, admin, panel, PanelAction.BUDGET_SET, room.id, value=100)
+    assert pressed.answer.text == denied("admin")
+    assert await said(admin, "/new") == t(app, lang, "rooms-new-done")
+    assert await said(admin, "/role member", reply_to=hi_reader) == t(
+        app, lang, "rooms-role-set", name="Yui", role=t(app, lang, "rooms-role-member")
+    )
+    # an Admin cannot make Admins or touch the Master
+    assert await said(admin, "/role admin", reply_to=hi_reader) == t(
+        app, lang, "rooms-role-refused", role=t(app, lang, "rooms-role-member")
+    )
+    # Master: sets the budget
+    pressed = await press_panel(emulator, master, panel, PanelAction.BUDGET_SET, room.id, value=100)
+    assert pressed.answer.text == t(app, lang, "rooms-saved")
+    assert (await room_row(app)).daily_budget == 100
+    # a button from another room (or a made-up room id) is refused
+    query = forge_press(
+        emulator, master, panel, RoomPanelCD(action=PanelAction.HOME, room=room.id + 7).pack()
+    )
+    await emulator.wait_until(lambda: query.answer)
+    assert query.answer.text == t(app, lang, "rooms-button-stale")
+
+
+# ---------------------------------------------------------------------- budget
+
+
+@LANGS
+async def test_budget_and_cap_exhausted_answer_clearly_and_charge_nothing(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Jun", language_code=lang)
+    alice = emulator.create_user("Alice", language_code=lang)
+    bob = emulator.create_user("Bob", language_code=lang)
+    group = emulator.create_supergroup(owner=master, title="Budget")
+    join(group, alice, bob)
+    await grant(app, master.id, 1000)
+    panel = await set_up_room(app, emulator, master, group)
+    room = await room_row(app)
+    await press_panel(emulator, master, panel, PanelAction.CAP_SET, room.id, value=100)
+
+    # 1M input tokens at 150 + 10 output tokens at 600 per million: 151 credits
+    openai_fake.queue(Reply("Expensive.", input_tokens=1_000_000, output_tokens=10))
+    await ask_in(emulator, alice, group, "first")
+    assert await balance(app, master.id) == 1000 - 151
+    requests = len(openai_fake.stream_requests)
+
+    # Alice's cap is used up: refused before the model, nothing charged
+    sent = await alice.send_text("/ask second", chat=group)
+    refused = await reply_of(emulator, group, sent)
+    assert refused.text == t(app, lang, "rooms-refused-member-cap", used=151, allowed=100)
+    assert len(openai_fake.stream_requests) == requests
+    assert await balance(app, master.id) == 1000 - 151
+
+    # Bob still has his own cap; then the room's budget is used up for everyone
+    await press_panel(emulator, master, panel, PanelAction.BUDGET_SET, room.id, value=100)
+    sent = await bob.send_text("/ask third", chat=group)
+    refused = await reply_of(emulator, group, sent)
+    assert refused.text == t(app, lang, "rooms-refused-room-budget", used=151, allowed=100)
+    assert len(openai_fake.stream_requests) == requests
+    assert await balance(app, master.id) == 1000 - 151
+
+    # without a budget, the Master's empty balance refuses the same way
+    await press_panel(emulator, master, panel, PanelAction.BUDGET_SET, room.id, value=0)
+    async with app.sessionmaker() as session:
+        await ledger.apply_movement(session, master.id, -849, MovementKind.GRANT, "drain")
+        await session.commit()
+    sent = await bob.send_text("/ask fourth", chat=group)
+    refused = await reply_of(emulator, group, sent)
+    assert refused.text is not None
+    assert refused.text.startswith(
+        t(app, lang, "rooms-refused-no-credits", needed=1, balance=0)[:12]
+    )
+    assert len(openai_fake.stream_requests) == requests
+    assert await balance(app, master.id) == 0
+    async with app.sessionmaker() as session:
+        settled = await session.scalar(
+            select(func.count()).select_from(AIUsage).where(AIUsage.status == "settled")
+        )
+    assert settled == 1
+
+
+# ---------------------------------------------------------------------- private mode
+
+
+@LANGS
+async def test_private_mode_for_someone_who_started_the_bot_and_someone_who_did_not(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Kai", language_code=lang)
+    started = emulator.create_user("Rin", language_code=lang, started_bot=True)
+    stranger = emulator.create_user("Nao", language_code=lang)
+    group = emulator.create_supergroup(owner=master, title="Quiet")
+    join(group, started, stranger)
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group)
+    in_group = len(emulator.messages(group, from_bot=True))
+
+    openai_fake.queue(Reply("Just for you."))
+    await started.send_text("/private what did I miss?", chat=group)
+    private = await emulator.wait_for(
+        lambda m: m.from_bot and m.text == "Just for you.", timeout=15, chat=started.chat
+    )
+    assert private.chat_id == started.id
+    # the room saw nothing of it, and its context did not take it in
+    assert len(emulator.messages(group, from_bot=True)) == in_group
+    assert "Rin: what did I miss?" in contents(openai_fake.stream_requests[-1])
+    requests = len(openai_fake.stream_requests)
+    balance_after = await balance(app, master.id)
+
+    sent = await stranger.send_text("/private a secret question", chat=group)
+    hint = await reply_of(emulator, group, sent)
+    username = emulator.bot_user.username or ""
+    assert hint.text == t(app, lang, "rooms-private-start", bot=username)
+    assert hint.inline_buttons[0]["url"] == f"https://t.me/{username}?start=room"
+    # nothing was asked of the model, nothing charged
+    assert len(openai_fake.stream_requests) == requests
+    assert await balance(app, master.id) == balance_after
+    assert emulator.messages(stranger.chat, from_bot=True) == []
+
+
+# ---------------------------------------------------------------------- regenerate
+
+
+@LANGS
+async def test_regenerate_replaces_the_answer_in_place_and_keeps_the_order(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Tomo", language_code=lang)
+    member = emulator.create_user("Eri", language_code=lang)
+    group = emulator.create_supergroup(owner=master, title="Order")
+    join(group, member)
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group)
+    openai_fake.queue(Reply("One."), Reply("Two."))
+    first = await ask_in(emulator, member, group, "first")
+    second = await ask_in(emulator, master, group, "second")
+
+    # a Member regenerates their own answers (Admins and up: anyone's)
+    openai_fake.queue(Reply("One, again."))
+    pressed = await member.press(first, text=t(app, lang, "rooms-button-regenerate"))
+    assert pressed.answer is not None
+    assert pressed.answer.text == t(app, lang, "rooms-regenerating")
+    await emulator.wait_until(
+        lambda: (
+            emulator.chat(group.id).messages[first.message_id].text == "One, again."
+            and answered(emulator.chat(group.id).messages[first.message_id])
+        ),
+        timeout=15,
+    )
+    # the model saw only what came before the first exchange
+    assert contents(openai_fake.stream_requests[-1])[1:] == ["Eri: first"]
+    # same message, nothing new in the group, the second answer untouched
+    assert emulator.chat(group.id).messages[second.message_id].text == "Two."
+    finals = [m for m in emulator.messages(group, from_bot=True) if answered(m)]
+    assert [m.message_id for m in finals] == [first.message_id, second.message_id]
+
+    requests = len(openai_fake.stream_requests)
+    other = await member.press(second, text=t(app, lang, "rooms-button-regenerate"))
+    assert other.answer is not None
+    assert other.answer.show_alert
+    assert other.answer.text == t(app, lang, "rooms-denied", role=t(app, lang, "rooms-role-member"))
+    assert len(openai_fake.stream_requests) == requests
+
+    # the next question sees the conversation in its order, with the new first answer
+    openai_fake.queue(Reply("Three."))
+    await ask_in(emulator, member, group, "third")
+    assert contents(openai_fake.stream_requests[-1])[1:] == [
+        "Eri: first",
+        "One, again.",
+        "Tomo: second",
+        "Two.",
+        "Eri: third",
+    ]
+    assert len(openai_fake.stream_requests) == requests + 1
+
+
+# ---------------------------------------------------------------------- forum topics
+
+
+@LANGS
+async def test_each_forum_topic_has_its_own_context(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Gen", language_code=lang)
+    group = emulator.create_supergroup(owner=master, title="Forum", is_forum=True)
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group, admin_rights(can_manage_topics=True))
+    ideas = (await app.bot.create_forum_topic(chat_id=group.id, name="Ideas")).message_thread_id
+    bugs = (await app.bot.create_forum_topic(chat_id=group.id, name="Bugs")).message_thread_id
+
+    openai_fake.queue(Reply("Idea noted."), Reply("Bug noted."), Reply("Second idea."))
+    a = await ask_in(emulator, master, group, "an idea", thread_id=ideas)
+    assert a.thread_id == ideas
+    b = await ask_in(emulator, master, group, "a bug", thread_id=bugs)
+    assert b.thread_id == bugs
+    assert contents(openai_fake.stream_requests[-1])[1:] == ["Gen: a bug"]
+    await ask_in(emulator, master, group, "another idea", thread_id=ideas)
+    assert contents(openai_fake.stream_requests[-1])[1:] == [
+        "Gen: an idea",
+        "Idea noted.",
+        "Gen: another idea",
+    ]
+    # /new clears only the topic it is sent in
+    sent = await master.send_text("/new", chat=group, thread_id=ideas)
+    done = await reply_of(emulator, group, sent)
+    assert done.text == t(app, lang, "rooms-new-done")
+    openai_fake.queue(Reply("Fresh."), Reply("Still there."))
+    await ask_in(emulator, master, group, "fresh start", thread_id=ideas)
+    assert contents(openai_fake.stream_requests[-1])[1:] == ["Gen: fresh start"]
+    await ask_in(emulator, master, group, "and bugs?", thread_id=bugs)
+    assert contents(openai_fake.stream_requests[-1])[1:] == [
+        "Gen: a bug",
+        "Bug noted.",
+        "Gen: and bugs?",
+    ]
+
+
+# ---------------------------------------------------------------------- flood limits
+
+
+@LANGS
+async def test_five_members_asking_at_once_queue_politely_without_429(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Hiro", language_code=lang)
+    people = [emulator.create_user(f"P{i}", language_code=lang) for i in range(5)]
+    group = emulator.create_supergroup(owner=master, title="Busy")
+    join(group, *people)
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group)
+    emulator.limits.enabled = True
+    words = [f"Answer number {i} has several words to stream." for i in range(5)]
+    openai_fake.queue(*(Reply(w, delay=0.05) for w in words))
+    sent = await asyncio.gather(
+        *(p.send_text(f"/ask question {i}", chat=group) for i, p in enumerate(people))
+    )
+    ids = {m.message_id for m in sent}
+
+    def finals() -> list[StoredMessage] | None:
+        done = [
+            m
+            for m in emulator.messages(group, from_bot=True)
+            if answered(m) and (m.data.get("reply_to_message") or {}).get("message_id") in ids
+        ]
+        return done if len(done) == 5 else None
+
+    done = await emulator.wait_until(finals, timeout=60, what="five answers")
+    assert sorted(m.text for m in done) == sorted(words)
+    assert emulator.errors(429) == []
+    # the ones who waited saw it: their answer took the place of a "waiting" note
+    waiting = plain(app.translator.get(lang, "rooms-waiting", ahead=1)).split("1")[0]
+    noted = [m for m in done if any(waiting in (e.get("text") or "") for e in m.edits)]
+    assert len(noted) >= 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from keyboards.rooms import NEEDS, PanelAction
@@ -42,7 +44,7 @@ def test_each_role_has_exactly_its_permissions(role: Role) -> None:
 
 def test_a_higher_role_can_do_everything_a_lower_one_can() -> None:
     ordered = sorted(Role, key=lambda r: r.rank)
-    for lower, higher in zip(ordered, ordered[1:], strict=False):
+    for lower, higher in itertools.pairwise(ordered):
         assert MATRIX[lower] <= MATRIX[higher]
         assert lower < higher
 
