@@ -41,6 +41,8 @@ SECTION = "## OpenPGP and field encryption (issue 3)"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 PAYLOAD = 2048
 TARGET = 5000
+DOC_RECORDS = 100
+DOC_PREFIX = f"seal, sequoia, document of {DOC_RECORDS} records (per record), "
 
 
 @dataclass
@@ -81,8 +83,9 @@ def best_rates(
     best: dict[str, float] = {}
     for _ in range(rounds):
         for name, fn in ops:
-            min_runs = 3 if name.startswith("seal, gnupg") else 20
-            best[name] = max(best.get(name, 0.0), rate(fn, seconds, min_runs))
+            slow = name.startswith(("seal, gnupg", DOC_PREFIX))
+            scale = DOC_RECORDS if name.startswith(DOC_PREFIX) else 1
+            best[name] = max(best.get(name, 0.0), scale * rate(fn, seconds, 3 if slow else 20))
     return best
 
 
@@ -116,12 +119,14 @@ def main() -> None:
 
     # ---- OpenPGP record sealing
     sequoia = SequoiaEngine()
-    server = sequoia.generate_key("Libral bench server", passphrase="bench")
+    # as the bot makes its own key by default (pysequoia, protected by field encryption at rest)
+    server = sequoia.generate_key("Libral bench server")
     server_key = SigningKey(
-        server.info.fingerprint, server.info.armored, server.secret_armored, "bench"
+        server.info.fingerprint, server.info.armored, server.secret_armored, None
     )
+    # a GnuPG-made v4 key (advertises SEIPDv1 only) and an RFC 9580 v6 key
     v4 = sequoia.generate_key("v4 user", version=KeyVersion.V4, passphrase="bench")
-    v6 = sequoia.generate_key("v6 user", version=KeyVersion.V6, passphrase="bench")
+    v6 = sequoia.generate_key("v6 user", version=KeyVersion.V6)
     ctx = RecordContext(-1002222333444, 10)
     body = record_body()
 
@@ -136,11 +141,21 @@ def main() -> None:
 
         return seal
 
+    def document_sealer(recipient_armored: str) -> Callable[[], object]:
+        """A coalesced document of DOC_RECORDS records; the rate is scaled to records."""
+        lock = ContextLock(sequoia, server_key)
+        info = sequoia.inspect_public_key(recipient_armored)
+        now = datetime.now(UTC)
+        batch = [
+            (LogRecord("chat", seq, GENESIS_DIGEST, body, now), ctx) for seq in range(DOC_RECORDS)
+        ]
+        return lambda: lock.seal_document(batch, info)
+
     armored_len = len(sealer(sequoia, v4.info.armored)().armored)
-    plain = SequoiaEngine(fast_path=False)
-    for engine, label in ((sequoia, "sequoia"), (plain, "sequoia, pysequoia only")):
-        for key, fmt in ((v4, "v4 recipient (SEIPDv1)"), (v6, "v6 recipient (SEIPDv2/OCB)")):
-            ops.append((f"seal, {label}, {fmt}", sealer(engine, key.info.armored)))
+    for key, fmt in ((v4, "v4 recipient (SEIPDv1)"), (v6, "v6 recipient (SEIPDv2/OCB)")):
+        ops.append((f"seal, sequoia, {fmt}", sealer(sequoia, key.info.armored)))
+    for key, fmt in ((v4, "v4 recipient"), (v6, "v6 recipient")):
+        ops.append((f"{DOC_PREFIX}{fmt}", document_sealer(key.info.armored)))
     home = tempfile.TemporaryDirectory()
     gnupg = GnupgEngine(home.name)
     ops.append(("seal, gnupg, v4 recipient (SEIPDv1)", sealer(gnupg, v4.info.armored)))
@@ -150,7 +165,7 @@ def main() -> None:
     ops.append(
         (
             "open + verify, sequoia, v6 (reader)",
-            lambda: opener.open_record(sealed_v6.armored, v6.secret_armored, "bench"),
+            lambda: opener.open_record(sealed_v6.armored, v6.secret_armored, None),
         )
     )
 
@@ -212,9 +227,9 @@ def render(
         f"{cores} CPUs while measuring). A record needs three public-key operations (one "
         "signature, one ephemeral key, one agreement), so the public-key floor bounds what any "
         "implementation reaches on the same core; compare the ratios when the machine is busy. "
-        '"sequoia" signs with OpenSSL and builds SEIPDv1/SEIPDv2 packets itself (fast path); '
-        '"pysequoia only" is the same engine with `fast_path=False`. The GnuPG engine pays a '
-        "`gpg` process per record.",
+        "Every message is made by pysequoia (no packet code of ours). A document record costs one "
+        "cleartext signature; the document adds one signature and one encryption for all of "
+        "them. The GnuPG engine pays a `gpg` process per record.",
         "",
     ]
     return lines

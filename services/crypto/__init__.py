@@ -29,7 +29,6 @@ from services.crypto.records import (
     SealedRecord,
     VerifiedRecord,
 )
-from services.crypto.user_keys import generate_user_key, import_user_key, new_passphrase
 
 __all__ = [
     "GENESIS_DIGEST",
@@ -57,7 +56,4 @@ __all__ = [
     "SealedRecord",
     "SigningKey",
     "VerifiedRecord",
-    "generate_user_key",
-    "import_user_key",
-    "new_passphrase",
 ]

@@ -23,10 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import gnupg
+import pysequoia as ps
 
-from services.crypto import _packets as pkt
 from services.crypto import cleartext
-from services.crypto.keycheck import check_strength, precheck_public_key
+from services.crypto.keycheck import (
+    KeyFacts,
+    ParsedKeyBlock,
+    check_strength,
+    message_format_of,
+    precheck_public_key,
+)
 from services.crypto.port import (
     Decrypted,
     DecryptError,
@@ -46,7 +52,7 @@ _CIPHER_ARGS = ["--cipher-algo", "AES256", "--digest-algo", "SHA256", "--compres
 # gpg-agent re-protects imported keys with a count it calibrates at start; on small VMs that
 # made every signature take ~1.5 s. The keys it protects carry long random passphrases (server
 # key) or live in a throw-away home, so a fixed moderate count is enough.
-_AGENT_S2K = "s2k-count 1048576\n"
+_AGENT_CONF = "s2k-count 1048576\n"
 
 
 def _to_bytes(data: str | bytes) -> bytes:
@@ -70,7 +76,7 @@ def _new_home() -> str:
     home = tempfile.mkdtemp(prefix="libral-gpg-")
     os.chmod(home, 0o700)
     # no passphrase caching: every decryption must present the passphrase again
-    Path(home, "gpg-agent.conf").write_text(f"default-cache-ttl 0\nmax-cache-ttl 0\n{_AGENT_S2K}")
+    Path(home, "gpg-agent.conf").write_text(f"default-cache-ttl 0\nmax-cache-ttl 0\n{_AGENT_CONF}")
     return home
 
 
@@ -118,12 +124,13 @@ class GnupgEngine:
         os.chmod(self._home, 0o700)
         agent_conf = Path(self._home, "gpg-agent.conf")
         if not agent_conf.exists():  # an operator's own agent configuration wins
-            agent_conf.write_text(_AGENT_S2K)
+            agent_conf.write_text(_AGENT_CONF)
         self._binary = binary
         self._gpg = gnupg.GPG(gpgbinary=binary, gnupghome=self._home)
         self._max_key_bytes = max_key_bytes
         self._lock = threading.Lock()
         self._imported: set[str] = set()
+        self._enc_subkeys: dict[str, tuple[str, ...]] = {}
         self._user_homes: dict[bytes, _UserHome] = {}
 
     def close(self) -> None:
@@ -155,35 +162,11 @@ class GnupgEngine:
     # ------------------------------------------------------------------ keys
 
     def generate_key(
-        self, user_id: str, *, version: KeyVersion = KeyVersion.V4, passphrase: str
+        self, user_id: str, *, version: KeyVersion = KeyVersion.V4, passphrase: str | None = None
     ) -> GeneratedKey:
         if version != KeyVersion.V4:
             raise KeyImportError(KeyErrorKind.UNSUPPORTED, "GnuPG 2.2 makes no v6 keys")
-        if not passphrase:
-            raise ValueError("a generated key must be protected with a passphrase")
-        with _temporary_gpg(self._binary) as tmp:
-            params = tmp.gen_key_input(
-                key_type="EDDSA",
-                key_curve="ed25519",
-                key_usage="sign,cert",
-                subkey_type="ECDH",
-                subkey_curve="cv25519",
-                subkey_usage="encrypt",
-                name_real=user_id,
-                name_email=None,
-                name_comment=None,
-                expire_date=0,
-                passphrase=passphrase,
-            )
-            params = "\n".join(
-                line for line in params.splitlines() if not line.startswith("Name-Email")
-            )
-            result = tmp.gen_key(params)
-            fpr = str(result.fingerprint or "")
-            if not fpr:
-                raise RuntimeError("gpg could not generate a key")
-            public = str(tmp.export_keys(fpr))
-            secret = str(tmp.export_keys(fpr, secret=True, passphrase=passphrase))
+        public, secret = generate_protected_key(self._binary, user_id, passphrase)
         return GeneratedKey(
             info=self.inspect_public_key(public), secret_armored=secret, passphrase=passphrase
         )
@@ -207,56 +190,57 @@ class GnupgEngine:
         expires = _ts(key.get("expires"))
         if key.get("trust") == "e" or (expires is not None and expires <= when):
             raise KeyImportError(KeyErrorKind.EXPIRED)
-        enc = self._encryption_subkey(key, block, when)
-        armored = self._armored_public(raw, block)
+        enc = self._encryption_subkeys(key, block, when)
+        fpr = normalize_fingerprint(str(key["fingerprint"]))
+        with self._lock:
+            self._enc_subkeys[fpr] = tuple(k.fingerprint for k in enc)
         return KeyInfo(
-            fingerprint=normalize_fingerprint(str(key["fingerprint"])),
+            fingerprint=fpr,
             version=KeyVersion.V4,
             algorithm=block.primary.name,
-            encryption_algorithm=enc.name,
+            encryption_algorithm=",".join(dict.fromkeys(k.name for k in enc)),
             user_ids=tuple(str(u) for u in key.get("uids", [])),
-            created=datetime.fromtimestamp(block.primary.created, UTC),
+            created=block.primary.created,
             expires=expires,
-            armored=armored,
-            message_format=MessageFormat.SEIPD_V1_AES256,
+            armored=ps.armor(block.binary, ps.ArmorKind.PublicKey),
+            message_format=MessageFormat.SEIPD_V1,
         )
 
     @staticmethod
-    def _encryption_subkey(key: dict[str, Any], block: Any, when: datetime) -> pkt.KeyMaterial:
-        by_id = {k.key_id().hex().upper(): k for k in (block.primary, *block.subkeys)}
+    def _encryption_subkeys(
+        key: dict[str, Any], block: ParsedKeyBlock, when: datetime
+    ) -> list[KeyFacts]:
+        """Every valid, strong enough encryption-capable key (GnuPG itself would pick only the
+        newest; we encrypt to all of them, as Sequoia does)."""
+        by_id = {k.key_id: k for k in (block.primary, *block.subkeys)}
         info: dict[str, dict[str, Any]] = dict(key.get("subkey_info", {}))
-        candidates: list[tuple[int, pkt.KeyMaterial]] = []
-        if "e" in str(key.get("cap", "")):
-            candidates.append((block.primary.created, block.primary))
+        candidates: list[KeyFacts] = []
+        if "e" in str(key.get("cap", "")):  # lower case: the primary key itself encrypts
+            candidates.append(block.primary)
         for keyid, sub in info.items():
             if "e" not in str(sub.get("cap", "")) or sub.get("trust") in ("e", "r"):
                 continue
             sub_expires = _ts(sub.get("expires"))
             if sub_expires is not None and sub_expires <= when:
                 continue
-            material = by_id.get(str(keyid).upper())
-            if material is not None:
-                candidates.append((material.created, material))
+            facts = by_id.get(str(keyid).upper())
+            if facts is not None:
+                candidates.append(facts)
         if not candidates:
             raise KeyImportError(KeyErrorKind.NO_ENCRYPTION_SUBKEY)
+        usable: list[KeyFacts] = []
         weak: KeyImportError | None = None
-        for _created, material in sorted(candidates, key=lambda c: c[0], reverse=True):
+        for facts in candidates:
             try:
-                check_strength(material)
+                check_strength(facts)
             except KeyImportError as exc:
                 weak = exc
                 continue
-            if not pkt.can_encrypt_v1(material):
-                weak = KeyImportError(KeyErrorKind.UNSUPPORTED, material.name)
-                continue
-            return material
-        assert weak is not None
-        raise weak
-
-    @staticmethod
-    def _armored_public(raw: bytes, block: Any) -> str:
-        """The key block alone, re-armored (no text the user pasted around it)."""
-        return _armor(block.binary, "PUBLIC KEY BLOCK")
+            usable.append(facts)
+        if not usable:
+            assert weak is not None
+            raise weak
+        return usable
 
     def inspect_secret_key(self, data: str | bytes, passphrase: str | None) -> KeyInfo:
         raw = _to_bytes(data)
@@ -266,7 +250,7 @@ class GnupgEngine:
             if not fprs or not getattr(result, "sec_imported", 0):
                 raise KeyImportError(KeyErrorKind.NOT_OPENPGP)
             fpr = fprs[0]
-            signed = tmp.sign(b"probe", keyid=fpr, passphrase=passphrase or "", detach=True)
+            signed = tmp.sign(b"probe", keyid=fpr, passphrase=passphrase, detach=True)
             if not str(signed):
                 raise KeyImportError(KeyErrorKind.BAD_PASSPHRASE)
             public = str(tmp.export_keys(fpr))
@@ -278,10 +262,10 @@ class GnupgEngine:
             algorithm=block.primary.name,
             encryption_algorithm="",
             user_ids=(),
-            created=datetime.fromtimestamp(block.primary.created, UTC),
+            created=block.primary.created,
             expires=None,
             armored=public,
-            message_format=MessageFormat.SEIPD_V1_AES256,
+            message_format=MessageFormat.SEIPD_V1,
         )
 
     # ------------------------------------------------------------------ keyring
@@ -313,17 +297,28 @@ class GnupgEngine:
 
     # ------------------------------------------------------------------ messages
 
-    def sign_and_encrypt(self, plaintext: bytes, recipient: KeyInfo, signer: SigningKey) -> str:
+    def _recipients(self, recipient: KeyInfo) -> list[str]:
+        """``FINGERPRINT!`` of every encryption subkey: gpg then encrypts to exactly those."""
         if recipient.version != KeyVersion.V4:
             raise KeyImportError(KeyErrorKind.UNSUPPORTED, "v6 recipient")
+        with self._lock:
+            subkeys = self._enc_subkeys.get(recipient.fingerprint)
+        if subkeys is None:
+            self.inspect_public_key(recipient.armored)
+            with self._lock:
+                subkeys = self._enc_subkeys[recipient.fingerprint]
+        return [f"{fpr}!" for fpr in subkeys]
+
+    def sign_and_encrypt(self, plaintext: bytes, recipient: KeyInfo, signer: SigningKey) -> str:
+        recipients = self._recipients(recipient)
         with self._lock:
             self._ensure_public(recipient.armored, recipient.fingerprint)
             fpr = self._ensure_signer(signer)
             result = self._gpg.encrypt(
                 plaintext,
-                [recipient.fingerprint],
+                recipients,
                 sign=fpr,
-                passphrase=signer.passphrase or "",
+                passphrase=signer.passphrase,
                 always_trust=True,
                 armor=True,
                 extra_args=_CIPHER_ARGS,
@@ -333,13 +328,12 @@ class GnupgEngine:
         return str(result)
 
     def encrypt(self, plaintext: bytes, recipient: KeyInfo) -> str:
-        if recipient.version != KeyVersion.V4:
-            raise KeyImportError(KeyErrorKind.UNSUPPORTED, "v6 recipient")
+        recipients = self._recipients(recipient)
         with self._lock:
             self._ensure_public(recipient.armored, recipient.fingerprint)
             result = self._gpg.encrypt(
                 plaintext,
-                [recipient.fingerprint],
+                recipients,
                 always_trust=True,
                 armor=True,
                 extra_args=_CIPHER_ARGS,
@@ -356,7 +350,7 @@ class GnupgEngine:
         verify_with: Sequence[str] = (),
     ) -> Decrypted:
         raw = _to_bytes(message)
-        fmt = _message_format(raw)
+        fmt = message_format_of(raw)
         user_home = self._user_home(secret_key)
         for cert in verify_with:
             if cert not in user_home.certs:
@@ -364,7 +358,7 @@ class GnupgEngine:
                 user_home.certs.add(cert)
         result = user_home.gpg.decrypt(
             raw,
-            passphrase=passphrase or "",
+            passphrase=passphrase,
             always_trust=True,
             extra_args=["--no-symkey-cache"],
         )
@@ -387,7 +381,7 @@ class GnupgEngine:
             result = self._gpg.sign(
                 data,
                 keyid=fpr,
-                passphrase=signer.passphrase or "",
+                passphrase=signer.passphrase,
                 detach=True,
                 extra_args=["--digest-algo", "SHA256"],
             )
@@ -413,7 +407,7 @@ class GnupgEngine:
             result = self._gpg.sign(
                 text,
                 keyid=fpr,
-                passphrase=signer.passphrase or "",
+                passphrase=signer.passphrase,
                 clearsign=True,
                 extra_args=["--digest-algo", "SHA256"],
             )
@@ -472,22 +466,9 @@ def _primaries(certs: Sequence[str]) -> set[str]:
     """Primary key fingerprints of armored certificates."""
     out: set[str] = set()
     for cert in certs:
-        with contextlib.suppress(pkt.PacketError, ValueError):
-            for tag, body in pkt.iter_packets(pkt.dearmor(cert.encode())):
-                if tag == pkt.TAG_PUBLIC_KEY:
-                    out.add(pkt.parse_key(body).fingerprint().hex().upper())
+        with contextlib.suppress(RuntimeError, ValueError):
+            out.add(normalize_fingerprint(ps.Cert.from_bytes(cert.encode()).fingerprint))
     return out
-
-
-def _message_format(raw: bytes) -> MessageFormat | None:
-    try:
-        binary = pkt.dearmor(raw) if raw.lstrip()[:10] == b"-----BEGIN" else raw
-        for tag, body in pkt.iter_packets(binary):
-            if tag == pkt.TAG_SEIPD:
-                return MessageFormat.SEIPD_V1_AES256 if body[:1] == b"\x01" else None
-    except pkt.PacketError:
-        return None
-    return None
 
 
 def _ts(value: object) -> datetime | None:
@@ -499,12 +480,38 @@ def _ts(value: object) -> datetime | None:
         return None
 
 
-def _armor(binary: bytes, kind: str) -> str:
-    import base64
-
-    text = base64.b64encode(binary).decode()
-    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
-    crc = base64.b64encode(pkt.crc24(binary).to_bytes(3, "big")).decode()
-    return "\n".join(
-        [f"-----BEGIN PGP {kind}-----", "", *lines, f"={crc}", f"-----END PGP {kind}-----", ""]
-    )
+def generate_protected_key(binary: str, user_id: str, passphrase: str | None) -> tuple[str, str]:
+    """``(public, secret)`` armored: a v4 Ed25519 + Curve25519 key made by ``gpg`` in a
+    throw-away home, its secret part protected with ``passphrase`` (``None``: unprotected).
+    GnuPG's keys advertise SEIPDv1 only, so every sender uses a format GnuPG 2.2 reads."""
+    if passphrase is not None and not passphrase:
+        raise ValueError("an empty passphrase protects nothing")
+    with _temporary_gpg(binary) as tmp:
+        params = tmp.gen_key_input(
+            key_type="EDDSA",
+            key_curve="ed25519",
+            key_usage="sign,cert",
+            subkey_type="ECDH",
+            subkey_curve="cv25519",
+            subkey_usage="encrypt",
+            name_real=user_id,
+            name_email=None,
+            name_comment=None,
+            expire_date=0,
+            passphrase=passphrase,
+            no_protection=passphrase is None,
+        )
+        params = "\n".join(
+            line for line in params.splitlines() if not line.startswith("Name-Email")
+        )
+        result = tmp.gen_key(params)
+        fpr = str(result.fingerprint or "")
+        if not fpr:
+            raise RuntimeError("gpg could not generate a key")
+        public = str(tmp.export_keys(fpr))
+        secret = str(
+            tmp.export_keys(
+                fpr, secret=True, passphrase=passphrase, expect_passphrase=passphrase is not None
+            )
+        )
+    return public, secret

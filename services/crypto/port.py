@@ -8,11 +8,15 @@ Everything crossing the port is plain data: armored strings, bytes and frozen da
 Failures the user can act on are raised as :class:`KeyImportError` / :class:`DecryptError`
 carrying an error *kind* (an Enum); the bot layer maps kinds to Fluent keys.
 
-Message format policy (same for both engines):
+Message format policy: the strongest the recipient's key advertises (RFC 9580 §5.13.5),
+chosen by the engine itself, never by our code:
 
-* recipient key version 6 (RFC 9580) → PKESKv6 + SEIPDv2 with AES-256-OCB;
-* recipient key version 4 → PKESKv3 + SEIPDv1 with AES-256, whatever the key advertises, so
-  that GnuPG 2.2, Kleopatra and OpenKeychain can always read it.
+* a key whose features list SEIPDv2 (every v6 key, and v4 keys made by RFC 9580 software) →
+  PKESKv6 + SEIPDv2 with the AEAD mode and cipher its preferences name (AES-256-OCB in practice);
+* any other v4 key (GnuPG 2.2 / 2.4, Kleopatra, OpenKeychain) → PKESKv3 + SEIPDv1 with its
+  preferred cipher, which they all read.
+
+Messages are encrypted to every valid encryption subkey of the recipient's key.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ class KeyVersion(IntEnum):
 class MessageFormat(StrEnum):
     """The encryption container a message for a given recipient uses."""
 
-    SEIPD_V1_AES256 = "seipdv1-aes256"
-    SEIPD_V2_AES256_OCB = "seipdv2-aes256-ocb"
+    SEIPD_V1 = "seipdv1"  # with MDC (RFC 4880 §5.13), what GnuPG 2.2 reads
+    SEIPD_V2 = "seipdv2"  # AEAD (RFC 9580 §5.13.2)
 
 
 class KeyErrorKind(StrEnum):
@@ -89,7 +93,7 @@ class KeyInfo:
     fingerprint: str  # upper-case hex, 40 (v4) or 64 (v6) characters
     version: KeyVersion
     algorithm: str  # primary key, e.g. "ed25519", "rsa3072"
-    encryption_algorithm: str  # the encryption subkey, e.g. "cv25519", "x25519", "rsa4096"
+    encryption_algorithm: str  # the encryption subkeys, e.g. "cv25519", "x25519", "rsa4096,cv25519"
     user_ids: tuple[str, ...]
     created: datetime
     expires: datetime | None
@@ -99,11 +103,12 @@ class KeyInfo:
 
 @dataclass(frozen=True, slots=True)
 class GeneratedKey:
-    """A freshly generated key pair. ``secret_armored`` is protected with ``passphrase``."""
+    """A freshly generated key pair. ``secret_armored`` is protected with ``passphrase``
+    (``None``: not protected; the caller keeps it encrypted at rest)."""
 
     info: KeyInfo
-    secret_armored: str
-    passphrase: str = field(repr=False)
+    secret_armored: str = field(repr=False)
+    passphrase: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +150,11 @@ class OpenPGPEngine(Protocol):
         ...
 
     def generate_key(
-        self, user_id: str, *, version: KeyVersion = KeyVersion.V4, passphrase: str
+        self, user_id: str, *, version: KeyVersion = KeyVersion.V4, passphrase: str | None = None
     ) -> GeneratedKey:
         """A new key pair: Ed25519 signing + X25519 encryption (Curve25519), protected with
-        ``passphrase``. v4 keys advertise only SEIPDv1 so GnuPG 2.2 reads what we send them."""
+        ``passphrase`` when one is given. Raises :class:`KeyImportError` (``UNSUPPORTED``) for
+        a combination the engine cannot make."""
         ...
 
     def inspect_public_key(self, data: str | bytes, *, now: datetime | None = None) -> KeyInfo:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -146,17 +145,19 @@ async def rotate_server_key(
 async def _generate(
     session: AsyncSession, engine: OpenPGPEngine, cipher: FieldCipher, settings: CryptoSettings
 ) -> SigningKey:
+    # Without an operator passphrase the secret key is protected by field encryption alone (a
+    # passphrase stored next to it under the same master key would add nothing). With one, the
+    # key itself is protected and the passphrase never reaches the database.
     operator_pw = _operator_passphrase(settings)
-    passphrase = operator_pw or secrets.token_urlsafe(32)
     generated = engine.generate_key(
-        settings.server_key_user_id, version=KeyVersion.V4, passphrase=passphrase
+        settings.server_key_user_id, version=KeyVersion.V4, passphrase=operator_pw
     )
     row = _new_row(
         fingerprint=generated.info.fingerprint,
         public_key=generated.info.armored,
         secret=generated.secret_armored,
-        passphrase=passphrase,
-        store_passphrase=operator_pw is None,
+        passphrase=None,
+        store_passphrase=False,
         cipher=cipher,
     )
     _retire(await _active_rows(session), None)

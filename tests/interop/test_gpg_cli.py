@@ -112,6 +112,22 @@ def test_generated_v4_key_works_in_gnupg(
         home.close()
 
 
+@pytest.mark.parametrize("kind", list(RecordKind))
+def test_every_record_kind_and_length_exits_0(
+    sequoia: OpenPGPEngine, gpg_keys: GpgKeys, server_in_gpg: SigningKey, kind: RecordKind
+) -> None:
+    """Armor length varies with the plaintext (CRC line, ``=`` padding): cover every residue."""
+    lock = ContextLock(sequoia, server_in_gpg)
+    prev = GENESIS_DIGEST
+    for seq in range(6):
+        record = LogRecord(kind.value, seq, prev, {"text": "x" * seq, "note": "ü" * (seq % 3)})
+        sealed = lock.seal_record(record, gpg_keys.user_public, CTX)
+        plaintext, status = gpg_decrypt(gpg_keys.home, sealed.armored)
+        assert plaintext == encode_record(record, CTX)
+        assert any(s.startswith("[GNUPG:] GOODSIG") for s in status)
+        prev = sealed.digest
+
+
 def test_coalesced_document_reads_with_one_gpg_command(
     any_engine: OpenPGPEngine, gpg_keys: GpgKeys, server_in_gpg: SigningKey
 ) -> None:
@@ -150,3 +166,51 @@ def test_signed_head_verifies_with_gpg(
     assert any("VALIDSIG" in s for s in status_lines(verified.stderr))
     tampered = block.replace('"seq":12', '"seq":13').encode()
     assert gpg_keys.home.run("--verify", input=tampered, check=False).returncode != 0
+
+
+def test_two_subkey_recipient_gets_both_and_each_decrypts(
+    any_engine: OpenPGPEngine, server_key: SigningKey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Encrypted to every valid encryption subkey: whichever one the user still holds (a
+    laptop and a phone with different subkeys) opens the record."""
+    home = GpgHome(tmp_path_factory.mktemp("two-subkeys"))
+    (home.path / "gpg-agent.conf").write_text("s2k-count 1048576\n")
+    try:
+        fpr = home.make_key("Two <two@example.org>", "ed25519", "sign")
+        home.add_subkey(fpr, "cv25519", "encr")
+        home.add_subkey(fpr, "rsa3072", "encr")
+        colons = home.run("--with-colons", "--list-keys", fpr).stdout.decode().splitlines()
+        subkeys = [
+            colons[i + 1].split(":")[9]
+            for i, line in enumerate(colons)
+            if line.startswith("sub:") and "e" in line.split(":")[11]
+        ]
+        assert len(subkeys) == 2
+        lock = ContextLock(any_engine, server_key)
+        record = LogRecord("chat", 0, GENESIS_DIGEST, {"text": "both"})
+        sealed = lock.seal_record(record, home.export(fpr), CTX)
+        # in a keyring without the secret key: gpg stops listing PKESKs once one decrypts
+        empty = GpgHome(tmp_path_factory.mktemp("empty"))
+        listing = empty.run("--list-packets", input=sealed.armored.encode(), check=False)
+        keyids = {
+            line.split("keyid ")[1].strip()
+            for line in listing.stdout.decode().splitlines()
+            if ":pubkey enc packet:" in line
+        }
+        assert keyids == {sub[-16:] for sub in subkeys}
+        for sub in subkeys:
+            only = GpgHome(tmp_path_factory.mktemp("one-subkey"))
+            (only.path / "gpg-agent.conf").write_text("s2k-count 1048576\n")
+            try:
+                part = home.run(
+                    "--passphrase", PASSPHRASE, "--export-secret-subkeys", f"{sub}!"
+                ).stdout
+                only.run("--passphrase", PASSPHRASE, "--import", input=part)
+                only.run("--import", input=server_key.public_armored.encode())
+                plaintext, status = gpg_decrypt(only, sealed.armored)
+                assert plaintext == encode_record(record, CTX)
+                assert any(s.startswith("[GNUPG:] GOODSIG") for s in status)
+            finally:
+                only.close()
+    finally:
+        home.close()

@@ -12,8 +12,18 @@ from typing import Any
 
 import pytest
 
+from services.crypto import cleartext
 from services.crypto.port import GeneratedKey, OpenPGPEngine, SigningKey
-from services.crypto.records import GENESIS_DIGEST, ContextLock, LogRecord, RecordContext
+from services.crypto.records import (
+    DOCUMENT_HEADER,
+    GENESIS_DIGEST,
+    ContextLock,
+    LogRecord,
+    RecordContext,
+    encode_record,
+    record_digest,
+)
+from services.logserver.types import RecordKind
 from tests.crypto_support import PASSPHRASE
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -56,17 +66,14 @@ def node_decrypt(
     return out
 
 
-@pytest.mark.parametrize("fast_path", [True, False])
 def test_v6_record_decrypts_and_verifies_in_openpgpjs(
     openpgpjs: Path,
     tmp_path: Path,
     sequoia: OpenPGPEngine,
-    sequoia_plain: OpenPGPEngine,
     user_v6: GeneratedKey,
     server_key: SigningKey,
-    fast_path: bool,
 ) -> None:
-    lock = ContextLock(sequoia if fast_path else sequoia_plain, server_key)
+    lock = ContextLock(sequoia, server_key)
     record = LogRecord("chat", 1, GENESIS_DIGEST, {"text": "v6 ✓", "n": 1})
     sealed = lock.seal_record(record, user_v6.info.armored, CTX)
     out = node_decrypt(
@@ -119,3 +126,57 @@ def test_forged_signature_is_rejected_by_openpgpjs(
         openpgpjs, tmp_path, user_v6.secret_armored, server_key.public_armored, sealed.armored
     )
     assert [s["valid"] for s in out["signatures"]] == [False]
+
+
+def node_verify(script_dir: Path, tmp_path: Path, server: str, block: str) -> dict[str, Any]:
+    assert NODE is not None
+    (tmp_path / "server.asc").write_text(server)
+    result = subprocess.run(
+        [NODE, str(script_dir / "verify.mjs"), str(tmp_path / "server.asc")],
+        input=block.encode(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def test_v6_every_kind_and_a_coalesced_document_in_openpgpjs(
+    openpgpjs: Path,
+    tmp_path: Path,
+    sequoia: OpenPGPEngine,
+    user_v6: GeneratedKey,
+    server_key: SigningKey,
+) -> None:
+    lock = ContextLock(sequoia, server_key)
+    items: list[tuple[LogRecord, RecordContext]] = []
+    prev = GENESIS_DIGEST
+    for seq, kind in enumerate(RecordKind):
+        record = LogRecord(kind.value, seq, prev, {"text": "ü" * seq})
+        items.append((record, CTX))
+        prev = record_digest(encode_record(record, CTX))
+        single = lock.seal_record(record, user_v6.info.armored, CTX)
+        out = node_decrypt(
+            openpgpjs, tmp_path, user_v6.secret_armored, server_key.public_armored, single.armored
+        )
+        assert out["data"] == encode_record(record, CTX).decode()
+        assert out["seipd"]["version"] == 2
+        assert [s["valid"] for s in out["signatures"]] == [True]
+    sealed = lock.seal_document(items, user_v6.info.armored)
+    out = node_decrypt(
+        openpgpjs, tmp_path, user_v6.secret_armored, server_key.public_armored, sealed.armored
+    )
+    assert [s["valid"] for s in out["signatures"]] == [True]
+    assert out["data"].startswith(DOCUMENT_HEADER + "\n")
+    blocks = cleartext.find_blocks(out["data"])
+    assert len(blocks) == len(items)
+    for block, (record, ctx) in zip(blocks, items, strict=True):
+        verified = node_verify(openpgpjs.parent, tmp_path, server_key.public_armored, block)
+        assert verified["text"] == encode_record(record, ctx).decode()
+        assert verified["signatures"] == [{"fingerprint": server_key.fingerprint, "valid": True}]
+    head = lock.sign_head(CTX.chat_id, 3, sealed.last_digest, items[-1][0].ts)
+    verified = node_verify(openpgpjs.parent, tmp_path, server_key.public_armored, head)
+    assert json.loads(verified["text"])["seq"] == 3
+    assert verified["signatures"][0]["valid"] is True

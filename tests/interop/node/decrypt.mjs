@@ -8,7 +8,7 @@ import * as openpgp from "openpgp";
 const [secretPath, ...serverPaths] = process.argv.slice(2);
 const armoredMessage = readFileSync(0, "utf8");
 let privateKey = await openpgp.readPrivateKey({ armoredKey: readFileSync(secretPath, "utf8") });
-if (process.env.KEY_PASSPHRASE) {
+if (process.env.KEY_PASSPHRASE && !privateKey.isDecrypted()) {
   privateKey = await openpgp.decryptKey({ privateKey, passphrase: process.env.KEY_PASSPHRASE });
 }
 const serverKeys = await Promise.all(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pysequoia as ps
 import pytest
+from pysequoia.packet import PacketPile, Tag
 
-from services.crypto import _packets as pkt
+from services.crypto.keycheck import message_format_of
 from services.crypto.port import (
     DecryptError,
     DecryptErrorKind,
@@ -16,17 +18,17 @@ from services.crypto.port import (
     OpenPGPEngine,
     SigningKey,
 )
-from services.crypto.sequoia_engine import SequoiaEngine, message_format_of
-from tests.crypto_support import PASSPHRASE, GpgKeys
+from services.crypto.sequoia_engine import SequoiaEngine
+from tests.crypto_support import PASSPHRASE, GpgKeys, dearmor
 
 PLAINTEXT = "記録 record ✓".encode() * 50
 
 
 def seipd_version(armored: str) -> int:
-    """The SEIPD packet version, read by our own parser (independent of both engines)."""
-    for tag, body in pkt.iter_packets(pkt.dearmor(armored.encode())):
-        if tag == pkt.TAG_SEIPD:
-            return body[0]
+    """The SEIPD packet version, read from pysequoia's packet parser."""
+    for packet in PacketPile.from_bytes(armored.encode()):
+        if packet.tag == Tag.SEIP:
+            return packet.body[0]
     raise AssertionError("no SEIPD packet")
 
 
@@ -37,7 +39,7 @@ def test_generated_v4_key_is_curve25519_and_gets_seipdv1(
     assert key.info.version == KeyVersion.V4
     assert key.info.algorithm == "ed25519"
     assert key.info.encryption_algorithm == "cv25519"
-    assert key.info.message_format == MessageFormat.SEIPD_V1_AES256
+    assert key.info.message_format == MessageFormat.SEIPD_V1
     assert len(key.info.fingerprint) == 40
     assert "PRIVATE KEY BLOCK" in key.secret_armored
     # the secret key is protected: without the passphrase it cannot decrypt
@@ -56,12 +58,12 @@ def test_v6_keys(any_engine: OpenPGPEngine, user_v6: GeneratedKey) -> None:
             any_engine.inspect_public_key(user_v6.info.armored)
         assert err.value.kind == KeyErrorKind.UNSUPPORTED
         with pytest.raises(KeyImportError):
-            any_engine.generate_key("x", version=KeyVersion.V6, passphrase="pw")
+            any_engine.generate_key("x", version=KeyVersion.V6)
         return
     info = any_engine.inspect_public_key(user_v6.info.armored)
     assert info.version == KeyVersion.V6
     assert len(info.fingerprint) == 64
-    assert info.message_format == MessageFormat.SEIPD_V2_AES256_OCB
+    assert info.message_format == MessageFormat.SEIPD_V2
 
 
 def test_inspect_gpg_made_keys(any_engine: OpenPGPEngine, gpg_keys: GpgKeys) -> None:
@@ -94,25 +96,24 @@ def test_sign_and_encrypt_v4_round_trip_across_engines(
     info = any_engine.inspect_public_key(public)
     armored = any_engine.sign_and_encrypt(PLAINTEXT, info, server_key)
     assert seipd_version(armored) == 1
-    assert message_format_of(armored) == MessageFormat.SEIPD_V1_AES256
+    assert message_format_of(armored) == MessageFormat.SEIPD_V1
     for reader in (sequoia, gnupg_engine):
         opened = reader.decrypt_and_verify(armored, secret, PASSPHRASE, [server_key.public_armored])
         assert opened.plaintext == PLAINTEXT
         assert opened.signer_fingerprint == server_key.fingerprint
-        assert opened.message_format == MessageFormat.SEIPD_V1_AES256
+        assert opened.message_format == MessageFormat.SEIPD_V1
 
 
 def test_v6_recipient_gets_seipdv2_ocb(
     sequoia: SequoiaEngine, user_v6: GeneratedKey, server_key: SigningKey
 ) -> None:
     armored = sequoia.sign_and_encrypt(PLAINTEXT, user_v6.info, server_key)
-    pkesk, seipd = [(tag, body) for tag, body in pkt.iter_packets(pkt.dearmor(armored.encode()))][
-        :2
-    ]
-    assert pkesk[0] == pkt.TAG_PKESK
-    assert pkesk[1][0] == 6  # PKESKv6
-    assert seipd[0] == pkt.TAG_SEIPD
-    assert seipd[1][:3] == bytes([2, pkt.SYM_AES256, 2])  # v2, AES-256, OCB
+    pkesk, seipd = list(PacketPile.from_bytes(armored.encode()))[:2]
+    assert pkesk.tag == Tag.PKESK
+    assert pkesk.body[0] == 6  # PKESKv6
+    assert seipd.tag == Tag.SEIP
+    assert seipd.body[:3] == bytes([2, 9, 2])  # v2, AES-256, OCB
+    assert "-----END PGP MESSAGE-----" in armored
     opened = sequoia.decrypt_and_verify(
         armored, user_v6.secret_armored, PASSPHRASE, [server_key.public_armored]
     )
@@ -153,7 +154,7 @@ def test_flipped_ciphertext_byte_is_an_integrity_error(
     any_engine: OpenPGPEngine, user_v4: GeneratedKey, server_key: SigningKey
 ) -> None:
     armored = any_engine.sign_and_encrypt(PLAINTEXT, user_v4.info, server_key)
-    binary = bytearray(pkt.dearmor(armored.encode()))
+    binary = bytearray(dearmor(armored.encode()))
     binary[-40] ^= 0x01  # inside the encrypted data, before the MDC
     with pytest.raises(DecryptError) as err:
         any_engine.decrypt_and_verify(bytes(binary), user_v4.secret_armored, PASSPHRASE)
@@ -193,33 +194,28 @@ def test_symmetric_decryption_of_a_gpg_file(any_engine: OpenPGPEngine, gpg_keys:
     assert err.value.kind == DecryptErrorKind.BAD_PASSPHRASE
 
 
-@pytest.mark.parametrize("recipient", ["v4", "v6"])
-def test_fast_path_needs_no_pysequoia_signing_or_encryption(
-    recipient: str,
-    user_v4: GeneratedKey,
-    user_v6: GeneratedKey,
-    server_key: SigningKey,
-    sequoia_plain: SequoiaEngine,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With a v4 Ed25519 server key and Curve25519/X25519 recipients, records are signed and
-    encrypted by our packet code over OpenSSL; pysequoia still reads them."""
-    from services.crypto import sequoia_engine
-
-    key = user_v4 if recipient == "v4" else user_v6
-    engine = SequoiaEngine()
-    engine.sign_and_encrypt(b"warm-up", key.info, server_key)  # probes the signing key once
-
-    def refuse(*_args: object, **_kwargs: object) -> bytes:
-        raise AssertionError("pysequoia was asked to sign or encrypt")
-
-    monkeypatch.setattr(sequoia_engine.ps, "sign", refuse)
-    monkeypatch.setattr(sequoia_engine.ps, "encrypt", refuse)
-    armored = engine.sign_and_encrypt(PLAINTEXT, key.info, server_key)
-    monkeypatch.undo()
-    opened = sequoia_plain.decrypt_and_verify(
-        armored, key.secret_armored, PASSPHRASE, [server_key.public_armored]
-    )
+def test_v4_key_advertising_seipdv2_gets_it(sequoia: SequoiaEngine, server_key: SigningKey) -> None:
+    """RFC 9580: the strongest container the key lists. pysequoia's own v4 keys list SEIPDv2;
+    GnuPG's list only SEIPDv1 (test_sign_and_encrypt_v4_round_trip_across_engines)."""
+    tsk = ps.Tsk.generate("Modern v4", profile=ps.Profile.RFC4880)
+    info = sequoia.inspect_public_key(str(tsk.extract_certificate()))
+    assert info.version == KeyVersion.V4
+    assert info.message_format == MessageFormat.SEIPD_V2
+    armored = sequoia.sign_and_encrypt(PLAINTEXT, info, server_key)
+    assert seipd_version(armored) == 2
+    opened = sequoia.decrypt_and_verify(armored, str(tsk), None, [server_key.public_armored])
     assert opened.plaintext == PLAINTEXT
-    assert opened.signer_fingerprint == server_key.fingerprint
-    assert opened.message_format == key.info.message_format
+    assert opened.message_format == MessageFormat.SEIPD_V2
+
+
+def test_no_packet_writer_or_symmetric_primitive_of_ours() -> None:
+    """Issue 11: OpenPGP only through maintained libraries."""
+    from pathlib import Path
+
+    import services.crypto
+
+    root = Path(services.crypto.__file__).parent
+    text = "\n".join(p.read_text() for p in root.glob("*.py"))
+    for needle in ("AESOCB3", "aes_key_wrap", "modes.CFB", "CFB(", "s2k_", "_s2k", "crc24"):
+        assert needle not in text, needle
+    assert not (root / "_packets.py").exists()

@@ -10,10 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.crypto import _packets as pkt
-from services.crypto.port import GeneratedKey, KeyErrorKind, KeyImportError, OpenPGPEngine
+from services.crypto.port import (
+    GeneratedKey,
+    KeyErrorKind,
+    KeyImportError,
+    KeyVersion,
+    MessageFormat,
+    OpenPGPEngine,
+)
 from services.crypto.sequoia_engine import SequoiaEngine
-from tests.crypto_support import GpgKeys
+from tests.crypto_support import GpgKeys, dearmor
 
 
 def kind_of(engine: OpenPGPEngine, data: str | bytes, **kw: datetime) -> KeyErrorKind:
@@ -35,16 +41,14 @@ def test_secret_key_sent_by_mistake(
     assert kind_of(any_engine, user_v4.secret_armored) == KeyErrorKind.SECRET_KEY
     assert kind_of(any_engine, gpg_keys.user_secret) == KeyErrorKind.SECRET_KEY
     # binary (a .gpg file), no armor header to give it away
-    binary = pkt.dearmor(user_v4.secret_armored.encode())
+    binary = dearmor(user_v4.secret_armored.encode())
     assert kind_of(any_engine, binary) == KeyErrorKind.SECRET_KEY
 
 
 def test_several_keys(any_engine: OpenPGPEngine, gpg_keys: GpgKeys) -> None:
     both = gpg_keys.user_public + gpg_keys.rsa3072_public
     assert kind_of(any_engine, both) == KeyErrorKind.MULTIPLE_KEYS
-    binary = pkt.dearmor(gpg_keys.user_public.encode()) + pkt.dearmor(
-        gpg_keys.rsa3072_public.encode()
-    )
+    binary = dearmor(gpg_keys.user_public.encode()) + dearmor(gpg_keys.rsa3072_public.encode())
     assert kind_of(any_engine, binary) == KeyErrorKind.MULTIPLE_KEYS
 
 
@@ -78,7 +82,7 @@ def test_too_large(any_engine: OpenPGPEngine, gpg_keys: GpgKeys) -> None:
 
 
 def test_binary_public_key_is_accepted(any_engine: OpenPGPEngine, gpg_keys: GpgKeys) -> None:
-    binary = pkt.dearmor(gpg_keys.user_public.encode())
+    binary = dearmor(gpg_keys.user_public.encode())
     assert any_engine.inspect_public_key(binary).fingerprint == gpg_keys.user_fpr
 
 
@@ -116,7 +120,7 @@ def test_random_armored_data_gives_an_error_kind(data: bytes) -> None:
 
 
 _VALID = str(ps.Tsk.generate("Fuzz <fuzz@example.org>").extract_certificate())
-_VALID_BINARY = pkt.dearmor(_VALID.encode())
+_VALID_BINARY = dearmor(_VALID.encode())
 
 
 @settings(max_examples=200, deadline=None)
@@ -142,18 +146,31 @@ def test_gnupg_engine_random_input(gnupg_engine: OpenPGPEngine, data: bytes) -> 
     assert outcome(gnupg_engine, data) in set(KeyErrorKind)
 
 
-def test_generated_user_key_comes_with_a_strong_passphrase(sequoia: SequoiaEngine) -> None:
-    from services.crypto import generate_user_key, import_user_key, new_passphrase
-
-    assert new_passphrase() != new_passphrase()
-    assert len(new_passphrase()) == 35
-    key = generate_user_key(sequoia, "Mio <mio@example.org>")
-    assert len(key.passphrase) == 35
-    info = import_user_key(sequoia, key.info.armored)
-    assert info.fingerprint == key.info.fingerprint
-    assert sequoia.inspect_secret_key(key.secret_armored, key.passphrase).fingerprint == (
-        info.fingerprint
+def test_generated_keys(sequoia: SequoiaEngine, gnupg_engine: OpenPGPEngine) -> None:
+    """pysequoia makes unprotected v4/v6 keys; a protected v4 key comes from GnuPG, and a
+    protected v6 key is refused (pysequoia cannot add a passphrase)."""
+    for version in (KeyVersion.V4, KeyVersion.V6):
+        key = sequoia.generate_key("Mio", version=version)
+        assert key.passphrase is None
+        assert key.info.version == version
+        assert sequoia.inspect_secret_key(key.secret_armored, None).fingerprint == (
+            key.info.fingerprint
+        )
+    protected = sequoia.generate_key("Mio", passphrase="pw 1")
+    assert protected.info.message_format == MessageFormat.SEIPD_V1  # GnuPG 2.2 reads it
+    with pytest.raises(KeyImportError) as err:
+        sequoia.inspect_secret_key(protected.secret_armored, "wrong")
+    assert err.value.kind == KeyErrorKind.BAD_PASSPHRASE
+    assert sequoia.inspect_secret_key(protected.secret_armored, "pw 1").fingerprint == (
+        protected.info.fingerprint
     )
+    with pytest.raises(KeyImportError) as err:
+        sequoia.generate_key("Mio", version=KeyVersion.V6, passphrase="pw")
+    assert err.value.kind == KeyErrorKind.UNSUPPORTED
+    with pytest.raises(KeyImportError):
+        gnupg_engine.generate_key("Mio", version=KeyVersion.V6)
+    with pytest.raises(ValueError):
+        sequoia.generate_key("Mio", passphrase="")
 
 
 def test_text_around_a_pasted_key_is_dropped(any_engine: OpenPGPEngine, gpg_keys: GpgKeys) -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from bot import reader as reader_cli
 from bot.i18n import Translator
-from services.crypto import _packets as pkt
 from services.crypto import reader
 from services.crypto.port import GeneratedKey, OpenPGPEngine, SigningKey
 from services.crypto.records import (
@@ -25,7 +24,7 @@ from services.crypto.records import (
     decode_record,
     encode_record,
 )
-from tests.crypto_support import PASSPHRASE
+from tests.crypto_support import PASSPHRASE, dearmor
 
 GROUP_EXPORT_ID = 2_222_333_444
 CHAT_ID = -(1_000_000_000_000 + GROUP_EXPORT_ID)
@@ -107,7 +106,7 @@ def test_flipped_byte_cannot_be_opened(
 ) -> None:
     lock = ContextLock(any_engine, server_key)
     (sealed,) = make_chain(lock, user_v4.info.armored, [CONVERSATIONS])
-    binary = bytearray(pkt.dearmor(sealed.armored.encode()))
+    binary = bytearray(dearmor(sealed.armored.encode()))
     binary[len(binary) // 2 + 40] ^= 0x10
     with pytest.raises(RecordOpenError):
         lock.open_record(bytes(binary), user_v4.secret_armored, PASSPHRASE)
@@ -131,7 +130,7 @@ def test_old_server_keys_still_verify(
 
 
 def flip_armor_byte(armored: str) -> str:
-    binary = bytearray(pkt.dearmor(armored.encode()))
+    binary = bytearray(dearmor(armored.encode()))
     binary[-30] ^= 0x01
     import pysequoia as ps
 

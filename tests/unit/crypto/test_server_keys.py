@@ -35,12 +35,28 @@ async def test_created_once_and_stored_encrypted(
     assert row.secret_key is not None
     assert "PRIVATE KEY" not in row.secret_key
     assert row.secret_key.startswith("f1.")
-    assert row.passphrase is not None
-    assert row.passphrase.startswith("f1.")
+    # no passphrase stored next to it under the same master key: field encryption protects it
+    assert row.passphrase is None
+    assert first.passphrase is None
     assert any_engine.inspect_secret_key(first.secret_armored or "", first.passphrase).fingerprint
     published = await server_keys.published_keys(session)
     assert [k.fingerprint for k in published] == [first.fingerprint]
     assert "PUBLIC KEY BLOCK" in published[0].public_key
+
+
+async def test_generated_with_the_operators_passphrase(
+    session: AsyncSession, any_engine: OpenPGPEngine
+) -> None:
+    settings = SETTINGS.model_copy(update={"server_key_passphrase": SecretStr("op secret")})
+    key = await server_keys.get_or_create_server_key(session, any_engine, CIPHER, settings)
+    row = await session.scalar(select(ServerKey))
+    assert row is not None
+    assert row.passphrase is None  # the operator keeps it
+    assert key.passphrase == "op secret"
+    with pytest.raises(KeyImportError) as err:
+        any_engine.inspect_secret_key(key.secret_armored or "", "not it")
+    assert err.value.kind == KeyErrorKind.BAD_PASSPHRASE
+    assert any_engine.inspect_secret_key(key.secret_armored or "", "op secret").fingerprint
 
 
 async def test_rotation_keeps_old_keys_for_verification(
