@@ -126,7 +126,6 @@ async def _run(url: str, tmp: Path) -> Result:
                 await service.record(user_id, RecordKind.CHAT, {"n": n, "text": "x" * 200})
         queued_at = time.perf_counter()
         worker.start()
-        await service.flush()
         total = BIG_BURST + SMALL_GROUPS * SMALL_EACH
         while True:
             async with sessionmaker() as session:

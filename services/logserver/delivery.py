@@ -2,27 +2,31 @@
 
 One loop plans; each send runs as its own task, at most one per group and `concurrency` overall.
 
-* A row is *claimed* (a lease in the database; on SQLite, the one-process mode, an in-memory
-  claim shared by the process's workers) before it is sent and deleted only after Telegram
-  accepted it, in one transaction with `last_delivery_at`. Several workers (instances) never send
-  the same row; a crashed worker's rows are free again when the lease runs out. A send that timed
-  out may have arrived: it is sent again (same sequence number, recognisable as a duplicate).
-* Cancelling the worker (shutdown, or a test killing it) does not cut a send in half: the send
-  and its acknowledgement are shielded, so either both happen or neither. Only a hard crash in the
-  milliseconds between Telegram's answer and the commit can repeat a record; the copy has the
-  same sequence number and ciphertext, and readers drop it.
+* `record()` has stored each record (body field-encrypted) before it returned ``QUEUED``. The
+  worker seals a batch only when it sends it (`chain.py`), chaining to the last record Telegram
+  accepted, for the topic the group has now. One worker at a time holds a log server's *delivery
+  lease* (a column of its row; on SQLite, the one-process mode, the in-memory busy set), so the
+  chain is sealed in order even with several instances; a crashed worker's lease runs out after
+  `lease_seconds`.
+* Rows are deleted only after Telegram accepted them, in one transaction that also moves the chain
+  head (`last_digest`, `head_seq`) — guarded by the head the batch was sealed from. A crash in the
+  milliseconds between Telegram's answer and that commit re-sends the same records (same seq,
+  prev and digest: `chain.py`), which readers recognise as copies.
+* Stopping or killing the worker stops the planning loop; sends already started finish (or fail)
+  as a whole, each within `request_timeout`.
 * Limits: our own sliding windows (`RateLimiter`) keep under 20 messages a minute per group and
-  30 a second overall (per process: several instances share Telegram's limits but not these
-  windows, and then rely on `retry_after`). When a group's queue is longer than its free slots
-  beyond a reserve of half its limit, the queued records of one topic go as one `.asc` document.
+  30 a second overall (per process). When a group's queue is longer than its free slots beyond a
+  reserve of half its limit, the queued records of one kind go as one `.asc` document.
 * 429: the group waits `retry_after`. 5xx and timeouts: the group backs off exponentially.
   403 (bot removed, group gone): the log server is disconnected and the user told; records wait.
+  A topic the user deleted is created again and the records waiting for it go there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -47,9 +51,11 @@ from bot.db.base import utcnow
 from bot.db.models import User
 from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
 from bot.i18n import Translator
+from services.logserver.chain import SealedBatch, StoredRecord, seal_batch
 from services.logserver.format import Outgoing, as_document, as_message
 from services.logserver.limiter import Slot
-from services.logserver.service import LogServerService
+from services.logserver.onboarding import TOPIC_ICON_COLORS
+from services.logserver.service import LogServerService, set_thread, thread_of
 from services.logserver.types import RecordKind
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,8 @@ _DELIVERING = (LogServerState.ACTIVE, LogServerState.PAUSED)
 _PLAN_LIMIT = 5000
 _DROP_EVERY = 60.0
 _MIN_GAP = 0.01
+# Telegram's answer when a message goes to a forum topic that was deleted.
+_THREAD_GONE = "thread not found"
 
 
 @dataclass(slots=True)
@@ -65,7 +73,6 @@ class _Planned:
     id: int
     seq: int
     kind: str
-    thread_id: int | None
 
 
 @dataclass
@@ -79,7 +86,12 @@ class DeliveryStats:
     server_errors: int = 0
     forbidden: int = 0
     dropped: int = 0
+    topics_recreated: int = 0
     seqs_sent: dict[int, list[int]] = field(default_factory=dict)
+
+
+class _TopicMissing(Exception):
+    """The topic a batch was sealed for is gone (the user deleted it)."""
 
 
 class DeliveryWorker:
@@ -120,11 +132,10 @@ class DeliveryWorker:
         self.start()
 
     async def stop(self) -> None:
-        """Store queued records, stop planning, let the sends in flight finish (each at most
-        `request_timeout`); what is not sent stays in the outbox for the next start."""
-        await self.service.close()
+        """Stop planning and let the sends in flight finish (each at most `request_timeout`);
+        what is not sent stays in the outbox for the next start."""
+        self.kill()
         if self._task is not None:
-            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -132,11 +143,10 @@ class DeliveryWorker:
             await asyncio.gather(*self._sends, return_exceptions=True)
 
     def kill(self) -> None:
-        """Cancel everything at once, as a crash would (sends already at Telegram complete)."""
+        """Stop planning at once. Sends already started are not cut in half: each either
+        completes with its acknowledgement or leaves its rows in the outbox."""
         if self._task is not None:
             self._task.cancel()
-        for task in self._sends:
-            task.cancel()
 
     async def _run(self) -> None:
         while True:
@@ -187,14 +197,22 @@ class DeliveryWorker:
                 wait = min(wait, self.limiter.next_free_at(chat_id) - now)
                 continue
             batch = self._batch(planned, free)
-            if not await self._claim(batch):
+            if not await self._claim(user_id):
                 continue
             slot = self.limiter.take(chat_id)
             self._busy.add(user_id)
-            task = asyncio.create_task(self._send(user_id, chat_id, batch, slot))
+            task = asyncio.create_task(self._send(user_id, chat_id, batch))
             self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
+            # A done callback runs however the task ends (even cancelled before it started),
+            # so the user is never left marked busy.
+            task.add_done_callback(functools.partial(self._sent, user_id=user_id, slot=slot))
         return wait
+
+    def _sent(self, task: asyncio.Task[None], *, user_id: int, slot: Slot) -> None:
+        self._sends.discard(task)
+        self.limiter.done(slot)
+        self._busy.discard(user_id)
+        self.service.wake.set()
 
     async def _due(self, session: AsyncSession) -> list[tuple[int, list[_Planned]]]:
         now = utcnow()
@@ -204,21 +222,18 @@ class DeliveryWorker:
                 OutboxRecord.user_id,
                 OutboxRecord.seq,
                 OutboxRecord.kind,
-                OutboxRecord.thread_id,
             )
             .join(LogServer, LogServer.user_id == OutboxRecord.user_id)
             .where(
                 LogServer.state.in_(_DELIVERING),
-                or_(OutboxRecord.lease_until.is_(None), OutboxRecord.lease_until < now),
+                or_(LogServer.delivery_lease.is_(None), LogServer.delivery_lease < now),
             )
             .order_by(OutboxRecord.user_id, OutboxRecord.seq)
             .limit(_PLAN_LIMIT)
         )
         grouped: list[tuple[int, list[_Planned]]] = []
         for user_id, items in groupby(result.all(), key=lambda r: int(r[1])):
-            grouped.append(
-                (user_id, [_Planned(int(r[0]), int(r[2]), str(r[3]), r[4]) for r in items])
-            )
+            grouped.append((user_id, [_Planned(int(r[0]), int(r[2]), str(r[3])) for r in items]))
         # Oldest waiting group first, so no group starves behind a busy one.
         grouped.sort(key=lambda item: item[1][0].id)
         return grouped
@@ -232,7 +247,7 @@ class DeliveryWorker:
 
     def _batch(self, planned: Sequence[_Planned], free: int) -> list[_Planned]:
         """One record, or — when the queue is longer than the free slots beyond a reserve of
-        half the group's limit — the leading run of records of one topic, up to `coalesce_max`.
+        half the group's limit — the leading run of records of one kind, up to `coalesce_max`.
 
         The reserve keeps slots for the documents of a burst, so a backed-up group waits for
         the next minute only when it really has more than the limit allows.
@@ -245,30 +260,29 @@ class DeliveryWorker:
         for item in planned[1:]:
             if len(run) >= self.cfg.coalesce_max:
                 break
-            if item.thread_id != first.thread_id or item.kind != first.kind:
-                break
-            if item.seq != run[-1].seq + 1:
+            if item.kind != first.kind or item.seq != run[-1].seq + 1:
                 break
             run.append(item)
         return run
 
-    async def _claim(self, batch: Sequence[_Planned]) -> bool:
+    async def _claim(self, user_id: int) -> bool:
+        """Take the user's delivery lease (one sealer per chain across instances)."""
         if self._single_process:
             # SQLite is the one-process embedded mode: the in-memory `_busy` set is the claim,
             # and every write saved keeps the single database lock free for handlers.
             return True
         now = utcnow()
-        ids = [p.id for p in batch]
         async with self.service.sessionmaker() as session:
             result = await session.execute(
-                update(OutboxRecord)
+                update(LogServer)
                 .where(
-                    OutboxRecord.id.in_(ids),
-                    or_(OutboxRecord.lease_until.is_(None), OutboxRecord.lease_until < now),
+                    LogServer.user_id == user_id,
+                    or_(LogServer.delivery_lease.is_(None), LogServer.delivery_lease < now),
                 )
-                .values(lease_until=now + timedelta(seconds=self.cfg.lease_seconds))
+                .values(delivery_lease=now + timedelta(seconds=self.cfg.lease_seconds))
+                .execution_options(synchronize_session=False)
             )
-            if int(result.rowcount or 0) != len(ids):  # type: ignore[attr-defined]
+            if int(result.rowcount or 0) != 1:  # type: ignore[attr-defined]
                 await session.rollback()
                 return False
             await session.commit()
@@ -276,123 +290,167 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------------ sending
 
-    async def _send(self, user_id: int, chat_id: int, batch: list[_Planned], slot: Slot) -> None:
-        try:
-            # Shielded: a cancelled worker still finishes (or abandons) this send as a whole.
-            await asyncio.shield(self._send_and_ack(user_id, chat_id, batch))
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self.limiter.done(slot)
-            self._busy.discard(user_id)
-            self.service.wake.set()
-
-    async def _send_and_ack(self, user_id: int, chat_id: int, batch: list[_Planned]) -> None:
+    async def _send(self, user_id: int, chat_id: int, batch: list[_Planned]) -> None:
         ids = [p.id for p in batch]
+        kind = RecordKind(batch[0].kind)
         try:
-            outgoing = await self._load(ids)
-            if not outgoing:
+            sealed = await self._seal(user_id, kind, ids)
+            if sealed is None:
+                await self._release(user_id, ids, failed=False)
                 return
-            await self._post(chat_id, batch[0].thread_id, outgoing)
+            batch_sealed, thread_id, start_digest = sealed
+            await self._post(chat_id, thread_id, batch_sealed.records)
+        except _TopicMissing:
+            await self._release(user_id, ids, failed=False)
+            await self._recreate_topic(user_id, kind)
         except TelegramRetryAfter as exc:
             self.stats.retry_after += 1
             self.limiter.block(chat_id, float(exc.retry_after))
             log.info("429 from Telegram: group waits %s s", exc.retry_after)
-            await self._release(ids, failed=False)
+            await self._release(user_id, ids, failed=False)
         except TelegramForbiddenError:
             self.stats.forbidden += 1
-            await self._release(ids, failed=False)
+            await self._release(user_id, ids, failed=False)
             await self._disconnect(user_id, "removed")
         except TelegramBadRequest as exc:
-            await self._bad_request(user_id, ids, exc)
+            await self._bad_request(user_id, kind, ids, exc)
         except (TelegramServerError, TelegramNetworkError, TimeoutError) as exc:
             self.stats.server_errors += 1
             self._back_off(user_id)
             log.info("log delivery failed (%s); the group backs off", type(exc).__name__)
-            await self._release(ids, failed=True)
+            await self._release(user_id, ids, failed=True)
         except Exception:
             # Anything unexpected: keep the records, back off, and say so in the log.
             log.exception("log delivery failed unexpectedly")
             self._back_off(user_id)
-            await self._release(ids, failed=True)
+            await self._release(user_id, ids, failed=True)
         else:
-            await self._ack(user_id, ids)
+            await self._ack(user_id, ids, batch_sealed, start_digest)
             self._backoff.pop(user_id, None)
-            self.stats.records += len(outgoing)
-            self.stats.seqs_sent.setdefault(user_id, []).extend(o.seq for o in outgoing)
+            self.stats.records += len(batch_sealed.records)
+            self.stats.seqs_sent.setdefault(user_id, []).extend(o.seq for o in batch_sealed.records)
 
-    async def _load(self, ids: list[int]) -> list[Outgoing]:
+    async def _seal(
+        self, user_id: int, kind: RecordKind, ids: list[int]
+    ) -> tuple[SealedBatch, int | None, str] | None:
+        """Load the rows and the log server as they are now and seal the batch (None: gone)."""
         async with self.service.sessionmaker() as session:
-            rows = await session.execute(
-                select(
-                    OutboxRecord.seq,
-                    OutboxRecord.kind,
-                    OutboxRecord.armored,
-                    OutboxRecord.created_at,
+            server = await session.get(LogServer, user_id)
+            rows = (
+                await session.execute(
+                    select(
+                        OutboxRecord.seq,
+                        OutboxRecord.created_at,
+                        OutboxRecord.body_enc,
+                        OutboxRecord.armored,
+                    )
+                    .where(OutboxRecord.id.in_(ids))
+                    .order_by(OutboxRecord.seq)
                 )
-                .where(OutboxRecord.id.in_(ids))
-                .order_by(OutboxRecord.seq)
-            )
-            return [Outgoing(int(s), RecordKind(k), a, c) for s, k, a, c in rows.all()]
+            ).all()
+        if server is None or server.public_key is None or not rows:
+            return None
+        thread_id = thread_of(server, kind)
+        if thread_id is None:
+            raise _TopicMissing
+        chat_id, _ = self.service.chat_of(server)
+        stored = [StoredRecord(int(s), kind, c, b, a) for s, c, b, a in rows]
+        start = server.last_digest
+        sealed = await asyncio.to_thread(
+            seal_batch,
+            self.service.lock,
+            stored,
+            open_body=lambda seq, enc: self.service.open_body(user_id, seq, enc),
+            public_key=server.public_key,
+            chat_id=chat_id,
+            thread_id=thread_id,
+            head_seq=server.head_seq,
+            head_digest=start,
+        )
+        return sealed, thread_id, start
 
     async def _post(self, chat_id: int, thread_id: int | None, records: list[Outgoing]) -> None:
         timeout = int(max(1, self.cfg.request_timeout))
         text = as_message(records[0]) if len(records) == 1 else None
-        if text is not None:
-            await self.bot.send_message(
+        try:
+            if text is not None:
+                await self.bot.send_message(
+                    chat_id,
+                    text,
+                    message_thread_id=thread_id,
+                    disable_notification=True,
+                    request_timeout=timeout,
+                )
+                self.stats.messages += 1
+                return
+            name, content, caption = as_document(records)
+            await self.bot.send_document(
                 chat_id,
-                text,
+                BufferedInputFile(content, filename=name),
+                caption=caption,
                 message_thread_id=thread_id,
                 disable_notification=True,
                 request_timeout=timeout,
             )
-            self.stats.messages += 1
-            return
-        name, content, caption = as_document(records)
-        await self.bot.send_document(
-            chat_id,
-            BufferedInputFile(content, filename=name),
-            caption=caption,
-            message_thread_id=thread_id,
-            disable_notification=True,
-            request_timeout=timeout,
-        )
-        self.stats.documents += 1
+            self.stats.documents += 1
+        except TelegramBadRequest as exc:
+            if _THREAD_GONE in exc.message.lower():
+                raise _TopicMissing from exc
+            raise
 
     def _back_off(self, user_id: int) -> None:
         _, last = self._backoff.get(user_id, (0.0, 0.0))
         delay = min(self.cfg.backoff_max, last * 2 if last else self.cfg.backoff_initial)
         self._backoff[user_id] = (time.monotonic() + delay, delay)
 
-    async def _ack(self, user_id: int, ids: list[int]) -> None:
+    async def _ack(
+        self, user_id: int, ids: list[int], sealed: SealedBatch, start_digest: str
+    ) -> None:
+        """Telegram has the batch: delete its rows and move the chain head, in one commit."""
         async with self.service.sessionmaker() as session:
             await session.execute(delete(OutboxRecord).where(OutboxRecord.id.in_(ids)))
-            await session.execute(
+            moved = await session.execute(
                 update(LogServer)
-                .where(LogServer.user_id == user_id)
-                .values(last_delivery_at=utcnow())
+                .where(LogServer.user_id == user_id, LogServer.last_digest == start_digest)
+                .values(
+                    last_digest=sealed.head_digest,
+                    head_seq=sealed.head_seq,
+                    last_delivery_at=utcnow(),
+                    delivery_lease=None,
+                )
+                .execution_options(synchronize_session=False)
             )
+            if int(moved.rowcount or 0) != 1:  # type: ignore[attr-defined]
+                # Another worker moved the head while this one held no valid lease (it ran out
+                # during a very slow send). The records are out; say so rather than hide it.
+                log.error("log chain head of user %s moved during a send", user_id)
             await session.commit()
 
-    async def _release(self, ids: list[int], *, failed: bool) -> None:
+    async def _release(self, user_id: int, ids: list[int], *, failed: bool) -> None:
         if self._single_process and not failed:
             return  # nothing was leased
-        values: dict[str, Any] = {"lease_until": None}
-        if failed:
-            values["attempts"] = OutboxRecord.attempts + 1
         async with self.service.sessionmaker() as session:
-            await session.execute(
-                update(OutboxRecord).where(OutboxRecord.id.in_(ids)).values(**values)
-            )
+            if failed:
+                await session.execute(
+                    update(OutboxRecord)
+                    .where(OutboxRecord.id.in_(ids))
+                    .values(attempts=OutboxRecord.attempts + 1)
+                )
+            if not self._single_process:
+                await session.execute(
+                    update(LogServer)
+                    .where(LogServer.user_id == user_id)
+                    .values(delivery_lease=None)
+                    .execution_options(synchronize_session=False)
+                )
             await session.commit()
 
-    async def _bad_request(self, user_id: int, ids: list[int], exc: TelegramBadRequest) -> None:
+    async def _bad_request(
+        self, user_id: int, kind: RecordKind, ids: list[int], exc: TelegramBadRequest
+    ) -> None:
         message = exc.message.lower()
-        if "thread not found" in message or "topic" in message:
-            await self._release(ids, failed=False)
-            await self._disconnect(user_id, "topic")
-        elif "chat not found" in message or "not enough rights" in message:
-            await self._release(ids, failed=False)
+        if "chat not found" in message or "not enough rights" in message:
+            await self._release(user_id, ids, failed=False)
             await self._disconnect(user_id, "removed")
         else:
             # Telegram will never take these bytes: drop them and count them as lost.
@@ -403,10 +461,48 @@ class DeliveryWorker:
                 await session.execute(
                     update(LogServer)
                     .where(LogServer.user_id == user_id)
-                    .values(lost_untold=LogServer.lost_untold + len(ids))
+                    .values(lost_untold=LogServer.lost_untold + len(ids), delivery_lease=None)
                 )
                 await session.commit()
             await self._tell_lost()
+
+    async def _recreate_topic(self, user_id: int, kind: RecordKind) -> None:
+        """The user deleted a topic (or it was never made): make it again; its records follow.
+
+        When it cannot be made (rights, a missing forum), the log server is disconnected with
+        the reason "topic" and the user told; "Check again" repairs it then.
+        """
+        async with self.service.sessionmaker() as session:
+            server = await session.get(LogServer, user_id)
+            if server is None:
+                return
+            chat_id, _ = self.service.chat_of(server)
+            locale = await session.scalar(select(User.locale).where(User.id == user_id))
+            name = self.translator.get(
+                self.translator.resolve_locale(locale), f"logserver-topic-{kind.value}"
+            )
+            try:
+                topic = await self.bot.create_forum_topic(
+                    chat_id, name, icon_color=TOPIC_ICON_COLORS[kind]
+                )
+            except TelegramRetryAfter as exc:
+                self.limiter.block(chat_id, float(exc.retry_after))
+                return
+            except (TelegramServerError, TelegramNetworkError, TimeoutError):
+                self._back_off(user_id)
+                return
+            except (TelegramBadRequest, TelegramForbiddenError) as exc:
+                log.info("a log topic could not be created again: %s", exc.message)
+                set_thread(server, kind, None)
+                newly = await self.service.mark_disconnected(session, server, "topic")
+                await session.commit()
+                if newly:
+                    await self.notify(user_id, "logserver-disconnected-topic")
+                return
+            set_thread(server, kind, topic.message_thread_id)
+            await session.commit()
+        self.stats.topics_recreated += 1
+        log.info("log topic %s created again", kind.value)
 
     async def _disconnect(self, user_id: int, reason: str) -> None:
         async with self.service.sessionmaker() as session:
@@ -414,6 +510,7 @@ class DeliveryWorker:
             if server is None:
                 return
             newly = await self.service.mark_disconnected(session, server, reason)
+            server.delivery_lease = None
             await session.commit()
         if newly:
             await self.notify(user_id, "logserver-disconnected-" + reason)

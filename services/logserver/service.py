@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -12,13 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.models.logserver import GENESIS, LogServer, LogServerState, OutboxRecord
 from bot.state import KeyValueState
-from services.crypto import ContextLock, KeyInfo, LogRecord, RecordContext, SealedRecord
+from services.crypto import ContextLock, KeyInfo
 from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
 from services.logserver.config import LogServerSettings
@@ -31,9 +30,15 @@ PURPOSE_LINK = "logserver-group-link"
 PURPOSE_CHAT_HASH = "logserver-chat-id"
 TOKEN_PREFIX = "ls:tok:"
 ROTATE_PREFIX = "ls:rotate:"
-_WRITE_BATCH = 200
+PURPOSE_BODY = "logserver-outbox-body"
 _STATE_TTL = 2.0
-_WRITE_ATTEMPTS = 5
+# Records are stored while the group is unreachable too: they wait for it (at most 24 h).
+_RECORDING = (LogServerState.ACTIVE, LogServerState.DISCONNECTED)
+
+
+def outbox_row_id(user_id: int, seq: int) -> str:
+    """Binds a stored body to its user and sequence number (the AES-GCM associated data)."""
+    return f"{user_id}:{seq}"
 
 
 class AlreadyLinked(Exception):
@@ -49,7 +54,7 @@ def thread_of(server: LogServer, kind: RecordKind) -> int | None:
     }[kind]
 
 
-def set_thread(server: LogServer, kind: RecordKind, thread_id: int) -> None:
+def set_thread(server: LogServer, kind: RecordKind, thread_id: int | None) -> None:
     setattr(server, f"thread_{kind.value}", thread_id)
 
 
@@ -142,16 +147,17 @@ class LogServerService:
             server.chat_enc = self.encrypt_link(user_id, chat_id, title)
             server.disconnect_reason = None
             if not same_group:
-                # A new group: new topics and a new panel; the record chain goes on.
+                # A new group: new topics and a new panel; the record chain goes on, and records
+                # still waiting go to the new group (they are sealed for it at delivery).
                 for kind in RecordKind:
                     setattr(server, f"thread_{kind.value}", None)
                 server.panel_message_id = None
-                await session.execute(delete(OutboxRecord).where(OutboxRecord.user_id == user_id))
+                server.panel_seq = None
             server.state = (
                 LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
             )
         await session.flush()
-        self.forget_state(user_id)
+        self._state_changed(session, user_id)
         return server
 
     async def set_key(self, session: AsyncSession, server: LogServer, info: KeyInfo) -> str | None:
@@ -162,7 +168,7 @@ class LogServerService:
         if server.state is LogServerState.AWAITING_KEY:
             server.state = LogServerState.ACTIVE
         await session.flush()
-        self.forget_state(server.user_id)
+        self._state_changed(session, server.user_id)
         await self.kv.delete(ROTATE_PREFIX + str(server.user_id))
         return previous
 
@@ -172,7 +178,7 @@ class LogServerService:
         elif not paused and server.state is LogServerState.PAUSED:
             server.state = LogServerState.ACTIVE
         await session.flush()
-        self.forget_state(server.user_id)
+        self._state_changed(session, server.user_id)
 
     async def mark_disconnected(
         self, session: AsyncSession, server: LogServer, reason: str
@@ -183,7 +189,7 @@ class LogServerService:
             server.state = LogServerState.DISCONNECTED
         server.disconnect_reason = reason
         await session.flush()
-        self.forget_state(server.user_id)
+        self._state_changed(session, server.user_id)
         return was
 
     async def mark_reconnected(self, session: AsyncSession, server: LogServer) -> bool:
@@ -193,7 +199,7 @@ class LogServerService:
         server.state = LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
         server.disconnect_reason = None
         await session.flush()
-        self.forget_state(server.user_id)
+        self._state_changed(session, server.user_id)
         self.wake.set()
         return True
 
@@ -201,7 +207,7 @@ class LogServerService:
         """Forget the log server of `user_id` and its queued ciphertext; returns records dropped."""
         dropped = await self.purge_queue(session, user_id)
         await session.execute(delete(LogServer).where(LogServer.user_id == user_id))
-        self.forget_state(user_id)
+        self._state_changed(session, user_id)
         await self.kv.delete(ROTATE_PREFIX + str(user_id))
         return dropped
 
@@ -290,36 +296,104 @@ class LogServerService:
     async def record(
         self, user_id: int, kind: RecordKind | str, body: Mapping[str, Any]
     ) -> RecordResult:
-        """Queue an event for the user's log server; returns at once (see the package doc).
-
-        Only reads here: sealing and storing happen in this process's record writer, one
-        transaction per batch, so a caller holding its own transaction (and, on SQLite, the
-        database's write lock) never waits for it.
-        """
+        """Store an event for the user's log server, in its own transaction (see the package
+        doc); ``QUEUED`` only once the outbox row is committed. Never raises."""
         try:
             kind = RecordKind(kind)
         except ValueError:
             log.error("unknown record kind %r", kind)
             return RecordResult.FAILED
         try:
+            # Most users have no log server: a cached answer spares them a write transaction.
             state = await self._state_of(user_id)
+            if state is None or state is LogServerState.AWAITING_KEY:
+                return RecordResult.NO_LOG_SERVER
+            if state is LogServerState.PAUSED:
+                return RecordResult.PAUSED
+            async with self.sessionmaker() as session:
+                result = await self._append(session, user_id, kind, body)
+                await session.commit()
         except Exception:
-            # The caller's own work must not fail because its log record could not be made.
-            log.exception("log record for user %s could not be queued", user_id)
+            # The caller's own work must not fail because its log record could not be stored.
+            log.exception("log record for user %s could not be stored", user_id)
             return RecordResult.FAILED
-        if state is None or state is LogServerState.AWAITING_KEY:
-            return RecordResult.NO_LOG_SERVER
-        if state is LogServerState.PAUSED:
-            return RecordResult.PAUSED
-        self._pending.put_nowait((user_id, kind, dict(body)))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending(), name="logserver-records")
+        if result is RecordResult.QUEUED:
+            self.wake.set()
+        return result
+
+    async def record_in(
+        self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
+    ) -> RecordResult:
+        """`record()` inside the caller's transaction (the caller commits, then wakes).
+
+        Never raises: a record that cannot be stored is rolled back to a savepoint and reported
+        as ``FAILED``, so the caller's own work (a payment) still commits.
+        """
+        try:
+            async with session.begin_nested():
+                return await self._append(session, user_id, kind, body)
+        except Exception:
+            log.exception("log record for user %s could not be stored", user_id)
+            return RecordResult.FAILED
+
+    async def _append(
+        self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
+    ) -> RecordResult:
+        """Take the next sequence number and store the record's row (not committed here).
+
+        The sequence number comes from an atomic increment of the log server's row, so every
+        instance hands out each number once and the row lock orders concurrent writers.
+        Sealing waits for delivery; the body is field-encrypted until then.
+        """
+        taken = await session.execute(
+            update(LogServer)
+            .where(
+                LogServer.user_id == user_id,
+                LogServer.state.in_(_RECORDING),
+                LogServer.public_key.is_not(None),
+            )
+            .values(next_seq=LogServer.next_seq + 1)
+            .returning(LogServer.next_seq)
+            .execution_options(synchronize_session=False)
+        )
+        after = taken.scalar_one_or_none()
+        if after is None:
+            state = await session.scalar(
+                select(LogServer.state).where(LogServer.user_id == user_id)
+            )
+            self.forget_state(user_id)
+            return (
+                RecordResult.PAUSED
+                if state is LogServerState.PAUSED
+                else RecordResult.NO_LOG_SERVER
+            )
+        seq = int(after) - 1
+        doc = json.dumps(dict(body), ensure_ascii=False, separators=(",", ":"))
+        session.add(
+            OutboxRecord(
+                user_id=user_id,
+                seq=seq,
+                kind=kind.value,
+                body_enc=self.fields.encrypt(PURPOSE_BODY, doc, row_id=outbox_row_id(user_id, seq)),
+                created_at=utcnow(),
+                attempts=0,
+            )
+        )
+        await session.flush()
         return RecordResult.QUEUED
+
+    def open_body(self, user_id: int, seq: int, body_enc: str) -> dict[str, Any]:
+        """The stored body of record `seq` (field-decrypted)."""
+        doc = self.fields.decrypt_str(PURPOSE_BODY, body_enc, row_id=outbox_row_id(user_id, seq))
+        body = json.loads(doc)
+        if not isinstance(body, dict):
+            raise ValueError("stored record body is not an object")
+        return body
 
     async def _state_of(self, user_id: int) -> LogServerState | None:
         """The log server's state (None: none or no key), cached for a moment: a chatty user
         must not cost a database read per record. Changes made here drop the cached value;
-        another instance's change is seen within `_STATE_TTL` (the writer re-checks anyway)."""
+        another instance's change is seen within `_STATE_TTL` (`_append` re-checks anyway)."""
         now = time.monotonic()
         cached = self._states.get(user_id)
         if cached is not None and cached[1] > now:
@@ -341,160 +415,13 @@ class LogServerService:
     def forget_state(self, user_id: int) -> None:
         self._states.pop(user_id, None)
 
-    async def flush(self) -> None:
-        """Wait until every record queued by `record()` is sealed and stored."""
-        await self._pending.join()
-
-    async def close(self) -> None:
-        """Store what is queued, then stop the record writer (shutdown)."""
-        if self._writer is not None and not self._writer.done():
-            await self.flush()
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-        self._writer = None
-
-    async def _write_pending(self) -> None:
-        while True:
-            batch = [await self._pending.get()]
-            while len(batch) < _WRITE_BATCH and not self._pending.empty():
-                batch.append(self._pending.get_nowait())
-            try:
-                await self._store(batch)
-            finally:
-                for _ in batch:
-                    self._pending.task_done()
-            self.wake.set()
-
-    async def _store(self, batch: list[tuple[int, RecordKind, dict[str, Any]]]) -> None:
-        by_user: dict[int, list[tuple[RecordKind, dict[str, Any]]]] = {}
-        for user_id, kind, body in batch:
-            by_user.setdefault(user_id, []).append((kind, body))
-        for user_id, items in by_user.items():
-            for attempt in range(_WRITE_ATTEMPTS):
-                try:
-                    if await self._store_user(user_id, items):
-                        break
-                except Exception:
-                    log.warning("storing log records for user %s failed", user_id, exc_info=True)
-                await asyncio.sleep(0.02 * 2**attempt)
-            else:
-                log.error("%d log records for user %s could not be stored", len(items), user_id)
-
-    async def _store_user(
-        self, user_id: int, items: list[tuple[RecordKind, dict[str, Any]]]
-    ) -> bool:
-        """Seal outside any transaction (CPU, in a thread), then store with a compare-and-swap
-        on the chain head; False when another writer moved it first (the caller retries)."""
-        async with self.sessionmaker() as session:
-            server = await session.get(LogServer, user_id)
-            if server is None or server.public_key is None:
-                return True
-            if server.state in (LogServerState.AWAITING_KEY, LogServerState.PAUSED):
-                return True  # changed since record() looked: the event is not recorded
-            head_seq, head_digest = server.next_seq, server.last_digest
-            chat_id, _ = self.chat_of(server)
-            threads = {kind: thread_of(server, kind) for kind in RecordKind}
-            public_key = server.public_key
-        sealed = await asyncio.to_thread(
-            self._seal_chain, items, head_seq, head_digest, public_key, chat_id, threads
+    def _state_changed(self, session: AsyncSession, user_id: int) -> None:
+        """Drop the cached state now and again once `session` commits: a `record()` between
+        the two would otherwise cache the state from before the change."""
+        self.forget_state(user_id)
+        event.listen(
+            session.sync_session, "after_commit", lambda _s: self.forget_state(user_id), once=True
         )
-        async with self.sessionmaker() as session:
-            moved = await session.execute(
-                update(LogServer)
-                .where(LogServer.user_id == user_id, LogServer.next_seq == head_seq)
-                .values(next_seq=head_seq + len(sealed), last_digest=sealed[-1][1].digest)
-            )
-            if int(moved.rowcount or 0) != 1:  # type: ignore[attr-defined]
-                await session.rollback()
-                return False
-            now = utcnow()
-            session.add_all(
-                OutboxRecord(
-                    user_id=user_id,
-                    seq=record.seq,
-                    kind=kind.value,
-                    thread_id=threads[kind],
-                    armored=record.armored,
-                    created_at=now,
-                    attempts=0,
-                )
-                for kind, record in sealed
-            )
-            await session.commit()
-        return True
-
-    def _seal_chain(
-        self,
-        items: list[tuple[RecordKind, dict[str, Any]]],
-        seq: int,
-        prev: str,
-        public_key: str,
-        chat_id: int,
-        threads: dict[RecordKind, int | None],
-    ) -> list[tuple[RecordKind, SealedRecord]]:
-        sealed: list[tuple[RecordKind, SealedRecord]] = []
-        for kind, body in items:
-            record = LogRecord(kind=kind.value, seq=seq, prev=prev, body=body)
-            result = self.lock.seal_record(
-                record, public_key, RecordContext(chat_id, threads[kind])
-            )
-            sealed.append((kind, result))
-            seq, prev = seq + 1, result.digest
-        return sealed
-
-    async def record_in(
-        self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
-    ) -> RecordResult:
-        """`record()` inside the caller's transaction (the caller commits, then wakes).
-
-        Never raises: a record that cannot be made is rolled back to a savepoint and reported
-        as ``FAILED``, so the caller's own work (a payment) still commits.
-        """
-        try:
-            async with session.begin_nested():
-                return await self._record_in(session, user_id, kind, body)
-        except Exception:
-            log.exception("log record for user %s could not be made", user_id)
-            return RecordResult.FAILED
-
-    async def _record_in(
-        self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
-    ) -> RecordResult:
-        # Write first: takes the row lock (PostgreSQL) or the write lock (SQLite, whose WAL mode
-        # refuses a read transaction that later writes after someone else committed).
-        await session.execute(
-            update(LogServer)
-            .where(LogServer.user_id == user_id)
-            .values(next_seq=LogServer.next_seq)
-            .execution_options(synchronize_session=False)
-        )
-        server = await session.get(LogServer, user_id, populate_existing=True)
-        if server is None or server.public_key is None:
-            return RecordResult.NO_LOG_SERVER
-        if server.state is LogServerState.AWAITING_KEY:
-            return RecordResult.NO_LOG_SERVER
-        if server.state is LogServerState.PAUSED:
-            return RecordResult.PAUSED
-        chat_id, _ = self.chat_of(server)
-        thread_id = thread_of(server, kind)
-        record = LogRecord(kind=kind.value, seq=server.next_seq, prev=server.last_digest, body=body)
-        sealed = self.lock.seal_record(record, server.public_key, RecordContext(chat_id, thread_id))
-        session.add(
-            OutboxRecord(
-                user_id=user_id,
-                seq=sealed.seq,
-                kind=kind.value,
-                thread_id=thread_id,
-                armored=sealed.armored,
-                created_at=utcnow(),
-                attempts=0,
-            )
-        )
-        server.next_seq = sealed.seq + 1
-        server.last_digest = sealed.digest
-        await session.flush()
-        return RecordResult.QUEUED
 
     # ------------------------------------------------------------------ 24 h limit
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -115,7 +115,7 @@ def open_all(app: Application, key: GeneratedKey, posted: list[Posted]) -> list[
 
 
 async def wait_records(
-    app: Application, emulator: BotAPIEmulator, group: Chat, count: int, timeout: float = 20
+    app: Application, emulator: BotAPIEmulator, group: Chat, count: int, timeout: float = 90
 ) -> list[Posted]:
     def enough() -> list[Posted] | None:
         found = posted_records(emulator, group)
@@ -129,14 +129,14 @@ async def wait_records(
 
 async def open_logserver(user: UserActor) -> StoredMessage:
     sent = await user.send_text("/logserver")
-    return await user.wait_reply(timeout=20, after=sent)
+    return await user.wait_reply(timeout=90, after=sent)
 
 
 async def reply_containing(
     emulator: BotAPIEmulator,
     user: UserActor,
     needle: str,
-    timeout: float = 20,
+    timeout: float = 90,
     since: StoredMessage | None = None,
 ) -> StoredMessage:
     return await emulator.wait_for(
@@ -161,24 +161,38 @@ async def onboard(
     return group
 
 
+# Safety limits only: every wait below ends as soon as its condition holds. Generous, so a loaded
+# two-core machine never turns slowness into a failure.
+WAIT = 90.0
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT) -> None:
+    """Poll a database condition (commits do not wake the emulator's waiters) until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
 async def wait_state(app: Application, user_id: int, state: LogServerState) -> None:
     """The handler answers a button before its transaction commits: wait for the commit."""
-    for _ in range(500):
+
+    async def reached() -> bool:
         async with app.sessionmaker() as session:
             server = await session.get(LogServer, user_id)
-            if server is not None and server.state is state:
-                return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"log server never became {state}")
+            return server is not None and server.state is state
+
+    await until(reached, f"log server becoming {state}")
 
 
 async def wait_queued(app: Application, user_id: int, count: int) -> None:
-    for _ in range(500):
+    async def reached() -> bool:
         async with app.sessionmaker() as session:
-            if await service_of(app).queued(session, user_id) == count:
-                return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the outbox never held {count} records")
+            return await service_of(app).queued(session, user_id) == count
+
+    await until(reached, f"the outbox holding {count} records")
 
 
 def panel_of(emulator: BotAPIEmulator, group: Chat) -> StoredMessage:
@@ -411,7 +425,7 @@ async def test_a_pasted_secret_key_is_deleted_and_an_invalid_key_explained(
     await reply_containing(emulator, user, "Now your key")
 
     pasted = await user.send_text(user_key.secret_armored)
-    warning = await user.wait_reply(after=pasted)
+    warning = await user.wait_reply(timeout=WAIT, after=pasted)
     assert "That was a <b>secret</b> key" in (warning.data.get("text") or "") or (
         "That was a secret key. I deleted your message" in (warning.text or "")
     )
@@ -421,11 +435,11 @@ async def test_a_pasted_secret_key_is_deleted_and_an_invalid_key_explained(
         "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----"
     )
     sent = await user.send_text(garbage)
-    answer = await user.wait_reply(after=sent)
+    answer = await user.wait_reply(timeout=WAIT, after=sent)
     assert "That is not an OpenPGP public key" in (answer.text or "")
 
     secret_file = await user.send_document(user_key.secret_armored.encode(), "secret.asc")
-    answer = await user.wait_reply(after=secret_file)
+    answer = await user.wait_reply(timeout=WAIT, after=secret_file)
     assert "secret" in (answer.text or "")
     assert user.chat.messages[secret_file.message_id].deleted
     async with app.sessionmaker() as session:
@@ -490,9 +504,10 @@ async def press_panel(
         lambda: any(
             b.get("callback_data") == data for b in panel_of(emulator, group).inline_buttons
         ),
+        WAIT,
         what=f"panel button {data}",
     )
-    pressed = await user.press(panel_of(emulator, group), data=data)
+    pressed = await user.press(panel_of(emulator, group), data=data, timeout=WAIT)
     assert pressed.answer is not None
     return pressed.answer.text or ""
 
@@ -514,6 +529,7 @@ async def test_each_panel_button_works_and_only_for_the_owner(
     assert answer.startswith("Logging paused")
     await emulator.wait_until(
         lambda: "Resume logging" in [b["text"] for b in panel_of(emulator, group).inline_buttons],
+        WAIT,
         what="panel shows resume",
     )
     await wait_state(app, user.id, LogServerState.PAUSED)
@@ -530,10 +546,15 @@ async def test_each_panel_button_works_and_only_for_the_owner(
     events = [r.record.body.get("event") for r in open_all(app, user_key, posted)]
     assert "test" in events
 
-    # Purge asks first, then deletes the user's temporary data (here a queued record).
+    # Purge asks first, then deletes the user's temporary data (here a queued record). Posted is
+    # not yet acknowledged: wait until the worker has deleted the delivered rows, so that only
+    # the row added here is left to purge.
+    await wait_queued(app, user.id, 0)
     await press_panel(user, emulator, group, PanelAction.PURGE)
     await emulator.wait_until(
-        lambda: "cannot be undone" in (panel_of(emulator, group).text or ""), what="confirmation"
+        lambda: "cannot be undone" in (panel_of(emulator, group).text or ""),
+        WAIT,
+        what="confirmation",
     )
     async with app.sessionmaker() as session:
         session.add(OutboxRecord(user_id=user.id, seq=999, kind="chat", armored="x", attempts=0))
@@ -583,20 +604,22 @@ async def test_status_panel_in_private_rechecks_changes_key_and_disconnects(
     user = emulator.create_user("Lou", language_code="en")
     group = await onboard(app, emulator, user, user_key)
     status = await open_logserver(user)
-    await user.press(status, text="Check again")
+    await user.press(status, text="Check again", timeout=WAIT)
     await reply_containing(emulator, user, "The group is in order.")
-    await user.press(status, text="Change key")
+    await user.press(status, text="Change key", timeout=WAIT)
     await reply_containing(emulator, user, "Send me your new")
-    await user.press(status, text="Disconnect")
+    await user.press(status, text="Disconnect", timeout=WAIT)
     await emulator.wait_until(
         lambda: any(
             b["text"] == "Yes, disconnect" for b in status_now(emulator, status).inline_buttons
         ),
+        WAIT,
         what="confirmation shown",
     )
-    await user.press(status, text="Yes, disconnect")
+    await user.press(status, text="Yes, disconnect", timeout=WAIT)
     await emulator.wait_until(
         lambda: "Log server disconnected" in (user.chat.messages[status.message_id].text or ""),
+        WAIT,
         what="status edited",
     )
     assert not group.members[emulator.bot_user.id].is_present
@@ -616,7 +639,6 @@ async def test_bot_removed_user_told_re_added_delivery_resumes(
     await reply_containing(emulator, user, "Your log server is disconnected: I was removed")
     for n in range(3):
         assert await service.record(user.id, RecordKind.CHAT, {"n": n}) is RecordResult.QUEUED
-    await service.flush()
     async with app.sessionmaker() as session:
         assert await service.queued(session, user.id) == 3
 
@@ -642,7 +664,6 @@ async def test_a_403_on_delivery_disconnects_and_tells_the_user(
     group.members[bot_user.id] = Member(bot_user, "kicked")
     await service_of(app).record(user.id, RecordKind.AUDIT, {"x": 1})
     await reply_containing(emulator, user, "Your log server is disconnected")
-    await service_of(app).flush()
     async with app.sessionmaker() as session:
         server = await session.get(LogServer, user.id)
         assert server is not None
@@ -660,7 +681,6 @@ async def test_undelivered_records_are_dropped_after_24_hours_and_the_user_told(
     service = service_of(app)
     for n in range(3):
         await service.record(user.id, RecordKind.CHAT, {"n": n})
-    await service.flush()
     await worker_of(app).drop_expired(now=utcnow() + timedelta(hours=24))
     await reply_containing(emulator, user, "3 records could not be delivered")
     async with app.sessionmaker() as session:
@@ -767,7 +787,6 @@ async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twic
         total = 150
         for n in range(total):
             await service.record(user.id, RecordKind.CHAT, {"n": n})
-        await service.flush()
         # Kill it as soon as part of the burst is out.
         await emulator.wait_until(
             lambda: len(posted_records(emulator, group)) >= 20 or None, 60, what="burst started"
@@ -829,7 +848,6 @@ async def test_every_record_arrives_with_20_percent_429_and_5xx(
         service = service_of(app)
         for n in range(total):
             await service.record(user.id, RecordKind.BILLING, {"n": n})
-            await service.flush()
             await asyncio.sleep(0.02)  # a trickle, so that most go as single messages
         await emulator.wait_until(
             lambda: len(posted_records(emulator, group)) >= total + 1 or None,
@@ -933,7 +951,6 @@ async def test_no_plaintext_record_or_group_id_in_the_database_or_redis(
     service = service_of(app)
     for kind in RecordKind:
         assert await service.record(user.id, kind, {"text": canary}) is RecordResult.QUEUED
-    await service.flush()
 
     group_id = str(group.id)
     for dump in (await database_dump(app), await redis_dump(app)):
@@ -955,7 +972,7 @@ async def test_more_refusals_each_with_its_message(
     # A key nobody asked for.
     loner = emulator.create_user("Uma", language_code="en")
     sent = await loner.send_text(user_key.info.armored)
-    answer = await loner.wait_reply(timeout=20, after=sent)
+    answer = await loner.wait_reply(timeout=WAIT, after=sent)
     assert "I was not waiting for a key" in (answer.text or "")
 
     # A group that is already someone else's log server.
@@ -980,7 +997,9 @@ async def test_more_refusals_each_with_its_message(
         await session.delete(server)
         await session.commit()
     pressed = await owner.press(
-        panel_of(emulator, group), data=PanelCD(action=PanelAction.RESUME).pack()
+        panel_of(emulator, group),
+        data=PanelCD(action=PanelAction.RESUME).pack(),
+        timeout=WAIT,
     )
     assert pressed.answer is not None
     assert pressed.answer.text == "This group is no longer a log server."

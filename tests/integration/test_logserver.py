@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,8 +14,9 @@ from bot.db.engine import create_sessionmaker
 from bot.db.models import User
 from bot.db.models.logserver import GENESIS, LogServer, OutboxRecord
 from bot.state import MemoryState
-from services.crypto import ContextLock, KeyVersion, RecordContext
+from services.crypto import KeyVersion
 from services.crypto.config import CryptoSettings
+from services.crypto.fields import FieldDecryptError
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.crypto.service import CryptoService
 from services.logserver import LogServerService, LogServerSettings, RecordKind, RecordResult
@@ -31,11 +33,11 @@ async def _service(engine: AsyncEngine, tmp_path: Path) -> LogServerService:
     return LogServerService(sessionmaker, crypto, MemoryState("t:"), LogServerSettings())
 
 
-async def test_two_instances_recording_at_once_keep_one_unbroken_chain(
+async def test_two_instances_recording_at_once_hand_out_each_seq_once(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     first = await _service(engine, tmp_path)
-    second = await _service(engine, tmp_path)  # another process: its own writer and caches
+    second = await _service(engine, tmp_path)  # another process: its own caches
     key = SequoiaEngine().generate_key("Reader", version=KeyVersion.V4, passphrase="pw")
     async with first.sessionmaker() as session:
         session.add(User(id=42))
@@ -46,34 +48,54 @@ async def test_two_instances_recording_at_once_keep_one_unbroken_chain(
         await session.commit()
 
     async def burst(service: LogServerService, tag: str) -> list[RecordResult]:
-        results = [
-            await service.record(42, RecordKind.CHAT, {"from": tag, "n": n}) for n in range(40)
-        ]
-        await service.flush()
-        return results
+        return list(
+            await asyncio.gather(
+                *(service.record(42, RecordKind.CHAT, {"from": tag, "n": n}) for n in range(40))
+            )
+        )
 
     results = await asyncio.gather(burst(first, "a"), burst(second, "b"))
     assert all(r is RecordResult.QUEUED for rs in results for r in rs)
 
+    # QUEUED means stored: every record is in the outbox now, each with its own seq.
     async with first.sessionmaker() as session:
         rows = (await session.scalars(select(OutboxRecord).order_by(OutboxRecord.seq))).all()
         head = await session.get(LogServer, 42)
     assert head is not None
     assert [r.seq for r in rows] == list(range(80))
     assert head.next_seq == 80
-
-    lock = ContextLock(first.crypto.engine, server_certs=first.crypto.verification_certs)
-    prev = GENESIS
+    assert head.last_digest == GENESIS  # nothing sealed until delivery
     seen: set[tuple[str, int]] = set()
     for row in rows:
-        opened = lock.open_record(
-            row.armored, key.secret_armored, key.passphrase, RecordContext(CHAT_ID, 7), prev
-        )
-        assert opened.ok, opened.problems
-        seen.add((opened.record.body["from"], opened.record.body["n"]))
-        prev = opened.digest
-    assert head.last_digest == prev
+        assert row.armored is None
+        assert row.body_enc is not None
+        assert '"from"' not in row.body_enc
+        body = second.open_body(42, row.seq, row.body_enc)
+        seen.add((body["from"], body["n"]))
     assert len(seen) == 80
+
+
+async def test_a_stored_body_is_bound_to_its_user_and_seq(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    service = await _service(engine, tmp_path)
+    key = SequoiaEngine().generate_key("Reader", version=KeyVersion.V4, passphrase="pw")
+    async with service.sessionmaker() as session:
+        session.add(User(id=46))
+        await session.flush()
+        server = await service.bind(session, 46, CHAT_ID - 6, "t")
+        await service.set_key(session, server, key.info)
+        await session.commit()
+    for n in range(2):
+        assert await service.record(46, RecordKind.CHAT, {"n": n}) is RecordResult.QUEUED
+    async with service.sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxRecord).order_by(OutboxRecord.seq))).all()
+    first, second = rows
+    assert first.body_enc is not None
+    assert second.body_enc is not None
+    # A body copied onto another row (another seq) does not open: rows cannot be swapped.
+    with pytest.raises(FieldDecryptError):
+        service.open_body(46, second.seq, first.body_enc)
 
 
 async def test_the_link_is_stored_encrypted_and_found_by_its_keyed_hash(
@@ -105,13 +127,13 @@ async def test_a_record_that_cannot_be_made_does_not_undo_the_callers_work(
         await session.flush()
         server = await service.bind(session, 44, CHAT_ID, "t")
         await service.set_key(session, server, key.info)
-        server.public_key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbroken\n"
         await session.commit()
     async with service.sessionmaker() as session:
         user = await session.get(User, 44)
         assert user is not None
         user.locale = "en"  # the caller's own change, e.g. a payment
-        result = await service.record_in(session, 44, RecordKind.BILLING, {"stars": 1})
+        # A body that cannot be stored (not JSON): the record fails, the caller's change stays.
+        result = await service.record_in(session, 44, RecordKind.BILLING, {"stars": {1}})
         await session.commit()
     assert result is RecordResult.FAILED
     async with service.sessionmaker() as session:

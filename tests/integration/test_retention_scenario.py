@@ -41,7 +41,7 @@ from keyboards.logserver import REQUEST_GROUP
 from services.ai.config import AISettings
 from services.crypto import GeneratedKey, KeyVersion
 from services.crypto.sequoia_engine import SequoiaEngine
-from services.logserver import LogServerService, LogServerSettings
+from services.logserver import LogServerSettings
 from services.retention.policy import expires_with, expiry_of
 from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import payments_of
@@ -180,9 +180,6 @@ async def run_scenario(
     fake_openai.queue(Reply(text=f"Still here: {canaries.reply}"))
     sent = await user.send_text(f"Once more, {canaries.message}")
     await bot_says(emulator, user, "Still here", since=sent)
-    service = app.dispatcher["logserver"]
-    assert isinstance(service, LogServerService)
-    await service.flush()
     await _settle(app)
     return user
 

@@ -112,14 +112,14 @@ def _worker(**settings: object) -> DeliveryWorker:
 
 def test_batching_sends_singles_while_slots_last_then_one_topic_run() -> None:
     worker = _worker(group_per_minute=20, coalesce_max=3)
-    rows = [_Planned(n, n, "chat", 5) for n in range(8)] + [_Planned(8, 8, "billing", 6)]
+    rows = [_Planned(n, n, "chat") for n in range(8)] + [_Planned(8, 8, "billing")]
     # 9 queued, 20 free but half kept in reserve: 9 ≤ 10, one at a time.
     assert [p.seq for p in worker._batch(rows, 20)] == [0]
     # 9 queued, 12 free → 2 beyond the reserve: coalesce the leading chat run, up to 3.
     assert [p.seq for p in worker._batch(rows, 12)] == [0, 1, 2]
-    # A run stops at a change of topic and at a gap in the sequence.
+    # A run stops at a change of kind (topic) and at a gap in the sequence.
     assert [p.seq for p in worker._batch([rows[7], rows[8]], 1)] == [7]
-    gap = [_Planned(1, 1, "chat", 5), _Planned(3, 3, "chat", 5)]
+    gap = [_Planned(1, 1, "chat"), _Planned(3, 3, "chat")]
     assert [p.seq for p in worker._batch(gap, 0)] == [1]
 
 

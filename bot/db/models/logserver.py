@@ -1,8 +1,9 @@
 """The personal log server: the user ↔ group link and the outbox of sealed records.
 
 Nothing here is personal in clear: the group id and title are field-encrypted (`chat_enc`) and
-looked up through a keyed hash (`chat_hash`); the outbox holds OpenPGP ciphertext only, for at most
-24 hours.
+looked up through a keyed hash (`chat_hash`). The outbox holds each record's body field-encrypted
+(`body_enc`, AES-GCM under the master key) until the delivery worker seals it to the user's key and
+Telegram accepts it, for at most 24 hours.
 """
 
 from __future__ import annotations
@@ -45,8 +46,17 @@ class LogServer(Base):
     thread_audit: Mapped[int | None] = mapped_column(default=None)
     thread_system: Mapped[int | None] = mapped_column(default=None)
     panel_message_id: Mapped[int | None] = mapped_column(default=None)
+    # The next sequence number `record()` hands out (assigned when the record is stored).
     next_seq: Mapped[int] = mapped_column(default=0)
+    # The chain head: digest and seq of the last record sealed and accepted by Telegram. Records
+    # are sealed at delivery, each chaining to the one delivered before it.
     last_digest: Mapped[str] = mapped_column(String(64), default=GENESIS)
+    head_seq: Mapped[int | None] = mapped_column(default=None)
+    # The head seq the pinned panel shows (signed); behind `head_seq` until the panel is edited.
+    panel_seq: Mapped[int | None] = mapped_column(default=None)
+    # Set while one delivery worker (of any instance) sends this user's records: the chain is
+    # sealed in order, so only one worker may seal at a time.
+    delivery_lease: Mapped[datetime | None] = mapped_column(default=None)
     last_delivery_at: Mapped[datetime | None] = mapped_column(default=None)
     # Records dropped after 24 h that the user has not been told about yet.
     lost_untold: Mapped[int] = mapped_column(default=0)
@@ -55,7 +65,12 @@ class LogServer(Base):
 
 
 class OutboxRecord(Base):
-    """One sealed record waiting for delivery; deleted once Telegram accepted it."""
+    """One stored record waiting for delivery; deleted once Telegram accepted it.
+
+    `body_enc` is the record's body, field-encrypted; `created_at` is its timestamp. Sealing at
+    delivery from these fields makes a re-send after a crash the same record (same seq, prev and
+    digest). `armored` holds ciphertext sealed before this design (rows from older versions).
+    """
 
     __tablename__ = "log_outbox"
     __table_args__ = (
@@ -70,8 +85,7 @@ class OutboxRecord(Base):
     seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
     thread_id: Mapped[int | None] = mapped_column(default=None)
-    armored: Mapped[str] = mapped_column(Text)
+    body_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    armored: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    # Set while one worker holds the row (restart-safe claiming across instances).
-    lease_until: Mapped[datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(default=0)
