@@ -145,6 +145,10 @@ async def panel_pressed(
         await query.answer(i18n(key))
         await refresh_panel(bot, logserver, server, i18n)
     elif action is PanelAction.TEST:
+        if server.state is LogServerState.DISCONNECTED:
+            # Queued now, it would wait for a repair: say so rather than "queued".
+            await query.answer(i18n("logserver-test-cannot-deliver"), show_alert=True)
+            return
         result = await logserver.record_in(
             session, server.user_id, RecordKind.SYSTEM, {"event": "test"}
         )

@@ -45,6 +45,7 @@ from services.logserver import AlreadyLinked, LogServerService, RecordKind
 from services.logserver.onboarding import (
     check_group,
     ensure_topics,
+    missing_topics,
     post_panel,
     startgroup_admin_param,
 )
@@ -466,12 +467,27 @@ async def recheck(
     if not report.ok:
         await bot.send_message(user.id, render_report(i18n, report))
         return
+    try:
+        missing = await missing_topics(bot, server, chat_id)
+    except TelegramAPIError as exc:
+        log.info("log topics could not be checked: %s", exc.message)
+        await bot.send_message(user.id, i18n("logserver-setup-failed"))
+        return
+    # Reconnected in the same commit that makes the missing topics (finish_setup), so the
+    # worker never sees an active log server without its topics.
     reconnected = await logserver.mark_reconnected(session, server)
     if server.public_key is not None and not await finish_setup(
         bot, session, logserver, server, i18n
     ):
         return
     text = _with_warnings(i18n, i18n("logserver-recheck-ok"), report)
+    if missing and server.public_key is not None:
+        names = topic_names(i18n)
+        text = (
+            i18n("logserver-topics-recreated", topics=", ".join(names[k] for k in missing))
+            + "\n\n"
+            + text
+        )
     if reconnected:
         text += "\n\n" + i18n(
             "logserver-reconnected", count=await logserver.queued(session, user.id)

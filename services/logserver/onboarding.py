@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from aiogram import Bot
-from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ChatAdministratorRights, ChatMemberAdministrator, InlineKeyboardMarkup
 
@@ -121,6 +121,29 @@ async def ensure_topics(
         set_thread(server, kind, topic.message_thread_id)
         created.append(kind)
     return created
+
+
+async def missing_topics(bot: Bot, server: LogServer, chat_id: int) -> list[RecordKind]:
+    """Topics the log server knows but the group no longer has (the user deleted them).
+
+    The Bot API cannot list a forum's topics; a chat action into each topic is the lightest
+    call that fails ("message thread not found") when the topic is gone. Their ids are cleared,
+    so `ensure_topics` makes them again.
+    """
+    missing: list[RecordKind] = []
+    for kind in RecordKind:
+        thread_id = thread_of(server, kind)
+        if thread_id is None:
+            missing.append(kind)
+            continue
+        try:
+            await bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+        except TelegramBadRequest as exc:
+            if "thread not found" not in exc.message.lower():
+                raise
+            set_thread(server, kind, None)
+            missing.append(kind)
+    return missing
 
 
 async def post_panel(

@@ -9,6 +9,7 @@ delivery resumes, records that `gpg` alone decrypts and verifies, a worker kille
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import shutil
@@ -1020,3 +1021,104 @@ async def test_topics_that_cannot_be_created_are_explained(
     await user.send_text(user_key.info.armored)
     await reply_containing(emulator, user, "I could not create the topics")
     assert not group.topics
+
+
+# ---------------------------------------------------------------------- a deleted topic (issue 11)
+
+
+def topic_named(group: Chat, name: str) -> int:
+    return next(t.thread_id for t in group.topics.values() if t.name == name)
+
+
+async def test_a_deleted_topic_is_created_again_on_delivery_and_its_records_follow(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Yan", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    old_thread = topic_named(group, "Conversations")
+    await user.delete_topic(group, old_thread)
+    service = service_of(app)
+    for n in range(3):
+        assert await service.record(user.id, RecordKind.CHAT, {"n": n}) is RecordResult.QUEUED
+
+    posted = await wait_records(app, emulator, group, 4)
+    new_thread = topic_named(group, "Conversations")
+    assert new_thread != old_thread
+    opened = open_all(app, user_key, posted)
+    chats = [(p, r) for p, r in zip(posted, opened, strict=True) if r.record.kind == "chat"]
+    assert [r.record.body["n"] for _, r in chats] == [0, 1, 2]
+    for item, record in chats:
+        # Sealed for the topic it arrived in, and the chain runs on unbroken.
+        assert item.message.thread_id == new_thread
+        assert record.ctx == RecordContext(group.id, new_thread)
+    by_seq = sorted(opened, key=lambda r: r.record.seq)
+    assert all(b.record.prev == a.digest for a, b in itertools.pairwise(by_seq))
+    async with app.sessionmaker() as session:
+        server = await session.get(LogServer, user.id)
+        assert server is not None
+        assert server.state is LogServerState.ACTIVE
+        assert server.thread_chat == new_thread
+    assert worker_of(app).stats.topics_recreated == 1
+
+
+async def test_check_again_recreates_a_deleted_topic_and_does_not_say_all_is_well_before(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Zoe", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    old_thread = topic_named(group, "Billing")
+    await user.delete_topic(group, old_thread)
+    status = await open_logserver(user)
+    await user.press(status, text="Check again", timeout=WAIT)
+    answer = await reply_containing(emulator, user, "The group is in order.")
+    # The answer names the repair first: it never reports all well with a topic missing.
+    assert (answer.text or "").startswith("I created the deleted topics again: Billing.")
+    new_thread = topic_named(group, "Billing")
+    assert new_thread != old_thread
+    assert await service_of(app).record(user.id, RecordKind.BILLING, {"x": 1}) is (
+        RecordResult.QUEUED
+    )
+    posted = await wait_records(app, emulator, group, 3)  # setup, repair setup, billing
+    billing = [p for p in posted if p.header.startswith("#billing")]
+    assert [p.message.thread_id for p in billing] == [new_thread]
+
+
+async def test_a_topic_that_cannot_be_made_again_disconnects_and_the_test_record_is_refused(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Abe", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+
+    async def not_enough_rights(call: Call) -> Any:
+        raise bad_request("not enough rights to create a topic")
+
+    original_create = emulator.methods.get("createForumTopic")
+    assert original_create is not None
+    emulator.override_method("createForumTopic", not_enough_rights)
+    await user.delete_topic(group, topic_named(group, "Audit"))
+    assert await service_of(app).record(user.id, RecordKind.AUDIT, {"x": 1}) is (
+        RecordResult.QUEUED
+    )
+    await reply_containing(emulator, user, "one of its topics was deleted")
+    await wait_state(app, user.id, LogServerState.DISCONNECTED)
+
+    answer = await press_panel(user, emulator, group, PanelAction.TEST)
+    assert answer.startswith("Your log server cannot receive records right now.")
+    async with app.sessionmaker() as session:
+        assert await service_of(app).queued(session, user.id) == 1  # the audit record waits
+
+    # Repaired by "Check again" once the bot may create topics: the waiting record goes out.
+    emulator.override_method("createForumTopic", original_create)
+    status = await open_logserver(user)
+    await user.press(status, text="Check again", timeout=WAIT)
+    await reply_containing(emulator, user, "I created the deleted topics again: Audit.")
+    await wait_state(app, user.id, LogServerState.ACTIVE)
+    audit_thread = topic_named(group, "Audit")
+    await emulator.wait_for(
+        lambda m: m.from_bot and m.thread_id == audit_thread and "#audit" in (m.text or ""),
+        WAIT,
+        chat=group,
+    )
+    await wait_queued(app, user.id, 0)
+    answer = await press_panel(user, emulator, group, PanelAction.TEST)
+    assert answer.startswith("Test record queued")

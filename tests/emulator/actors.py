@@ -341,6 +341,22 @@ class UserActor:
             emu.add_message(group, self.user, {"left_chat_member": bot.to_api()})
         emu.notify()
 
+    async def delete_topic(self, group: Chat, thread_id: int) -> None:
+        """Delete a forum topic as its group's creator or an admin does in the app: the topic
+        and its messages are gone, bots get no update, and sending into it afterwards fails with
+        "message thread not found" (as on Telegram)."""
+        member = group.member(self.user)
+        if member.status not in ("creator", "administrator"):
+            raise EmulatorUsageError("only the group's administrators can delete a topic")
+        if thread_id not in group.topics:
+            raise EmulatorUsageError(f"no topic {thread_id} in chat {group.id}")
+        del group.topics[thread_id]
+        for message in group.messages.values():
+            if message.thread_id == thread_id:
+                message.deleted = True
+        group.pinned = [m for m in group.pinned if not group.messages[m].deleted]
+        self.emu.notify()
+
     async def join(self, group: Chat) -> None:
         """Join a group as an ordinary member: ``chat_member`` (when the bot is an
         administrator and allowed_updates asks for it) and the ``new_chat_members`` message."""
