@@ -30,6 +30,8 @@ def get_routers() -> list[Router]:
     private = Router(name="private")
     private.message.filter(F.chat.type == ChatType.PRIVATE)
     private.include_routers(
+        # first: a secret key is deleted whatever else the message could be
+        onboarding.setup_secret_guard(),
         start.setup(),
         # before chat-like text handlers: its prompts take the operator's replies
         admin.setup(),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models.logserver import LogServer, LogServerState
 from bot.i18n import I18n, Translator
+from bot.settings import Settings
 from handlers.onboarding import (
     bind_and_continue,
     disconnect_server,
@@ -21,6 +22,7 @@ from handlers.onboarding import (
     refresh_panel,
     render_report,
 )
+from handlers.onboarding.key import key_prompt
 from keyboards.logserver import PanelAction, PanelCD, panel_keyboard
 from services import users
 from services.logserver import LogServerService, RecordKind, RecordResult
@@ -46,6 +48,7 @@ async def start_in_group(
     session: AsyncSession,
     i18n: I18n,
     logserver: LogServerService,
+    settings: Settings,
 ) -> None:
     """`/start@bot <token>`: sent when the user added the bot with the startgroup link."""
     sender = message.from_user
@@ -61,7 +64,7 @@ async def start_in_group(
         await message.answer(render_report(i18n, report))
         return
     await message.answer(i18n("logserver-group-bound-here"))
-    await bind_and_continue(bot, session, logserver, i18n, owner_id, report)
+    await bind_and_continue(bot, session, logserver, i18n, owner_id, report, settings=settings)
 
 
 # ---------------------------------------------------------------------- membership
@@ -132,6 +135,7 @@ async def panel_pressed(
     session: AsyncSession,
     i18n: I18n,
     logserver: LogServerService,
+    settings: Settings,
 ) -> None:
     server = await _owned_server(query, session, i18n, logserver)
     if server is None:
@@ -161,7 +165,8 @@ async def panel_pressed(
     elif action is PanelAction.ROTATE:
         await logserver.expect_key(server.user_id)
         try:
-            await bot.send_message(server.user_id, i18n("logserver-rotate-prompt"))
+            prompt, markup = key_prompt(i18n, settings, rotate=True)
+            await bot.send_message(server.user_id, prompt, reply_markup=markup)
         except TelegramAPIError:
             await query.answer(i18n("logserver-open-private"), show_alert=True)
             return

@@ -10,6 +10,7 @@ from aiogram.types import (
     KeyboardButton,
     KeyboardButtonRequestChat,
     ReplyKeyboardMarkup,
+    WebAppInfo,
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -21,8 +22,6 @@ REQUEST_GROUP = 4001
 
 
 class SetupAction(enum.StrEnum):
-    GENERATE = "gen"
-    SAVED = "saved"  # the user saved the generated secret key: delete it from the chat
     RECHECK = "check"
     CHANGE_KEY = "key"
     DISCONNECT = "disc"
@@ -32,8 +31,6 @@ class SetupAction(enum.StrEnum):
 
 class SetupCD(CallbackData, prefix="lss1"):
     action: SetupAction
-    a: int = 0
-    b: int = 0
 
 
 class PanelAction(enum.StrEnum):
@@ -74,22 +71,10 @@ def startgroup_keyboard(i18n: I18n, url: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def key_choice_keyboard(i18n: I18n) -> InlineKeyboardMarkup:
+def key_choice_keyboard(i18n: I18n, keygen_url: str) -> InlineKeyboardMarkup:
+    """The Mini App that makes a key pair on the user's device (only the public key comes back)."""
     builder = InlineKeyboardBuilder()
-    builder.button(
-        text=i18n("logserver-btn-generate"), callback_data=SetupCD(action=SetupAction.GENERATE)
-    )
-    return builder.as_markup()
-
-
-def key_saved_keyboard(
-    i18n: I18n, key_message_id: int, passphrase_message_id: int
-) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=i18n("logserver-btn-key-saved"),
-        callback_data=SetupCD(action=SetupAction.SAVED, a=key_message_id, b=passphrase_message_id),
-    )
+    builder.button(text=i18n("keygen-btn-open"), web_app=WebAppInfo(url=keygen_url))
     return builder.as_markup()
 
 

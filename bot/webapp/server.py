@@ -14,7 +14,8 @@ A feature adds its page and routes in ``bot/webapp/routes/<feature>.py`` (docs/w
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from aiogram import Bot
 from aiohttp import web
 from fluent.syntax import FluentParser, ast
 from fluent.syntax.visitor import Visitor
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
 from bot.deps import AppDeps
@@ -135,6 +137,14 @@ class WebApp:
 
     # ------------------------------------------------------------------ requests
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One request's session, committed when the block ends without an error (what
+        SessionMiddleware does for an update); answer the page after the block."""
+        async with self.deps["sessionmaker"]() as session:
+            yield session
+            await session.commit()
+
     def caller_of(self, request: web.Request) -> Caller:
         """The checked caller of ``request``; raises :class:`InitDataRefused`."""
         header = request.headers.get("Authorization", "")
@@ -213,6 +223,11 @@ class WebApp:
 
 
 WEBAPP_KEY = web.AppKey("webapp", WebApp)
+
+
+def json_error(code: str, status: int) -> web.Response:
+    """A route's refusal the page can name: ``{"error": code}`` (``webapp-error-<code>``)."""
+    return web.json_response({"error": code}, status=status)
 
 
 def webapp_of(request: web.Request) -> WebApp:

@@ -49,30 +49,19 @@ logserver-bound = Linked to the group “{ $title }”.
 logserver-group-bound-here = Linked. Please continue in your private chat with me.
 logserver-key-prompt =
     Now your key. Send me your OpenPGP <b>public</b> key, as text or as an .asc file (for example from <code>gpg --export --armor you@example.org</code>).
-    No key yet? Press the button and I will make one for you.
-logserver-btn-generate = Make a key for me
-logserver-generating = Making your key…
-logserver-key-generated = Your new <b>secret</b> key. Save this file somewhere safe (a password manager, an offline drive): only it can open your records. I do not keep a copy.
-logserver-key-passphrase =
-    The passphrase of that key, shown only this once:
-    <tg-spoiler><code>{ $passphrase }</code></tg-spoiler>
-    Write it down. When you have saved the file and the passphrase, press the button to remove both from this chat.
-logserver-btn-key-saved = I saved both: remove them from this chat
-logserver-key-saved-done = Removed from this chat.
-logserver-key-delete-failed = I could not remove them (messages older than 48 hours cannot be deleted). Please delete them yourself.
 logserver-key-accepted = Key accepted. Fingerprint: <code>{ $fingerprint }</code>
 logserver-key-not-expected = I was not waiting for a key. Use /logserver to set up your log server or change its key.
 logserver-key-secret-refused = That was a <b>secret</b> key. I deleted your message and did not keep it. Never share a secret key: send the <b>public</b> key instead (<code>gpg --export --armor</code>, not --export-secret-keys). If others might have seen it, make a new key.
-logserver-key-secret-not-deleted = That was a <b>secret</b> key. I did not keep it, but I could not delete your message: please delete it yourself now, and send the <b>public</b> key instead.
+logserver-key-secret-not-deleted = That was a <b>secret</b> key. I did not keep it, but I could <b>not</b> delete your message: delete it yourself now. Telegram has stored it, so treat the key as exposed: revoke it and make a new one, then send me only the <b>public</b> key.
 logserver-key-not-openpgp = That is not an OpenPGP public key. Send the text that starts with “-----BEGIN PGP PUBLIC KEY BLOCK-----”, or the .asc file.
 logserver-key-secret-key = That was a secret key; send the public key instead.
 logserver-key-multiple-keys = That contains several keys. Send exactly one public key.
 logserver-key-expired = That key has expired. Extend its expiry date (gpg --quick-set-expire) or make a new key, then send it again.
-logserver-key-revoked = That key is revoked. Send a key that is still valid, or press “Make a key for me”.
+logserver-key-revoked = That key is revoked. Send a key that is still valid, or make a new key on your device (/logserver).
 logserver-key-no-encryption-subkey = That key cannot encrypt (it has no valid encryption subkey). Add one (gpg --quick-add-key) or use another key.
 logserver-key-no-signing-key = That key has no valid signing key. Use another key.
-logserver-key-weak-algorithm = That key uses a weak algorithm (for example RSA under 2048 bits). Please make a modern key (Ed25519/Curve25519) or press “Make a key for me”.
-logserver-key-unsupported = This kind of key is not supported here. Please use an Ed25519/Curve25519 or RSA key, or press “Make a key for me”.
+logserver-key-weak-algorithm = That key uses a weak algorithm (for example RSA under 2048 bits). Please make a modern key (Ed25519/Curve25519) or make a new key on your device (/logserver).
+logserver-key-unsupported = This kind of key is not supported here. Please use an Ed25519/Curve25519 or RSA key, or make a new key on your device (/logserver).
 logserver-key-too-large = That file is too large for a public key. Send only your public key.
 logserver-key-bad-passphrase = That key could not be unlocked. Send your public key instead.
 
@@ -107,7 +96,7 @@ logserver-btn-disconnect = Disconnect
 logserver-btn-confirm-disconnect = Yes, disconnect
 logserver-btn-cancel = Cancel
 logserver-recheck-ok = The group is in order.
-logserver-rotate-prompt = Send me your new <b>public</b> key (text or .asc file), or press “Make a key for me”. New records will be encrypted to it; earlier ones stay readable with the old key.
+logserver-rotate-prompt = Send me your new <b>public</b> key (text or .asc file). New records will be encrypted to it; earlier ones stay readable with the old key.
 
 logserver-panel =
     <b>Libral log server</b>

@@ -46,30 +46,19 @@ logserver-bound = グループ「{ $title }」とつながりました。
 logserver-group-bound-here = つながりました。続きは私とのプライベートチャットでどうぞ。
 logserver-key-prompt =
     次は鍵です。OpenPGP の<b>公開鍵</b>をテキストか .asc ファイルで送ってください（例：<code>gpg --export --armor you@example.org</code>）。
-    鍵をお持ちでなければ、ボタンを押すと私が作成します。
-logserver-btn-generate = 鍵を作ってもらう
-logserver-generating = 鍵を作成しています…
-logserver-key-generated = 新しい<b>秘密鍵</b>です。このファイルを安全な場所（パスワードマネージャーやオフラインのドライブ）に保存してください。記録を開けるのはこの鍵だけです。私はコピーを保持しません。
-logserver-key-passphrase =
-    この鍵のパスフレーズです。表示は今回だけです：
-    <tg-spoiler><code>{ $passphrase }</code></tg-spoiler>
-    書き留めてください。ファイルとパスフレーズを保存したら、ボタンを押してこのチャットから両方を削除してください。
-logserver-btn-key-saved = 両方保存した：このチャットから削除
-logserver-key-saved-done = このチャットから削除しました。
-logserver-key-delete-failed = 削除できませんでした（48 時間より前のメッセージは削除できません）。ご自身で削除してください。
 logserver-key-accepted = 鍵を受け付けました。フィンガープリント：<code>{ $fingerprint }</code>
 logserver-key-not-expected = 今は鍵を待っていません。ログサーバーの設定や鍵の変更は /logserver からどうぞ。
 logserver-key-secret-refused = それは<b>秘密鍵</b>でした。メッセージを削除し、保存もしていません。秘密鍵は決して共有しないでください。代わりに<b>公開鍵</b>を送ってください（--export-secret-keys ではなく <code>gpg --export --armor</code>）。他人に見られた可能性があるなら、新しい鍵を作ってください。
-logserver-key-secret-not-deleted = それは<b>秘密鍵</b>でした。保存はしていませんが、メッセージを削除できませんでした。今すぐご自身で削除し、代わりに<b>公開鍵</b>を送ってください。
+logserver-key-secret-not-deleted = それは<b>秘密鍵</b>でした。保存はしていませんが、メッセージを<b>削除できませんでした</b>。今すぐご自身で削除してください。Telegram に保存されたため、この鍵は漏れたものとして扱い、失効させて新しい鍵を作り、<b>公開鍵</b>だけを送ってください。
 logserver-key-not-openpgp = OpenPGP の公開鍵ではありません。「-----BEGIN PGP PUBLIC KEY BLOCK-----」で始まるテキストか、.asc ファイルを送ってください。
 logserver-key-secret-key = それは秘密鍵です。公開鍵を送ってください。
 logserver-key-multiple-keys = 複数の鍵が含まれています。公開鍵を 1 つだけ送ってください。
 logserver-key-expired = その鍵は有効期限切れです。有効期限を延ばす（gpg --quick-set-expire）か新しい鍵を作ってから、もう一度送ってください。
-logserver-key-revoked = その鍵は失効しています。有効な鍵を送るか、「鍵を作ってもらう」を押してください。
+logserver-key-revoked = その鍵は失効しています。有効な鍵を送るか、お使いの端末で新しい鍵を作ってください（/logserver）。
 logserver-key-no-encryption-subkey = その鍵では暗号化できません（有効な暗号化用サブキーがありません）。サブキーを追加する（gpg --quick-add-key）か、別の鍵をお使いください。
 logserver-key-no-signing-key = その鍵には有効な署名用の鍵がありません。別の鍵をお使いください。
-logserver-key-weak-algorithm = その鍵は弱いアルゴリズム（2048 ビット未満の RSA など）です。新しい鍵（Ed25519/Curve25519）を作るか、「鍵を作ってもらう」を押してください。
-logserver-key-unsupported = この種類の鍵には対応していません。Ed25519/Curve25519 か RSA の鍵を使うか、「鍵を作ってもらう」を押してください。
+logserver-key-weak-algorithm = その鍵は弱いアルゴリズム（2048 ビット未満の RSA など）です。新しい鍵（Ed25519/Curve25519）を作るか、お使いの端末で新しい鍵を作ってください（/logserver）。
+logserver-key-unsupported = この種類の鍵には対応していません。Ed25519/Curve25519 か RSA の鍵を使うか、お使いの端末で新しい鍵を作ってください（/logserver）。
 logserver-key-too-large = 公開鍵としては大きすぎるファイルです。公開鍵だけを送ってください。
 logserver-key-bad-passphrase = その鍵のロックを解除できませんでした。代わりに公開鍵を送ってください。
 
@@ -104,7 +93,7 @@ logserver-btn-disconnect = 接続を解除
 logserver-btn-confirm-disconnect = はい、解除します
 logserver-btn-cancel = キャンセル
 logserver-recheck-ok = グループに問題はありません。
-logserver-rotate-prompt = 新しい<b>公開鍵</b>（テキストか .asc ファイル）を送るか、「鍵を作ってもらう」を押してください。これからの記録は新しい鍵で暗号化されます。以前の記録は古い鍵で読めます。
+logserver-rotate-prompt = 新しい<b>公開鍵</b>（テキストか .asc ファイル）を送ってください。これからの記録は新しい鍵で暗号化されます。以前の記録は古い鍵で読めます。
 
 logserver-panel =
     <b>Libral ログサーバー</b>

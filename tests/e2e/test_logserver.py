@@ -450,50 +450,6 @@ async def test_a_pasted_secret_key_is_deleted_and_an_invalid_key_explained(
         assert server.public_key is None
 
 
-async def test_a_generated_key_is_handed_over_once_and_decrypts_the_records(
-    app: Application, emulator: BotAPIEmulator
-) -> None:
-    user = emulator.create_user("Ines", language_code="en")
-    await open_logserver(user)
-    group = emulator.create_supergroup(user, "Gen", is_forum=True)
-    await user.share_chat(REQUEST_GROUP, group)
-    prompt = await reply_containing(emulator, user, "Now your key")
-    await user.press(prompt, text="Make a key for me")
-    key_doc = await emulator.wait_for(
-        lambda m: m.from_bot and m.document is not None, 20, chat=user.chat
-    )
-    secret = emulator.state.files[key_doc.document["file_id"]].content.decode()  # type: ignore[index]
-    assert "PRIVATE KEY BLOCK" in secret
-    passphrase_msg = await reply_containing(emulator, user, "shown only this once")
-    match = re.search(r"\n([a-z0-9-]{35})\n", passphrase_msg.text or "")
-    assert match is not None
-    passphrase = match.group(1)
-    await reply_containing(emulator, user, "is ready")
-    posted = await wait_records(app, emulator, group, 1)
-
-    crypto = crypto_of(app)
-    lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
-    opened = lock.open_record(posted[0].armored, secret, passphrase)
-    assert opened.ok
-    assert opened.record.body["event"] == "setup"
-
-    # Nothing of the secret key or passphrase is kept centrally.
-    dump = await database_dump(app)
-    assert passphrase not in dump
-    secret_body = "".join(secret.splitlines()[2:6])
-    assert secret_body not in dump
-
-    # "I saved both" removes both messages from the chat.
-    await user.press(passphrase_msg, text="I saved both: remove them from this chat")
-    await emulator.wait_until(
-        lambda: (
-            user.chat.messages[key_doc.message_id].deleted
-            and user.chat.messages[passphrase_msg.message_id].deleted
-        ),
-        what="key messages deleted",
-    )
-
-
 # ---------------------------------------------------------------------- the panel
 
 

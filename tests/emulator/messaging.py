@@ -94,6 +94,12 @@ def check_reply_markup(markup: dict[str, Any] | None) -> dict[str, Any] | None:
                     raise bad_request(
                         f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
                     )
+                web_app = button.get("web_app")
+                if web_app is not None and not str(web_app.get("url", "")).startswith("https://"):
+                    raise bad_request(
+                        f"inline keyboard button Web App URL '{web_app.get('url')}' is invalid: "
+                        "Only HTTPS links are allowed"
+                    )
                 actions = [a for a in _INLINE_ACTIONS if a in button]
                 if not actions:
                     raise bad_request(
