@@ -61,7 +61,7 @@ def get_routers() -> list[Router]:
 
     # Updates that are not chat messages (payments, membership changes) route by their own filters.
     anywhere = Router(name="anywhere")
-    anywhere_routers: list[Router] = [chat.setup_anywhere()]
+    anywhere_routers: list[Router] = [rooms.setup_anywhere(), chat.setup_anywhere()]
     if anywhere_routers:
         anywhere.include_routers(*anywhere_routers)
 

@@ -16,7 +16,13 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+    MessageGenerationStopped,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models.logserver import LogServerState
@@ -740,6 +746,12 @@ async def bot_added(
         log.info("room setup not offered: %s", exc.message)
 
 
+async def draft_stopped(event: MessageGenerationStopped, rooms: RoomService) -> None:
+    """Stop on the draft of a private room answer; other drafts are the AI chat's."""
+    if not rooms.stop_draft(event.chat.id, event.draft_id):
+        raise SkipHandler
+
+
 _PRESENT = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.RESTRICTED}
 _ABSENT = {ChatMemberStatus.LEFT, ChatMemberStatus.KICKED}
 
@@ -761,4 +773,11 @@ def setup() -> Router:
     router.message.register(room_text, F.text, ~F.text.startswith("/"))
     router.callback_query.register(panel_pressed, RoomPanelCD.filter())
     router.callback_query.register(answer_pressed, RoomAnswerCD.filter())
+    return router
+
+
+def setup_anywhere() -> Router:
+    """Stop on a private room answer's draft (before the AI chat's own handler)."""
+    router = Router(name="rooms-controls")
+    router.stopped_message_generation.register(draft_stopped)
     return router

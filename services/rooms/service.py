@@ -400,6 +400,14 @@ class RoomService:
         event.set()
         return True
 
+    def stop_draft(self, chat_id: int, draft_id: int) -> bool:
+        """Stop pressed on a private answer's draft: only its asker sees that draft."""
+        entry = self._inflight.get((chat_id, draft_id))
+        if entry is None or entry[0] != chat_id:
+            return False
+        entry[1].set()
+        return True
+
     # -- answers --------------------------------------------------------------------------
     async def ask(
         self,
@@ -644,7 +652,8 @@ class RoomService:
         ai = self.ai
         stop = asyncio.Event()
         self._inflight[(target.chat_id, target.draft_id)] = (question.user_id, stop)
-        stop_markup = ui.stop_markup(target.draft_id)
+        # a private answer streams as a draft, whose own stop control Telegram shows
+        stop_markup = None if target.private else ui.stop_markup(target.draft_id)
         if not target.private:
             sender = ThinningSender(
                 sender, optional=stop_markup, room_left=lambda: self._slots_left(target.chat_id)

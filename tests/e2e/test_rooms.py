@@ -118,12 +118,16 @@ async def set_up_room(
     await master.add_bot_to_group(group, rights)
     if rights is not None:
         await master.send_text("/room", chat=group)
-    offer = await emulator.wait_for(lambda m: m.from_bot and bool(m.inline_buttons), chat=group)
-    pressed = await master.press(offer, data=RoomPanelCD(action=PanelAction.SETUP, room=0).pack())
+    offer = await emulator.wait_for(
+        lambda m: m.from_bot and bool(m.inline_buttons), timeout=20, chat=group
+    )
+    pressed = await master.press(
+        offer, data=RoomPanelCD(action=PanelAction.SETUP, room=0).pack(), timeout=20
+    )
     assert pressed.answer is not None
     assert not pressed.answer.show_alert
     await emulator.wait_until(
-        lambda: bool(emulator.chat(group.id).messages[offer.message_id].edits)
+        lambda: bool(emulator.chat(group.id).messages[offer.message_id].edits), timeout=20
     )
     return emulator.chat(group.id).messages[offer.message_id]
 
@@ -152,7 +156,7 @@ async def ask_in(
 
 
 async def reply_of(
-    emulator: BotAPIEmulator, group: Chat, sent: StoredMessage, timeout: float = 10
+    emulator: BotAPIEmulator, group: Chat, sent: StoredMessage, timeout: float = 20
 ) -> StoredMessage:
     """The bot's first message in the group after ``sent``."""
     return await emulator.wait_for(lambda m: m.from_bot, timeout, chat=group, since=sent)
@@ -170,7 +174,7 @@ async def press_panel(
     once the bot has answered it."""
     data = RoomPanelCD(action=action, room=room, value=value).pack()
     query = forge_press(emulator, who, panel, data)
-    await emulator.wait_until(lambda: query.answer, what=f"answer to {data}")
+    await emulator.wait_until(lambda: query.answer, timeout=20, what=f"answer to {data}")
     return query
 
 
@@ -214,14 +218,16 @@ async def test_room_setup_and_hand_over(
     group = emulator.create_supergroup(owner=owner, title="Team")
     join(group, heir, other)
     await owner.add_bot_to_group(group)
-    offer = await emulator.wait_for(lambda m: m.from_bot and bool(m.inline_buttons), chat=group)
+    offer = await emulator.wait_for(
+        lambda m: m.from_bot and bool(m.inline_buttons), timeout=20, chat=group
+    )
     assert t(app, lang, "rooms-button-setup") in [b["text"] for b in offer.inline_buttons]
     # someone who neither created the group nor added the bot cannot become its Master
-    refused = await other.press(offer, text=t(app, lang, "rooms-button-setup"))
+    refused = await other.press(offer, text=t(app, lang, "rooms-button-setup"), timeout=20)
     assert refused.answer is not None
     assert refused.answer.show_alert
     assert refused.answer.text == t(app, lang, "rooms-setup-only")
-    pressed = await owner.press(offer, text=t(app, lang, "rooms-button-setup"))
+    pressed = await owner.press(offer, text=t(app, lang, "rooms-button-setup"), timeout=20)
     assert pressed.answer is not None
     assert pressed.answer.text == t(app, lang, "rooms-setup-done")
     room = await room_row(app)
@@ -236,11 +242,11 @@ async def test_room_setup_and_hand_over(
     ask = await owner.send_text("/room handover", chat=group, reply_to=hello)
     proposal = await reply_of(emulator, group, ask)
     assert "Hana" in (proposal.text or "")
-    wrong = await other.press(proposal, text=t(app, lang, "rooms-button-accept"))
+    wrong = await other.press(proposal, text=t(app, lang, "rooms-button-accept"), timeout=20)
     assert wrong.answer is not None
     assert wrong.answer.text == t(app, lang, "rooms-handover-not-you")
     assert (await room_row(app)).master_id == owner.id
-    accepted = await heir.press(proposal, text=t(app, lang, "rooms-button-accept"))
+    accepted = await heir.press(proposal, text=t(app, lang, "rooms-button-accept"), timeout=20)
     assert accepted.answer is not None
     assert accepted.answer.text == t(app, lang, "rooms-handover-done-short")
     assert (await room_row(app)).master_id == heir.id
@@ -302,7 +308,7 @@ async def test_each_role_allowed_and_refused_including_a_forged_press(
     assert pressed.answer.text == denied("reader")
     forged = RoomPanelCD(action=PanelAction.BUDGET_SET, room=room.id, value=100).pack()
     query = forge_press(emulator, reader, panel, forged)
-    await emulator.wait_until(lambda: query.answer)
+    await emulator.wait_until(lambda: query.answer, timeout=20)
     assert query.answer.show_alert
     assert query.answer.text == denied("reader")
     assert (await room_row(app)).daily_budget == 0
@@ -347,7 +353,7 @@ async def test_each_role_allowed_and_refused_including_a_forged_press(
     query = forge_press(
         emulator, master, panel, RoomPanelCD(action=PanelAction.HOME, room=room.id + 7).pack()
     )
-    await emulator.wait_until(lambda: query.answer)
+    await emulator.wait_until(lambda: query.answer, timeout=20)
     assert query.answer.text == t(app, lang, "rooms-button-stale")
 
 
@@ -467,7 +473,7 @@ async def test_regenerate_replaces_the_answer_in_place_and_keeps_the_order(
 
     # a Member regenerates their own answers (Admins and up: anyone's)
     openai_fake.queue(Reply("One, again."))
-    pressed = await member.press(first, text=t(app, lang, "rooms-button-regenerate"))
+    pressed = await member.press(first, text=t(app, lang, "rooms-button-regenerate"), timeout=20)
     assert pressed.answer is not None
     assert pressed.answer.text == t(app, lang, "rooms-regenerating")
     await emulator.wait_until(
@@ -485,7 +491,7 @@ async def test_regenerate_replaces_the_answer_in_place_and_keeps_the_order(
     assert [m.message_id for m in finals] == [first.message_id, second.message_id]
 
     requests = len(openai_fake.stream_requests)
-    other = await member.press(second, text=t(app, lang, "rooms-button-regenerate"))
+    other = await member.press(second, text=t(app, lang, "rooms-button-regenerate"), timeout=20)
     assert other.answer is not None
     assert other.answer.show_alert
     assert other.answer.text == t(app, lang, "rooms-denied", role=t(app, lang, "rooms-role-member"))
@@ -581,3 +587,98 @@ async def test_five_members_asking_at_once_queue_politely_without_429(
     waiting = plain(app.translator.get(lang, "rooms-waiting", ahead=1)).split("1")[0]
     noted = [m for m in done if any(waiting in (e.get("text") or "") for e in m.edits)]
     assert len(noted) >= 1
+
+
+# ---------------------------------------------------------------------- exclude, usage, trigger
+
+
+@LANGS
+async def test_exclude_usage_and_the_every_message_trigger(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Ayu", language_code=lang)
+    member = emulator.create_user("Kou", language_code=lang)
+    other = emulator.create_user("Mio", language_code=lang)
+    reader = emulator.create_user("Sho", language_code=lang)
+    group = emulator.create_supergroup(owner=master, title="Mixed")
+    join(group, member, other, reader)
+    await grant(app, master.id, 1000)
+    panel = await set_up_room(app, emulator, master, group)
+    room = await room_row(app)
+    openai_fake.queue(Reply("Kou's answer."), Reply("Mio's answer."))
+    mine = await ask_in(emulator, member, group, "mine")
+    theirs = await ask_in(emulator, other, group, "theirs")
+    drop = t(app, lang, "rooms-button-exclude")
+
+    # excluding: its asker may, someone else (a Member) may not, an Admin or the Master may
+    refused = await member.press(theirs, text=drop, timeout=20)
+    assert refused.answer is not None
+    assert refused.answer.text == t(
+        app, lang, "rooms-denied", role=t(app, lang, "rooms-role-member")
+    )
+    done = await member.press(mine, text=drop, timeout=20)
+    assert done.answer is not None
+    assert done.answer.text == t(app, lang, "rooms-excluded")
+    done = await master.press(theirs, text=drop, timeout=20)
+    assert done.answer is not None
+    assert done.answer.text == t(app, lang, "rooms-excluded")
+    openai_fake.queue(Reply("Clean."))
+    await ask_in(emulator, member, group, "what was said?")
+    assert contents(openai_fake.stream_requests[-1])[1:] == ["Kou: what was said?"]
+
+    # usage: the Master sees everyone, a Member only themselves
+    sent = await master.send_text("/room usage", chat=group)
+    everyone = (await reply_of(emulator, group, sent)).text or ""
+    assert "Kou" in everyone
+    assert "Mio" in everyone
+    sent = await member.send_text("/room usage", chat=group)
+    own = (await reply_of(emulator, group, sent)).text or ""
+    assert "Kou" in own
+    assert "Mio" not in own
+
+    # every message: the room answers what it sees without a mention; a Reader's chatter is
+    # not a question (no refusal either)
+    hi = await reader.send_text("hi", chat=group)
+    await master.send_text("/role reader", chat=group, reply_to=hi)
+    await press_panel(emulator, master, panel, PanelAction.TRIGGER, room.id)
+    assert (await room_row(app)).trigger == "all"
+    await master.promote_bot(group, admin_rights(can_delete_messages=True))
+    requests = len(openai_fake.stream_requests)
+    chatter = await reader.send_text("just chatting", chat=group)
+    openai_fake.queue(Reply("Heard you."))
+    plain_question = await member.send_text("no mention needed?", chat=group)
+    answer = await emulator.wait_for(
+        lambda m: (
+            m.from_bot
+            and answered(m)
+            and (m.data.get("reply_to_message") or {}).get("message_id")
+            == plain_question.message_id
+        ),
+        timeout=15,
+        chat=group,
+    )
+    assert answer.text == "Heard you."
+    assert len(openai_fake.stream_requests) == requests + 1
+    assert not any(
+        (m.data.get("reply_to_message") or {}).get("message_id") == chatter.message_id
+        for m in emulator.messages(group, from_bot=True)
+    )
+
+
+@LANGS
+async def test_stop_on_a_private_room_answer(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    master = emulator.create_user("Ryo", language_code=lang, started_bot=True)
+    group = emulator.create_supergroup(owner=master, title="Stop")
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group)
+    openai_fake.queue(Reply("word " * 400, delay=0.05))
+    await master.send_text("/private a long one", chat=group)
+    await emulator.wait_until(lambda: emulator.drafts(master.chat) or None, timeout=15)
+    await master.stop_generation()
+    final = await emulator.wait_for(
+        lambda m: m.from_bot and (m.text or "").startswith("word"), timeout=15, chat=master.chat
+    )
+    assert plain(app.translator.get(lang, "chat-stopped-suffix")).strip("_") in (final.text or "")
+    assert len((final.text or "").split()) < 400
