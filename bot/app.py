@@ -38,6 +38,7 @@ from bot.settings import Settings
 from bot.state import MAX_TTL_SECONDS, KeyValueState, create_state
 from bot.web import HealthProbe, create_web_app
 from bot.webapp.routes import build_webapp
+from bot.webapp.routes import dashboard as dashboard_routes
 from bot.webapp.server import WebApp
 from handlers import get_routers
 from middlewares.ban import BanMiddleware
@@ -49,6 +50,8 @@ from services.admin.wiring import build_ports as admin_ports
 from services.ai.admin_port import attach as attach_ai_ports
 from services.ai.chat import AIService
 from services.crypto.service import CryptoService
+from services.dashboard.service import DashboardService
+from services.dashboard.wiring import build_sources as dashboard_sources
 from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
 from services.payments import Payments
@@ -118,6 +121,8 @@ def build(settings: Settings) -> Application:
         redis_prefix=settings.redis_prefix,
     )
 
+    # This process among several (broadcast leases, dashboard events).
+    instance = uuid.uuid4().hex[:16]
     crypto = CryptoService.build(settings.crypto)
     logserver = LogServerService(sessionmaker, crypto, state, settings.logserver)
     log_delivery = DeliveryWorker(logserver, bot, translator)
@@ -131,7 +136,7 @@ def build(settings: Settings) -> Application:
         ports=admin_ports(
             settings=settings, sessionmaker=sessionmaker, kv=state, scheduler=scheduler
         ),
-        owner=uuid.uuid4().hex[:16],
+        owner=instance,
     )
     payments = Payments(settings.payments, billing=LogServerBilling(logserver))
     attach_payment_ports(admin.ports, stars=bot, billing=payments.billing)
@@ -156,6 +161,19 @@ def build(settings: Settings) -> Application:
     # AI rooms answer through the AI service's providers and meter; exchanges go to the Master's
     # log server
     rooms = RoomService(settings.rooms, ai, sessionmaker, exchange_log=logserver)
+    # Operators' dashboard Mini App: figures, runtime state, live traffic across instances
+    dashboard = DashboardService.build(
+        settings.dashboard,
+        sources=dashboard_sources(
+            HealthProbe(engine, state, metrics, redis_configured=redis is not None).check,
+            scheduler=scheduler,
+            providers=ai.status,
+        ),
+        counts=metrics.update_counts,
+        redis=redis,
+        channel=settings.redis_prefix + "dash:events",
+        instance=instance,
+    )
     deps = AppDeps(
         settings=settings,
         sessionmaker=sessionmaker,
@@ -170,6 +188,7 @@ def build(settings: Settings) -> Application:
         ai=ai,
         rooms=rooms,
         payments=payments,
+        dashboard=dashboard,
     )
     dispatcher = Dispatcher(storage=storage, **deps)
     # Both polling and webhook modes emit these.
@@ -184,6 +203,8 @@ def build(settings: Settings) -> Application:
     dispatcher.shutdown.register(scheduler.shutdown)
     dispatcher.startup.register(ai.start)
     dispatcher.shutdown.register(ai.aclose)
+    dispatcher.startup.register(dashboard.start)
+    dispatcher.shutdown.register(dashboard.stop)
 
     # Outer update middlewares run in this order, around everything else.
     dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
@@ -201,7 +222,10 @@ def build(settings: Settings) -> Application:
 
     dispatcher.include_routers(*get_routers())
     # The Mini App pages and API on the same HTTP server (docs/webapp.md).
-    webapp = build_webapp(settings.webapp, bot=bot, deps=deps)
+    # A refused dashboard request is an admin audit record (bot/webapp/routes/dashboard.py).
+    webapp = build_webapp(
+        settings.webapp, bot=bot, deps=deps, on_refused=dashboard_routes.refusal_auditor(deps)
+    )
 
     return Application(
         settings=settings,

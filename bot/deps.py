@@ -18,6 +18,7 @@ from bot.state import KeyValueState
 from services.admin.service import AdminService
 from services.ai.chat import AIService
 from services.crypto.service import CryptoService
+from services.dashboard.service import DashboardService
 from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
 from services.payments import Payments
@@ -44,5 +45,7 @@ class AppDeps(TypedDict):
     rooms: RoomService
     # Stars payments: catalogue, refund policy, billing log (services/payments)
     payments: Payments
+    # operators' dashboard Mini App: snapshot of figures, live events (services/dashboard)
+    dashboard: DashboardService
     # background jobs (status for the admin health panel)
     scheduler: Scheduler

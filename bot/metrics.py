@@ -33,5 +33,14 @@ class Metrics:
             registry=self.registry,
         )
 
+    def update_counts(self) -> dict[str, int]:
+        """Updates handled so far, by type (the dashboard's live traffic counter)."""
+        counts: dict[str, int] = {}
+        for metric in self.updates.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    counts[sample.labels["type"]] = int(sample.value)
+        return counts
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,6 +22,7 @@ from services.admin.config import AdminSettings
 from services.ai.config import AISettings
 from services.crypto.config import CryptoSettings
 from services.crypto.envfile import EnvFileError, encrypted_env_sources
+from services.dashboard.config import DashboardSettings
 from services.logserver.config import LogServerSettings
 from services.payments.config import PaymentsSettings
 from services.retention.config import RetentionSettings
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     ai: AISettings = AISettings()
     rooms: RoomsSettings = RoomsSettings()
     crypto: CryptoSettings = CryptoSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     logserver: LogServerSettings = LogServerSettings()
     payments: PaymentsSettings = PaymentsSettings()
     retention: RetentionSettings = RetentionSettings()

@@ -130,7 +130,12 @@ async def show_menu(ctx: Ctx) -> None:
     await ctx.state.set_state(None)
     await ctx.state.update_data(pending=None, bc_text=None)
     await ctx.show(
-        ctx.i18n("admin-menu"), kb.menu(ctx.i18n, payments=_payments_available(ctx.admin))
+        ctx.i18n("admin-menu"),
+        kb.menu(
+            ctx.i18n,
+            payments=_payments_available(ctx.admin),
+            dashboard_url=ctx.settings.webapp.page_url("dashboard"),
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import enum
 from collections.abc import Sequence
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import I18n
@@ -76,7 +76,7 @@ def back_only(
     return InlineKeyboardMarkup(inline_keyboard=[[back_button(i18n, to, arg, ref)]])
 
 
-def menu(i18n: I18n, *, payments: bool) -> InlineKeyboardMarkup:
+def menu(i18n: I18n, *, payments: bool, dashboard_url: str | None = None) -> InlineKeyboardMarkup:
     pay = (
         _button(i18n("admin-btn-payments"), AdminAction.PAYMENTS)
         if payments
@@ -90,8 +90,24 @@ def menu(i18n: I18n, *, payments: bool) -> InlineKeyboardMarkup:
             ],
             [pay, _button(i18n("admin-btn-broadcast"), AdminAction.BROADCAST)],
             [_button(i18n("admin-btn-system"), AdminAction.SYSTEM)],
+            # The dashboard Mini App, when the bot has a public https address (WEBAPP__PUBLIC_URL).
+            *(
+                [
+                    [
+                        InlineKeyboardButton(
+                            text=i18n("dashboard-btn-open"), web_app=WebAppInfo(url=dashboard_url)
+                        )
+                    ]
+                ]
+                if dashboard_url
+                else []
+            ),
         ]
     )
+
+
+def _dashboard_button(i18n: I18n, url: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=i18n("dashboard-btn-open"), web_app=WebAppInfo(url=url))
 
 
 def stats(i18n: I18n) -> InlineKeyboardMarkup:

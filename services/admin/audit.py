@@ -50,6 +50,7 @@ class AuditAction(enum.StrEnum):
     SYSTEM = "system"
     PURGE = "purge"
     CALLBACK = "callback"  # a button pressed by someone who is not an operator
+    DASHBOARD = "dashboard"  # the dashboard Mini App opened, or refused (target: why)
 
 
 def record(

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -91,6 +92,27 @@ class CircuitBreaker:
         return max(0.0, self.opened_at + self.cooldown - self._clock())
 
 
+class OutcomeWindow:
+    """Requests and provider-side failures over the last ``seconds`` (the dashboard's error
+    rate); counts only, at most ``limit`` outcomes kept."""
+
+    def __init__(self, seconds: float = 900.0, clock: Clock = time.monotonic, limit: int = 10_000):
+        self.seconds = seconds
+        self._clock = clock
+        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=limit)
+
+    def add(self, failed: bool) -> None:
+        self._outcomes.append((self._clock(), failed))
+
+    def counts(self) -> tuple[int, int]:
+        """(requests, failures) within the window."""
+        horizon = self._clock() - self.seconds
+        while self._outcomes and self._outcomes[0][0] < horizon:
+            self._outcomes.popleft()
+        failures = sum(1 for _, failed in self._outcomes if failed)
+        return len(self._outcomes), failures
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderStatus:
     provider: ProviderName
@@ -100,6 +122,9 @@ class ProviderStatus:
     consecutive_failures: int
     last_error: ErrorKind | None
     retry_in: float | None
+    requests: int = 0
+    """Requests with a verdict on the provider in the last `OutcomeWindow.seconds`."""
+    failures: int = 0
 
 
 class ResilientProvider:
@@ -114,10 +139,12 @@ class ResilientProvider:
         *,
         breaker: CircuitBreaker,
         sleep: Sleep = asyncio.sleep,
+        outcomes: OutcomeWindow | None = None,
     ) -> None:
         self.inner = inner
         self.settings = settings
         self.breaker = breaker
+        self.outcomes = outcomes or OutcomeWindow()
         self._sleep = sleep
 
     @property
@@ -196,10 +223,12 @@ class ResilientProvider:
             finally:
                 await _close(stream)
             self.breaker.success()
+            self.outcomes.add(failed=False)
             verdict = True
         except ProviderError as exc:
             if exc.kind.counts_for_breaker:
                 self.breaker.failure(exc.kind)
+                self.outcomes.add(failed=True)
                 verdict = True
             raise
         finally:
@@ -241,6 +270,7 @@ class ProviderRegistry:
                 settings,
                 breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown, clock),
                 sleep=sleep,
+                outcomes=OutcomeWindow(clock=clock),
             )
             for name, provider in providers.items()
         }
@@ -329,17 +359,22 @@ class ProviderRegistry:
         await self.get(provider).check_key(api_key)
 
     def status(self) -> list[ProviderStatus]:
-        return [
-            ProviderStatus(
-                provider=name,
-                configured=name in self._configured,
-                state=p.breaker.state,
-                consecutive_failures=p.breaker.failures,
-                last_error=p.breaker.last_error,
-                retry_in=p.breaker.retry_in(),
+        out = []
+        for name, p in self._providers.items():
+            requests, failures = p.outcomes.counts()
+            out.append(
+                ProviderStatus(
+                    provider=name,
+                    configured=name in self._configured,
+                    state=p.breaker.state,
+                    consecutive_failures=p.breaker.failures,
+                    last_error=p.breaker.last_error,
+                    retry_in=p.breaker.retry_in(),
+                    requests=requests,
+                    failures=failures,
+                )
             )
-            for name, p in self._providers.items()
-        ]
+        return out
 
     async def aclose(self) -> None:
         for p in self._providers.values():

@@ -1,0 +1,2 @@
+# 運用ダッシュボード（Mini App）をチャットから開くボタン
+dashboard-btn-open = 📊 ダッシュボード

@@ -1,0 +1,1 @@
+"""The operators' dashboard: figures from the database, runtime state, live counters."""
