@@ -37,3 +37,13 @@ def test_public_url_must_be_https() -> None:
     assert WebAppSettings().page_url("keygen") is None
     with pytest.raises(ValueError, match="https"):
         WebAppSettings(public_url="http://x.example")
+
+
+def test_vendored_chart_js_is_a_4_x_release_with_its_licence() -> None:
+    banner = (VENDOR / "chart.umd.min.js").read_text("utf-8")[:200]
+    match = re.search(r"Chart\.js v(\d+\.\d+\.\d+)", banner)
+    assert match is not None, banner
+    version = match.group(1)
+    assert version.startswith("4.")
+    assert "MIT License" in (VENDOR / "chart.js.LICENSE.md").read_text("utf-8")
+    assert f"| {version} |" in (VENDOR / "README.md").read_text("utf-8")
