@@ -12,10 +12,10 @@ from aiogram import Bot
 
 from bot.deps import AppDeps
 from bot.webapp.config import WebAppSettings
-from bot.webapp.routes import dashboard, keygen
+from bot.webapp.routes import dashboard, keygen, reader
 from bot.webapp.server import RefusalHook, WebApp, log_refusal
 
-FEATURES: list[Callable[[WebApp], None]] = [keygen.setup, dashboard.setup]
+FEATURES: list[Callable[[WebApp], None]] = [keygen.setup, reader.setup, dashboard.setup]
 
 
 def build_webapp(

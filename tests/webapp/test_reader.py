@@ -1,0 +1,281 @@
+"""Issue 11: the browser reader. Headless chromium opens a synthesised Telegram Desktop export
+(result.json + files, chosen as a folder) and two secret keys (a key change), decrypts and
+verifies every record with OpenPGP.js, and flags each kind of tampering; nothing is uploaded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, Request
+
+from services.crypto import ContextLock, GeneratedKey, KeyVersion, LogRecord, RecordContext
+from services.crypto.port import SigningKey
+from services.crypto.records import GENESIS_DIGEST, encode_record, record_digest
+from services.crypto.sequoia_engine import SequoiaEngine
+from tests.webapp.conftest import Served
+
+PASSPHRASE = "correct horse battery staple"
+GROUP_EXPORT_ID = 2_222_333_444
+CHAT_ID = -(1_000_000_000_000 + GROUP_EXPORT_ID)
+TOPICS = {"Conversations": 10, "Billing": 11, "System": 12}
+CHAT = RecordContext(CHAT_ID, 10)
+BILLING = RecordContext(CHAT_ID, 11)
+SYSTEM = RecordContext(CHAT_ID, 12)
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def signing_key(engine: SequoiaEngine, name: str) -> SigningKey:
+    made = engine.generate_key(name)
+    return SigningKey(made.info.fingerprint, made.info.armored, made.secret_armored, None)
+
+
+@dataclass
+class Keys:
+    engine: SequoiaEngine
+    server: SigningKey
+    impostor: SigningKey
+    old: GeneratedKey  # v4, passphrase-protected: the first records
+    new: GeneratedKey  # v6: after a key change
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    engine = SequoiaEngine()
+    return Keys(
+        engine,
+        signing_key(engine, "Libral test server"),
+        signing_key(engine, "Impostor"),
+        engine.generate_key("Aiko", version=KeyVersion.V4, passphrase=PASSPHRASE),
+        engine.generate_key("Aiko (new)", version=KeyVersion.V6),
+    )
+
+
+@dataclass
+class Export:
+    """result.json's messages and the files beside it, before they are written out."""
+
+    messages: list[dict[str, Any]]
+    files: dict[str, str]
+    by_seq: dict[int, int] = field(default_factory=dict)  # seq → index in messages
+    records: list[tuple[LogRecord, RecordContext]] = field(default_factory=list)
+
+    def write(self, folder: Path) -> Path:
+        root = folder / "ChatExport_2026-11-22"
+        (root / "files").mkdir(parents=True)
+        doc = {"name": "My Libral log", "type": "private_supergroup", "id": GROUP_EXPORT_ID}
+        doc["messages"] = self.messages
+        (root / "result.json").write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+        for name, content in self.files.items():
+            (root / name).write_text(content, "utf-8")
+        return root
+
+
+def record_message(mid: int, ctx: RecordContext, armored: str) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "type": "message",
+        "date": "2026-11-22T12:00:00",
+        "from": "Libral",
+        "reply_to_message_id": ctx.thread_id,
+        "text": [{"type": "hashtag", "text": "#log"}, "\n" + armored],
+        "text_entities": [
+            {"type": "hashtag", "text": "#log"},
+            {"type": "plain", "text": "\n"},
+            {"type": "pre", "text": armored, "language": ""},
+        ],
+    }
+
+
+def build(keys: Keys) -> Export:
+    """seq 0 (System), 1-3 as one coalesced .asc document (Conversations), 4 (Billing), and 5
+    (Conversations) sealed to the new key; the pinned panel carries the head at seq 5."""
+    lock = ContextLock(keys.engine, keys.server)
+    plan = [SYSTEM, CHAT, CHAT, CHAT, BILLING, CHAT]
+    records: list[tuple[LogRecord, RecordContext]] = []
+    prev = GENESIS_DIGEST
+    for seq, ctx in enumerate(plan):
+        record = LogRecord(
+            kind="system" if ctx == SYSTEM else "chat" if ctx == CHAT else "billing",
+            seq=seq,
+            prev=prev,
+            body={"event": f"event {seq}", "text": f"こんにちは {seq}"},
+            ts=T0 + timedelta(minutes=seq),
+        )
+        records.append((record, ctx))
+        prev = record_digest(encode_record(record, ctx))
+    messages: list[dict[str, Any]] = [
+        {"id": tid, "type": "service", "action": "topic_created", "title": title, "text": ""}
+        for title, tid in TOPICS.items()
+    ]
+    head = lock.sign_head(CHAT_ID, 5, prev, T0 + timedelta(minutes=6))
+    messages.append(
+        {"id": 20, "type": "message", "from": "Libral", "text": "Libral log server\n\n" + head}
+    )
+    export = Export(messages, {})
+    old, new = keys.old.info.armored, keys.new.info.armored
+    export.by_seq[0] = len(messages)
+    messages.append(
+        record_message(100, SYSTEM, lock.seal_record(records[0][0], old, SYSTEM).armored)
+    )
+    document = lock.seal_document(records[1:4], old)
+    export.files["files/libral-chat-1-3.asc"] = document.armored
+    attached = record_message(101, CHAT, "")
+    attached |= {"text": "#chat", "text_entities": [], "file": "files/libral-chat-1-3.asc"}
+    attached["file_name"] = "libral-chat-1-3.asc"
+    export.by_seq[1] = len(messages)
+    messages.append(attached)
+    export.by_seq[4] = len(messages)
+    messages.append(
+        record_message(102, BILLING, lock.seal_record(records[4][0], old, BILLING).armored)
+    )
+    export.by_seq[5] = len(messages)
+    messages.append(record_message(103, CHAT, lock.seal_record(records[5][0], new, CHAT).armored))
+    export.files[f"libral-server-{keys.server.fingerprint[-16:]}.asc"] = keys.server.public_armored
+    export.records = records
+    return export
+
+
+# ---------------------------------------------------------------------- tampering
+
+
+def drop(seq: int) -> Callable[[Export, Keys], None]:
+    def apply(export: Export, keys: Keys) -> None:
+        del export.messages[export.by_seq[seq]]
+
+    return apply
+
+
+def flip_a_byte(export: Export, keys: Keys) -> None:
+    msg = export.messages[export.by_seq[4]]
+    armored = msg["text_entities"][2]["text"]
+    lines = armored.splitlines()
+    middle = len(lines) // 2
+    line = lines[middle]
+    lines[middle] = line[:10] + ("A" if line[10] != "A" else "B") + line[11:]
+    forged = "\n".join(lines)
+    export.messages[export.by_seq[4]] = record_message(102, BILLING, forged)
+
+
+def reorder(export: Export, keys: Keys) -> None:
+    a, b = export.by_seq[4], export.by_seq[5]
+    export.messages[a], export.messages[b] = export.messages[b], export.messages[a]
+
+
+def move(export: Export, keys: Keys) -> None:
+    export.messages[export.by_seq[4]]["reply_to_message_id"] = CHAT.thread_id
+
+
+def lose_the_file(export: Export, keys: Keys) -> None:
+    del export.files["files/libral-chat-1-3.asc"]
+
+
+def forge(export: Export, keys: Keys) -> None:
+    impostor = ContextLock(keys.engine, keys.impostor)
+    record = export.records[4][0]
+    armored = impostor.seal_record(record, keys.old.info.armored, BILLING).armored
+    export.messages[export.by_seq[4]] = record_message(102, BILLING, armored)
+
+
+def forge_the_head(export: Export, keys: Keys) -> None:
+    panel = next(m for m in export.messages if m["id"] == 20)
+    panel["text"] = panel["text"].replace('"seq":5', '"seq":9')
+
+
+SCENARIOS: dict[str, tuple[Callable[[Export, Keys], None] | None, set[tuple[str, int | None]]]] = {
+    "clean": (None, set()),
+    "flipped-byte": (flip_a_byte, {("damaged", None), ("missing", 5)}),
+    "dropped": (drop(4), {("missing", 5)}),
+    "reordered": (reorder, {("reordered", 4)}),
+    "moved": (move, {("moved", 4)}),
+    "first-missing": (drop(0), {("missing", 0)}),
+    "last-missing": (drop(5), {("missing", 5)}),
+    "file-missing": (lose_the_file, {("file-missing", None), ("missing", 4)}),
+    "forged": (forge, {("forged", 4), ("missing", 5)}),
+    "head-forged": (forge_the_head, {("head-forged", 9), ("no-head", None)}),
+}
+
+
+async def read_in_browser(page: Page, served: Served, root: Path, key_files: list[Path]) -> None:
+    await page.goto(served.base_url + "/app/reader")
+    await page.wait_for_selector("body[data-ready='1']")
+    await page.set_input_files("#export", str(root))
+    await page.set_input_files("#keys", [str(p) for p in key_files])
+    await page.fill("#passphrase", PASSPHRASE)
+    await page.click("#read")
+    await page.wait_for_selector("body[data-result]", timeout=120_000)
+
+
+async def findings(page: Page) -> set[tuple[str, int | None]]:
+    items = await page.eval_on_selector_all(
+        "#findings li", "els => els.map(e => [e.dataset.kind, e.dataset.seq ?? null])"
+    )
+    return {(kind, int(seq) if seq is not None else None) for kind, seq in items}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_the_browser_reader_verifies_an_export_and_flags_tampering(
+    served: Served, page: Page, keys: Keys, tmp_path: Path, scenario: str
+) -> None:
+    tamper, expected = SCENARIOS[scenario]
+    export = build(keys)
+    if tamper is not None:
+        tamper(export, keys)
+    root = export.write(tmp_path)
+    key_files = []
+    for name, key in (("old.asc", keys.old), ("new.asc", keys.new)):
+        path = tmp_path / name
+        path.write_text(key.secret_armored, "utf-8")
+        key_files.append(path)
+
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    await read_in_browser(page, served, root, key_files)
+
+    found = await findings(page)
+    verdict = await page.get_attribute("body", "data-result")
+    if scenario == "clean":
+        assert found == set()
+        assert verdict == "clean"
+        assert await page.text_content("#summary") == "6 of 6 records verified."
+        transcript = await page.text_content("#transcript") or ""
+        assert "こんにちは 3" in transcript  # inside the coalesced document
+        assert "こんにちは 5" in transcript  # sealed to the new key
+    else:
+        assert verdict == "problems", found
+        assert expected <= found, found
+    # Nothing left the page but requests for its own files: no upload, no other site.
+    assert sent
+    for request in sent:
+        assert request.method == "GET", request.url
+        assert request.post_data is None
+        assert request.url.startswith(served.base_url + "/app/"), request.url
+        assert "result.json" not in request.url
+
+
+async def test_wrong_passphrase_and_missing_server_key_are_explained(
+    served: Served, page: Page, keys: Keys, tmp_path: Path
+) -> None:
+    export = build(keys)
+    server_file = next(n for n in export.files if n.startswith("libral-server-"))
+    del export.files[server_file]
+    root = export.write(tmp_path)
+    key_file = tmp_path / "old.asc"
+    key_file.write_text(keys.old.secret_armored, "utf-8")
+    await page.goto(served.base_url + "/app/reader")
+    await page.wait_for_selector("body[data-ready='1']")
+    await page.set_input_files("#export", str(root))
+    await page.set_input_files("#keys", [str(key_file)])
+    await page.fill("#passphrase", "wrong")
+    await page.click("#read")
+    await page.wait_for_selector("body[data-result='error']")
+    assert "does not unlock old.asc" in (await page.text_content("#status") or "")
+    await page.fill("#passphrase", PASSPHRASE)
+    await page.click("#read")
+    await page.wait_for_selector("body[data-result='error']")
+    assert "server key is missing" in (await page.text_content("#status") or "")
