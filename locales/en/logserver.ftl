@@ -72,6 +72,7 @@ logserver-topic-chat = Conversations
 logserver-topic-billing = Billing
 logserver-topic-audit = Audit
 logserver-topic-system = System
+logserver-topic-rooms = Rooms
 
 logserver-state-active = active
 logserver-state-paused = paused

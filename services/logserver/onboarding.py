@@ -12,7 +12,13 @@ from aiogram.types import ChatAdministratorRights, ChatMemberAdministrator, Inli
 
 from bot.db.models.logserver import LogServer
 from services.logserver.service import set_thread, thread_of
-from services.logserver.types import CheckProblem, CheckReport, CheckWarning, RecordKind
+from services.logserver.types import (
+    ON_DEMAND,
+    CheckProblem,
+    CheckReport,
+    CheckWarning,
+    RecordKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,7 @@ TOPIC_ICON_COLORS: Mapping[RecordKind, int] = {
     RecordKind.BILLING: 16766590,
     RecordKind.AUDIT: 13338331,
     RecordKind.SYSTEM: 9367192,
+    RecordKind.ROOMS: 16749490,
 }
 
 
@@ -113,7 +120,7 @@ async def ensure_topics(
     """Create the topics the log server does not have yet; returns the kinds created."""
     created: list[RecordKind] = []
     for kind in RecordKind:
-        if thread_of(server, kind) is not None:
+        if thread_of(server, kind) is not None or kind in ON_DEMAND:
             continue
         topic = await bot.create_forum_topic(
             chat_id, names[kind], icon_color=TOPIC_ICON_COLORS[kind]
@@ -134,7 +141,8 @@ async def missing_topics(bot: Bot, server: LogServer, chat_id: int) -> list[Reco
     for kind in RecordKind:
         thread_id = thread_of(server, kind)
         if thread_id is None:
-            missing.append(kind)
+            if kind not in ON_DEMAND:
+                missing.append(kind)
             continue
         try:
             await bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)

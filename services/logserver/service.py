@@ -51,6 +51,7 @@ def thread_of(server: LogServer, kind: RecordKind) -> int | None:
         RecordKind.BILLING: server.thread_billing,
         RecordKind.AUDIT: server.thread_audit,
         RecordKind.SYSTEM: server.thread_system,
+        RecordKind.ROOMS: server.thread_rooms,
     }[kind]
 
 

@@ -14,10 +14,17 @@ class RecordKind(enum.StrEnum):
     BILLING = "billing"
     AUDIT = "audit"
     SYSTEM = "system"
+    ROOMS = "rooms"
+    """AI room exchanges (services/rooms); its topic is made with the first such record."""
 
     @property
     def hashtag(self) -> str:
         return f"#{self.value}"
+
+
+ON_DEMAND: frozenset[RecordKind] = frozenset({RecordKind.ROOMS})
+"""Kinds whose topic is not made at onboarding but when their first record is delivered (a user
+who never runs a room gets no empty topic)."""
 
 
 class RecordResult(enum.StrEnum):

@@ -50,8 +50,8 @@ TRIGGER_MENTION = "mention"
 TRIGGER_ALL = "all"
 TRIGGERS = (TRIGGER_MENTION, TRIGGER_ALL)
 NEWCOMER_ROLES = (Role.MEMBER, Role.GUEST, Role.READER)
-LOG_KIND = "chat"
-"""Room exchanges are records of the Master's Conversations topic, marked with the room."""
+LOG_KIND = "rooms"
+"""Room exchanges are records of the Master's Rooms topic (``services.logserver.RecordKind``)."""
 
 
 class ExchangeLog(Protocol):

@@ -19,9 +19,12 @@ from bot.db.models.rooms import Room
 from bot.settings import Settings
 from keyboards.rooms import PanelAction, RoomPanelCD
 from services import ledger, users
+from services.crypto import GeneratedKey, KeyVersion
+from services.crypto.sequoia_engine import SequoiaEngine
 from services.rooms import RoomService
 from services.rooms.config import RoomsSettings
 from tests.e2e.test_chat import SERVER_KEY, ai_settings, contents
+from tests.e2e.test_logserver import FAST, onboard, open_all, posted_records, wait_records
 from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, Member, StoredMessage, admin_rights
@@ -51,6 +54,7 @@ def settings(
 ) -> Settings:
     return make_settings(
         ai=ai_settings(openai_fake, anthropic_fake),
+        logserver=FAST,
         rooms=RoomsSettings(budget_steps=(0, 100, 1000), quota_steps=(0, 1, 3)),
     )
 
@@ -682,3 +686,46 @@ async def test_stop_on_a_private_room_answer(
     )
     assert plain(app.translator.get(lang, "chat-stopped-suffix")).strip("_") in (final.text or "")
     assert len((final.text or "").split()) < 400
+
+
+# ---------------------------------------------------------------------- logging
+
+
+@pytest.fixture(scope="module")
+def master_key() -> GeneratedKey:
+    return SequoiaEngine().generate_key("Room master", version=KeyVersion.V4, passphrase="pw")
+
+
+@LANGS
+async def test_room_exchanges_go_to_the_masters_rooms_topic(
+    app: Application,
+    emulator: BotAPIEmulator,
+    openai_fake: FakeOpenAI,
+    master_key: GeneratedKey,
+    lang: str,
+) -> None:
+    key = master_key
+    # the log server onboarding helper speaks English; the member sees the room in ``lang``
+    master = emulator.create_user("Nori", language_code="en")
+    member = emulator.create_user("Emi", language_code=lang)
+    logs = await onboard(app, emulator, master, key)
+    rooms_topic = app.translator.get("en", "logserver-topic-rooms")
+    assert rooms_topic not in {t.name for t in logs.topics.values()}  # made on demand only
+    group = emulator.create_supergroup(owner=master, title="Logged")
+    join(group, member)
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group)
+    sent = await member.send_text("/room", chat=group)
+    panel = await reply_of(emulator, group, sent)
+    assert t(app, lang, "rooms-panel-logged") in (panel.text or "")
+    openai_fake.queue(Reply("Logged answer."))
+    await ask_in(emulator, member, group, "is this logged?")
+    await wait_records(app, emulator, logs, 2)
+    topic = next(t for t in logs.topics.values() if t.name == rooms_topic)
+    in_topic = [p for p in posted_records(emulator, logs) if p.message.thread_id == topic.thread_id]
+    (opened,) = open_all(app, key, in_topic)
+    assert opened.ok
+    assert opened.record.kind == "rooms"
+    assert opened.record.body["prompt"] == "is this logged?"
+    assert opened.record.body["reply"] == "Logged answer."
+    assert opened.record.body["name"] == "Emi"
