@@ -19,11 +19,12 @@ from bot.db.models.rooms import Room
 from bot.settings import Settings
 from keyboards.rooms import PanelAction, RoomPanelCD
 from services import ledger, users
+from services.ai.catalogue import ProviderName
 from services.crypto import GeneratedKey, KeyVersion
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.rooms import RoomService
 from services.rooms.config import RoomsSettings
-from tests.e2e.test_chat import SERVER_KEY, ai_settings, contents
+from tests.e2e.test_chat import SERVER_KEY, USER_KEY, ai_settings, contents
 from tests.e2e.test_logserver import FAST, onboard, open_all, posted_records, wait_records
 from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
@@ -36,7 +37,7 @@ LANGS = pytest.mark.parametrize("lang", ["ja", "en"])
 
 @pytest.fixture
 async def openai_fake() -> AsyncIterator[FakeOpenAI]:
-    async with FakeOpenAI(valid_keys=[SERVER_KEY]) as fake:
+    async with FakeOpenAI(valid_keys=[SERVER_KEY, USER_KEY]) as fake:
         assert isinstance(fake, FakeOpenAI)
         yield fake
 
@@ -417,6 +418,16 @@ async def test_budget_and_cap_exhausted_answer_clearly_and_charge_nothing(
             select(func.count()).select_from(AIUsage).where(AIUsage.status == "settled")
         )
     assert settled == 1
+
+    # a member who brought their own key is answered with it: it costs neither the Master nor
+    # the room's budget
+    async with app.sessionmaker() as session:
+        await rooms_of(app).ai.add_key(session, bob.id, ProviderName.OPENAI, USER_KEY)
+        await session.commit()
+    openai_fake.queue(Reply("On my key.", input_tokens=1_000_000, output_tokens=10))
+    assert (await ask_in(emulator, bob, group, "fifth")).text == "On my key."
+    assert openai_fake.stream_requests[-1].api_key == USER_KEY
+    assert await balance(app, master.id) == 0
 
 
 # ---------------------------------------------------------------------- private mode
