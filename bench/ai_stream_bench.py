@@ -1,6 +1,11 @@
 """AI chat benchmark (issue 5): many conversations streaming at once through the whole bot.
 
     python -m bench.ai_stream_bench [--conversations 200] [--tokens 300] [--pace 0.02]
+        [--baseline PATH]
+
+``--baseline PATH``: first run the same scenario against the bot in PATH (a checkout of the old
+code, e.g. ``git worktree add /tmp/base <commit>``; it runs with this virtualenv), then against
+this tree, and print both with the ratios.
 
 This process plays Telegram (the Bot API emulator, flood limits ON: ~1 message/s per private chat
 with bursts of 3, 30/s overall; edits count) and a fake OpenAI server (the real ``openai`` SDK in
@@ -12,7 +17,8 @@ question at the same moment. Reported:
   reaching the emulator, minus the moment the fake provider wrote its first token (same clock);
 - Telegram calls per reply (chat actions, drafts, messages, edits);
 - 429 answers from the emulator;
-- the bot process's RSS (peak, from /proc).
+- the bot process's RSS (peak, from /proc);
+- database pool time-outs in the bot's log.
 
 Needs PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL, default the local server); a throw-away
 database is created and dropped. Uses Redis when BENCH_REDIS_URL/TEST_REDIS_URL is set.
@@ -65,7 +71,13 @@ def rss_mib(pid: int | str = "self") -> tuple[float, float]:
 
 
 async def run(
-    db_url: str, n: int, tokens: int, pace: float, limits: bool, timeout: float = 180
+    db_url: str,
+    n: int,
+    tokens: int,
+    pace: float,
+    limits: bool,
+    timeout: float = 180,
+    root: Path = ROOT,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="ai-bench-"))
     fake = FakeOpenAI()
@@ -118,11 +130,11 @@ async def run(
         else:
             env.pop("REDIS_URL", None)
         bot = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-            [sys.executable, "-m", "bot"], env=env, cwd=ROOT, stdout=log, stderr=log
+            [sys.executable, "-m", "bot"], env=env, cwd=root, stdout=log, stderr=log
         )
         try:
             try:
-                await emulator.wait_for_call("getUpdates", timeout=60)
+                await emulator.wait_for_call("getUpdates", timeout=240)
             except TimeoutError:
                 log.seek(0)
                 raise SystemExit("the bot did not start:\n" + log.read()[-3000:]) from None
@@ -150,6 +162,8 @@ async def run(
             elapsed = time.monotonic() - started
             _, rss_peak = rss_mib(bot.pid)
             errors_429 = len(emulator.errors(429))
+            log.seek(0)
+            pool_timeouts = log.read().count("QueuePool limit")
             other_errors = len([c for c in emulator.calls if not c.ok and c.error_code != 429])
         finally:
             bot.terminate()
@@ -185,34 +199,20 @@ async def run(
         "calls_per_reply_max": max(per_reply),
         "by_method": by_method,
         "http_429": errors_429,
+        "pool_timeouts": pool_timeouts,
         "other_errors": other_errors,
         "rss_before_mib": rss_before,
         "rss_peak_mib": rss_peak,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=200)
-    parser.add_argument("--tokens", type=int, default=300)
-    parser.add_argument("--pace", type=float, default=0.02, help="seconds between tokens")
-    parser.add_argument("--no-limits", action="store_true", help="emulator flood limits off")
-    args = parser.parse_args()
-
-    databases = PostgresDatabases(PG)
-    databases.create_template()
-    url = databases.clone()
-    try:
-        result = asyncio.run(
-            run(url, args.conversations, args.tokens, args.pace, not args.no_limits)
-        )
-    finally:
-        databases.drop(url)
-        databases.drop_template()
+def report(result: dict[str, Any], label: str) -> None:
+    print(f"-- {label}")
     print(
         f"conversations            {result['conversations']} x {result['tokens']} tokens "
         f"@ {result['pace_ms']:.0f} ms, flood limits {'on' if result['limits'] else 'off'}"
     )
+    print(f"complete replies         {result['final']}/{result['conversations']}")
     print(f"all replies final in     {result['elapsed_s']:.1f} s")
     print(
         f"added latency to first visible text (ms, {result['measured']} replies): "
@@ -225,10 +225,56 @@ def main() -> None:
         + "  ".join(f"{m} {v:.1f}" for m, v in result["by_method"].items())
     )
     print(f"429 answers              {result['http_429']} (other errors {result['other_errors']})")
+    print(f"pool time-outs           {result['pool_timeouts']}")
     print(
         f"bot RSS                  {result['rss_before_mib']:.0f} MiB idle, "
         f"{result['rss_peak_mib']:.0f} MiB peak"
     )
+
+
+def ratio(now: float, before: float) -> str:
+    return f"{now / before:.2f}x" if before else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--tokens", type=int, default=300)
+    parser.add_argument("--pace", type=float, default=0.02, help="seconds between tokens")
+    parser.add_argument("--no-limits", action="store_true", help="emulator flood limits off")
+    parser.add_argument("--baseline", type=Path, help="a checkout of the old code to compare")
+    args = parser.parse_args()
+
+    databases = PostgresDatabases(PG)
+    databases.create_template()
+    results: dict[str, dict[str, Any]] = {}
+    roots = [("baseline", args.baseline)] if args.baseline else []
+    roots.append(("this tree", ROOT))
+    try:
+        for label, root in roots:
+            url = databases.clone()
+            try:
+                results[label] = asyncio.run(
+                    run(
+                        url,
+                        args.conversations,
+                        args.tokens,
+                        args.pace,
+                        not args.no_limits,
+                        root=root.resolve(),
+                    )
+                )
+            finally:
+                databases.drop(url)
+    finally:
+        databases.drop_template()
+    for label, result in results.items():
+        report(result, label)
+    if "baseline" in results:
+        before, now = results["baseline"], results["this tree"]
+        print("-- this tree / baseline")
+        for key in ("final", "added_ms_p50", "added_ms_p95", "calls_per_reply_mean", "http_429"):
+            print(f"{key:24} {ratio(now[key], before[key])}")
 
 
 if __name__ == "__main__":

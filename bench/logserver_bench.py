@@ -31,6 +31,7 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models import User
 from bot.db.models.logserver import OutboxRecord
 from bot.i18n import Translator
+from bot.sendbudget import SendBudgetMiddleware
 from bot.state import MemoryState
 from services.crypto import KeyVersion
 from services.crypto.config import CryptoSettings
@@ -39,6 +40,7 @@ from services.crypto.service import CryptoService
 from services.logserver import LogServerService, LogServerSettings, RecordKind
 from services.logserver.delivery import DeliveryWorker
 from services.logserver.format import split_armored
+from services.sendbudget import MemoryStore, SendBudget, SendBudgetSettings
 from tests.db import _execute, with_database
 from tests.emulator import BotAPIEmulator, admin_rights
 from tests.emulator.state import Chat, Member
@@ -91,12 +93,16 @@ async def _run(url: str, tmp: Path) -> Result:
         CryptoSettings(master_key_file=tmp / "master.key", gnupg_home=tmp / "gnupg")
     )
     await crypto.start(sessionmaker)
-    settings = LogServerSettings()
-    service = LogServerService(sessionmaker, crypto, MemoryState("bench:"), settings)
+    settings = SendBudgetSettings()
+    budget = SendBudget(settings, MemoryStore())
+    service = LogServerService(
+        sessionmaker, crypto, MemoryState("bench:"), LogServerSettings(), budget
+    )
     key = SequoiaEngine().generate_key("Bench", version=KeyVersion.V4, passphrase="bench")
 
     async with BotAPIEmulator() as emu:
         bot = emu.make_bot(timeout=30)
+        bot.session.middleware(SendBudgetMiddleware(budget))  # as bot/app.py installs it
         owner = emu.create_user("Owner")
         groups: list[tuple[int, Chat]] = []
         bot_user = emu.bot_user

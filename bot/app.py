@@ -34,6 +34,7 @@ from bot.deps import AppDeps
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.scheduler import Scheduler
+from bot.sendbudget import SendBudgetMiddleware
 from bot.settings import Settings
 from bot.state import MAX_TTL_SECONDS, KeyValueState, create_state
 from bot.web import HealthProbe, create_web_app
@@ -58,6 +59,7 @@ from services.payments import Payments
 from services.payments.admin_port import attach as attach_payment_ports
 from services.payments.billing import LogServerBilling
 from services.rooms import RoomService
+from services.sendbudget import SendBudget
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class Application:
     dispatcher: Dispatcher
     scheduler: Scheduler
     webapp: WebApp
+    send_budget: SendBudget
     started_at: float = field(default_factory=monotonic)
 
     def allowed_updates(self) -> list[str]:
@@ -89,6 +92,14 @@ def build(settings: Settings) -> Application:
     metrics = Metrics()
 
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    # One send budget for every Bot API call of every instance (shared through Redis).
+    send_budget = SendBudget.build(
+        settings.sendbudget,
+        redis,
+        settings.redis_prefix,
+        secret=settings.bot_token.get_secret_value().encode(),
+    )
+    session.middleware(SendBudgetMiddleware(send_budget))
     bot = Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -124,7 +135,7 @@ def build(settings: Settings) -> Application:
     # This process among several (broadcast leases, dashboard events).
     instance = uuid.uuid4().hex[:16]
     crypto = CryptoService.build(settings.crypto)
-    logserver = LogServerService(sessionmaker, crypto, state, settings.logserver)
+    logserver = LogServerService(sessionmaker, crypto, state, settings.logserver, send_budget)
     log_delivery = DeliveryWorker(logserver, bot, translator)
     admin = AdminService.build(
         settings.admin,
@@ -239,6 +250,7 @@ def build(settings: Settings) -> Application:
         dispatcher=dispatcher,
         scheduler=scheduler,
         webapp=webapp,
+        send_budget=send_budget,
     )
 
 
@@ -319,6 +331,8 @@ async def _start_http(web_app: web.Application, settings: Settings) -> web.AppRu
 
 
 async def close(app: Application) -> None:
+    # Replies still waiting for their chat's slot go out before the session closes.
+    await app.send_budget.drain(app.settings.sendbudget.drain_seconds)
     await app.dispatcher.storage.close()
     await app.bot.session.close()
     await app.state.close()

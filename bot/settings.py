@@ -27,6 +27,7 @@ from services.logserver.config import LogServerSettings
 from services.payments.config import PaymentsSettings
 from services.retention.config import RetentionSettings
 from services.rooms.config import RoomsSettings
+from services.sendbudget.config import SendBudgetSettings
 
 Locale = Literal["ja", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ja", "en")
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     payments: PaymentsSettings = PaymentsSettings()
     retention: RetentionSettings = RetentionSettings()
     webapp: WebAppSettings = WebAppSettings()
+    sendbudget: SendBudgetSettings = SendBudgetSettings()
 
     @classmethod
     def settings_customise_sources(

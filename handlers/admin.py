@@ -9,7 +9,6 @@ a single-use nonce. Every action, allowed or refused, is written to the audit tr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -18,7 +17,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -85,25 +84,20 @@ class Ctx:
     async def show(self, body: str, markup: InlineKeyboardMarkup) -> None:
         """Edit the panel message in place (or send it anew when it is gone)."""
         if self.panel_id is not None:
-            for attempt in (1, 2):
-                try:
-                    await self.bot.edit_message_text(
-                        text=body,
-                        chat_id=self.chat_id,
-                        message_id=self.panel_id,
-                        reply_markup=markup,
-                    )
+            # An operator clicking faster than Telegram lets one chat be edited: the send
+            # budget spaces the edits.
+            try:
+                await self.bot.edit_message_text(
+                    text=body,
+                    chat_id=self.chat_id,
+                    message_id=self.panel_id,
+                    reply_markup=markup,
+                )
+                return
+            except TelegramBadRequest as exc:
+                if "not modified" in str(exc):
                     return
-                except TelegramRetryAfter as exc:
-                    # An operator clicking faster than Telegram lets one chat be edited.
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(exc.retry_after)
-                except TelegramBadRequest as exc:
-                    if "not modified" in str(exc):
-                        return
-                    log.info("admin panel message could not be edited; sending a new one")
-                    break
+                log.info("admin panel message could not be edited; sending a new one")
         sent = await self.bot.send_message(self.chat_id, body, reply_markup=markup)
         self.panel_id = sent.message_id
         await self.state.update_data(panel=sent.message_id)
@@ -400,7 +394,7 @@ async def confirm_broadcast(ctx: Ctx, audience: broadcast.Audience) -> None:
             "admin-bc-confirm",
             audience=_describe(ctx.i18n, audience),
             count=count,
-            rate=int(ctx.settings.admin.broadcast_rate),
+            rate=ctx.settings.sendbudget.bulk_per_second,
             text=Html(str(data["bc_text"])),
         ),
         kb.confirm(ctx.i18n, nonce, AdminAction.BROADCAST),

@@ -58,7 +58,7 @@ async def _answer(
     # The reply runs for seconds and meters credits in its own short transactions: end this
     # update's transaction first, so that it holds no lock and a new user's row is visible.
     await session.commit()
-    result = await ai.reply(request, BotSender(bot, limiter=ai.send_limiter), _ui(i18n))
+    result = await ai.reply(request, BotSender(bot), _ui(i18n))
     await _report(message, request, result, i18n, ai, payments)
 
 
@@ -246,6 +246,9 @@ async def exclude_pressed(
 ) -> None:
     # the exchange must be this user's own: checked in the query, never trusted from the button
     if await ai.contexts.exclude(session, user.id, callback_data.ref):
+        # Done before the user is told: the next question must not see the exchange, even
+        # while the edit below waits its turn in the send budget.
+        await session.commit()
         await query.answer(i18n("chat-excluded"))
         if isinstance(query.message, Message):
             await query.message.edit_reply_markup(reply_markup=None)

@@ -198,11 +198,9 @@ async def _show_panel(
     message = query.message
     if message is None or not isinstance(message, Message):
         return
-    chat_id, _ = logserver.chat_of(server)
     text = panel_text(i18n, server)
     if confirm is not None:
         text += "\n\n" + i18n(f"logserver-confirm-{confirm.value}")
-    slot = logserver.limiter.take(chat_id)
     try:
         await message.edit_text(
             text,
@@ -212,8 +210,6 @@ async def _show_panel(
         )
     except TelegramAPIError as exc:
         log.info("panel not shown: %s", exc.message)
-    finally:
-        logserver.limiter.done(slot)
 
 
 def setup() -> Router:

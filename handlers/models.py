@@ -90,11 +90,15 @@ async def pick_model(
             await query.answer(i18n("chat-model-unavailable"), show_alert=True)
             return
         await ai.set_default_model(session, model.id)
+        await session.commit()  # done before the user is told
         await query.answer(i18n("chat-model-default-set", name=model.name))
         return
     if not await ai.set_model(session, user.id, model.id):
         await query.answer(i18n("chat-model-unavailable"), show_alert=True)
         return
+    # Done before the user is told: the edit below may wait its turn in the send budget, and
+    # the next message must already find the new model.
+    await session.commit()
     await query.answer(i18n("chat-model-set", name=model.name))
     if isinstance(query.message, Message):
         text, markup = await _model_screen(session, user, i18n, ai, settings)
@@ -116,6 +120,7 @@ async def show_personas(
             await message.answer(i18n("chat-persona-too-long", max=personas.MAX_CUSTOM_CHARS))
             return
         await ai.set_persona(session, user.id, personas.CUSTOM, custom)
+        await session.commit()  # done before the user is told
         await message.answer(i18n("chat-persona-set", name=i18n(f"chat-persona-{personas.CUSTOM}")))
         return
     pref = await ai.preference(session, user.id)
@@ -153,6 +158,7 @@ async def pick_persona(
         await query.answer(i18n("chat-persona-unknown"), show_alert=True)
         return
     name = i18n(f"chat-persona-{persona_id}")
+    await session.commit()  # done before the user is told
     await query.answer(i18n("chat-persona-set", name=name))
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):

@@ -209,7 +209,7 @@ async def _ask(
         room,
         role,
         question,
-        BotSender(bot, limiter=rooms.ai.send_limiter),
+        BotSender(bot),
         _ui(i18n, room.id),
         private=private,
         reachable=reachable,
@@ -704,7 +704,7 @@ async def answer_pressed(
         chat_id,
         _thread(message),
         message.message_id,
-        BotSender(bot, limiter=rooms.ai.send_limiter),
+        BotSender(bot),
         _ui(i18n, room.id),
     )
     text = (

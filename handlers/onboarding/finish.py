@@ -65,7 +65,6 @@ async def refresh_panel(
     if server.panel_message_id is None or server.state is LogServerState.DISCONNECTED:
         return
     chat_id, _ = logserver.chat_of(server)
-    slot = logserver.limiter.take(chat_id)
     try:
         await bot.edit_message_text(
             panel_text(i18n, server),
@@ -75,5 +74,3 @@ async def refresh_panel(
         )
     except TelegramAPIError as exc:
         log.info("panel not refreshed: %s", exc.message)
-    finally:
-        logserver.limiter.done(slot)

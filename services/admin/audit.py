@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,7 @@ from bot.db.base import utcnow
 from bot.db.models.admin import AuditChain, AuditEvent, AuditResult
 from services.admin.config import AdminSettings
 from services.crypto import GENESIS_DIGEST, ContextLock, KeyInfo, LogRecord, RecordContext
+from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
 
@@ -145,19 +146,20 @@ class AuditPublisher:
         header = f"#audit #d{events[0].created_at.strftime('%Y%m%d')}"
         self._next_at = self.clock() + self.min_interval
         try:
-            if len(sealed.armored) > _MAX_INLINE:
-                await bot.send_document(
-                    self.ctx.chat_id,
-                    BufferedInputFile(sealed.armored.encode(), filename=f"audit-{sealed.seq}.asc"),
-                    caption=header,
-                )
-            else:
-                await bot.send_message(
-                    self.ctx.chat_id, f"{header}\n<pre>{html.escape(sealed.armored)}</pre>"
-                )
-        except TelegramRetryAfter as exc:
-            self._next_at = self.clock() + exc.retry_after
-            return 0
+            # Bulk: the send budget paces it behind replies and waits out `retry_after`.
+            with send_priority(Priority.BULK):
+                if len(sealed.armored) > _MAX_INLINE:
+                    await bot.send_document(
+                        self.ctx.chat_id,
+                        BufferedInputFile(
+                            sealed.armored.encode(), filename=f"audit-{sealed.seq}.asc"
+                        ),
+                        caption=header,
+                    )
+                else:
+                    await bot.send_message(
+                        self.ctx.chat_id, f"{header}\n<pre>{html.escape(sealed.armored)}</pre>"
+                    )
         except TelegramAPIError:
             log.warning("audit record %s not posted; will retry", sealed.seq, exc_info=True)
             return 0

@@ -3,8 +3,9 @@
 Delivery is at most once per recipient: a recipient is claimed (`sending`, committed) before its
 message goes out and settled (`sent` / `blocked` / `failed`) right after, so a restart resumes
 with the pending ones and nobody gets a second copy. One worker holds a lease on a broadcast at a
-time; messages are paced below Telegram's overall limit, and the progress message is edited in
-place. Delivery state expires with the broadcast (at most 24 hours).
+time; messages go through the bot's send budget as bulk traffic (below Telegram's limits, after
+replies and receipts, waiting out `retry_after`), and the progress message is edited in place.
+Delivery state expires with the broadcast (at most 24 hours).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramRetryAfter,
     TelegramServerError,
 )
 from sqlalchemy import ColumnElement, case, func, insert, literal, or_, select, update
@@ -42,6 +42,7 @@ from bot.db.models.admin import (
 from bot.i18n import Translator
 from services.admin import audit
 from services.admin.config import AdminSettings
+from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
 
@@ -154,25 +155,6 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
     )
 
 
-class Pacer:
-    """Evenly spaced sends: never more than `rate` in any second, no burst after a pause."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / rate
-        self.clock = clock
-        self.next_at = 0.0
-
-    async def wait(self) -> None:
-        now = self.clock()
-        if self.next_at > now:
-            await asyncio.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = max(self.next_at, now) + self.interval
-
-    def pause(self, seconds: float) -> None:
-        self.next_at = max(self.next_at, self.clock() + seconds)
-
-
 class BroadcastWorker:
     """Delivers running broadcasts in the background; started and stopped with the dispatcher."""
 
@@ -191,7 +173,6 @@ class BroadcastWorker:
         self.translator = translator
         self.settings = settings
         self.owner = owner[:32]
-        self.pacer = Pacer(settings.broadcast_rate)
         self.on_tick = on_tick
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -363,23 +344,18 @@ class BroadcastWorker:
             await session.commit()
 
     async def _send(self, user_id: int, text: str) -> RecipientState:
-        while True:
-            await self.pacer.wait()
-            try:
+        try:
+            # The send budget paces this and sends it again after a 429 (not delivered then).
+            with send_priority(Priority.BULK):
                 await self.bot.send_message(user_id, text)
-            except TelegramRetryAfter as exc:
-                # Not delivered: wait as told, then the same recipient again.
-                log.warning("broadcast hit a flood limit; waiting %ss", exc.retry_after)
-                self.pacer.pause(float(exc.retry_after))
-                continue
-            except TelegramForbiddenError:
-                return RecipientState.BLOCKED
-            except (TelegramServerError, TelegramNetworkError):
-                # A 5xx from a proxy or a lost answer may follow a delivery: never send twice.
-                return RecipientState.FAILED
-            except TelegramBadRequest:
-                return RecipientState.FAILED
-            return RecipientState.SENT
+        except TelegramForbiddenError:
+            return RecipientState.BLOCKED
+        except (TelegramServerError, TelegramNetworkError):
+            # A 5xx from a proxy or a lost answer may follow a delivery: never send twice.
+            return RecipientState.FAILED
+        except TelegramBadRequest:
+            return RecipientState.FAILED
+        return RecipientState.SENT
 
     async def _finish(self, broadcast_id: int, status: BroadcastStatus) -> None:
         async with self.sessionmaker() as session:
@@ -416,7 +392,6 @@ class BroadcastWorker:
             if bc is None or bc.progress_message_id is None:
                 return
             prog = await progress(session, broadcast_id)
-        await self.pacer.wait()
         try:
             await self.bot.edit_message_text(
                 text=self.progress_text(bc, prog),
@@ -424,13 +399,10 @@ class BroadcastWorker:
                 message_id=bc.progress_message_id,
                 reply_markup=None,
             )
-        except TelegramRetryAfter as exc:
-            self.pacer.pause(float(exc.retry_after))
         except TelegramAPIError:
             log.warning("broadcast %s: progress not updated", broadcast_id, exc_info=True)
 
     async def _send_progress(self, bc: Broadcast, prog: Progress) -> int | None:
-        await self.pacer.wait()
         try:
             msg = await self.bot.send_message(bc.progress_chat_id, self.progress_text(bc, prog))
         except TelegramAPIError:

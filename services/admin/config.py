@@ -12,8 +12,6 @@ class AdminSettings(BaseModel):
     log_chat_id: int | None = None
     # The operators' armored OpenPGP public key the audit records are encrypted to.
     operator_key: SecretStr | None = None
-    # Broadcast delivery rate, kept under Telegram's ~30 messages a second overall.
-    broadcast_rate: float = Field(default=25.0, gt=0, le=28)
     # Edit the progress message after this many recipients (and at most once a second).
     progress_every: int = Field(default=50, ge=1)
     # How long audit events and broadcast delivery state are kept (hours, at most 24).

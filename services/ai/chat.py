@@ -36,8 +36,15 @@ from services.ai.providers.base import (
     Usage,
 )
 from services.ai.providers.registry import ProviderRegistry, ProviderStatus
-from services.ai.stream import Delivery, Markup, Pace, Sender, StreamPresenter, Target
-from services.ai.telegram import SendLimiter
+from services.ai.stream import (
+    Delivery,
+    Markup,
+    Pace,
+    Sender,
+    StreamPresenter,
+    StreamScheduler,
+    Target,
+)
 from services.ai.tokens import TokenCounter, warm_up
 from services.crypto.fields import FieldCipher, FieldDecryptError
 
@@ -136,9 +143,10 @@ class AIService:
             use_drafts=settings.use_drafts,
         )
         self._inflight: dict[tuple[int, int], tuple[int, asyncio.Event]] = {}
-        # burst + rate stays under Telegram's 30 in any one second, with room for other features
-        rate = settings.global_send_rate
-        self.send_limiter = SendLimiter(rate, burst=max(1, int(rate // 4)))
+        # One per process: shares the update rate among the answers streaming at once.
+        self.streams = StreamScheduler(
+            settings.stream_drafts_per_second, settings.stream_edits_per_second
+        )
 
     # -- models ---------------------------------------------------------------------------
     def providers_for(self, own: set[ProviderName]) -> list[ProviderName]:
@@ -324,6 +332,7 @@ class AIService:
             Target(req.chat_id, req.private, req.thread_id, req.reply_to, draft_id),
             pace=self.pace,
             stop_markup=ui.stop_markup(draft_id),
+            scheduler=self.streams,
         )
         presenter.start_typing()
         acc = _Acc()

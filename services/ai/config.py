@@ -88,8 +88,13 @@ class AISettings(BaseModel):
     draft_interval: float = Field(default=0.25, gt=0)
     """Minimum seconds between two ``sendMessageDraft`` updates in one private chat."""
 
-    global_send_rate: float = Field(default=20.0, gt=0)
-    """Messages and edits per second for all replies together (Telegram: about 30 overall)."""
+    stream_drafts_per_second: float = Field(default=40.0, gt=0)
+    """Intermediate ``sendMessageDraft`` updates per second for all answers streaming at once:
+    with more answers, each one's drafts are spaced further apart (``draft_interval`` at least)."""
+
+    stream_edits_per_second: float = Field(default=10.0, gt=0)
+    """The same for intermediate edits (groups, or drafts off). Edits count against Telegram's
+    ~30 messages a second; the rest is left for first messages, final messages and other work."""
 
     use_drafts: bool = True
     """Stream with ``sendMessageDraft`` in private chats (Bot API 9.5+); edits otherwise."""

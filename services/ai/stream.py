@@ -7,8 +7,12 @@
 - "typing…" until the first text is visible.
 - The reply is rendered with ``services.ai.render`` and split at 4096 characters; parts that are
   complete are sent as soon as the next one starts.
-- A ``RetryAfter`` from Telegram pauses updates (intermediate states are dropped, never queued);
-  final messages are retried after the wait.
+- Scheduling under load (``StreamScheduler``): the first visible text and every final message
+  go to the send budget at high priority, intermediate updates at ``DRAFT`` priority, and the
+  interval between intermediate updates grows with the number of answers streaming at once, so
+  their total rate stays within a budget and a new answer's first text never waits behind them.
+  An intermediate update still waiting when the answer ends is dropped, never queued.
+- 429s are the send budget's (``bot/sendbudget.py``): it waits ``retry_after`` and sends again.
 - If Telegram rejects the entities, the same text goes plain, and stays plain for the reply.
 """
 
@@ -23,17 +27,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.ai.render import TELEGRAM_LIMIT, BlockCache, Part, render
+from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
 
 TYPING_EVERY = 4.0  # Telegram shows a chat action for ~5 s
-FINAL_ATTEMPTS = 6
-
-
-class RetryAfter(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds}s")
-        self.seconds = seconds
 
 
 class EntitiesRejected(Exception):
@@ -45,8 +43,8 @@ class Markup(Protocol):
 
 
 class Sender(Protocol):
-    """What the presenter needs from Telegram. Implementations translate Telegram's errors into
-    ``RetryAfter`` and ``EntitiesRejected`` and ignore "message is not modified"."""
+    """What the presenter needs from Telegram. Implementations translate Telegram's entity
+    errors into ``EntitiesRejected`` and ignore "message is not modified"."""
 
     async def send_draft(
         self, chat_id: int, draft_id: int, text: str, *, html: bool, thread_id: int | None
@@ -94,13 +92,36 @@ class Delivery:
     message_ids: list[int] = field(default_factory=list)
     plain: bool = False
     calls: int = 0
-    retry_afters: int = 0
+    dropped: int = 0
     first_visible_at: float | None = None
     parts: int = 0
 
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class StreamScheduler:
+    """Shares the update rate among the answers streaming at once (one per process).
+
+    Each mode has a total rate for intermediate updates: drafts (not counted by Telegram's
+    message limits, but each one is a request the bot and Telegram must handle) and edits
+    (counted: they share the global budget with first messages, finals and everything else).
+    With ``n`` answers streaming in a mode, each waits ``max(base, n / rate)`` between updates.
+    """
+
+    def __init__(self, drafts_per_second: float, edits_per_second: float) -> None:
+        self.rates = {True: drafts_per_second, False: edits_per_second}
+        self.active = {True: 0, False: 0}
+
+    def enter(self, drafts: bool) -> None:
+        self.active[drafts] += 1
+
+    def leave(self, drafts: bool) -> None:
+        self.active[drafts] = max(0, self.active[drafts] - 1)
+
+    def interval(self, base: float, drafts: bool) -> float:
+        return max(base, self.active[drafts] / self.rates[drafts])
 
 
 class StreamPresenter:
@@ -113,8 +134,12 @@ class StreamPresenter:
         stop_markup: Markup | None = None,
         limit: int = TELEGRAM_LIMIT,
         clock: Clock = time.monotonic,
+        scheduler: StreamScheduler | None = None,
     ) -> None:
         self.sender = sender
+        self.scheduler = scheduler
+        self._entered = False
+        self._droppable = False  # the flusher is sending an update that may be abandoned
         self.target = target
         self.pace = pace
         self.stop_markup = stop_markup
@@ -134,7 +159,6 @@ class StreamPresenter:
         self._done: list[tuple[int, str]] = []
         self._live_id: int | None = None  # edit mode: the message being edited
         self._live_shown: str | None = None
-        self._blocked_until = 0.0
         self._last_push = float("-inf")
         self._dirty = asyncio.Event()
         self._closing = asyncio.Event()
@@ -150,7 +174,10 @@ class StreamPresenter:
         if not delta:
             return
         self.text += delta
-        if self._flusher is None:
+        if self._flusher is None and not self._closing.is_set():
+            if self.scheduler is not None and not self._entered:
+                self.scheduler.enter(self.drafts)
+                self._entered = True
             self._flusher = asyncio.create_task(self._flush_loop())
         self._dirty.set()
 
@@ -182,14 +209,27 @@ class StreamPresenter:
     # -- background -----------------------------------------------------------------------
     async def _stop_background(self) -> None:
         self._closing.set()
+        if self._entered and self.scheduler is not None:
+            self.scheduler.leave(self.drafts)
+            self._entered = False
         for task in (self._typing, self._flusher):
             if task is None:
                 continue
-            if task is self._typing:
+            if task is self._typing or self._droppable:
+                # "typing…", a draft or an edit of the live message: the final text replaces
+                # it, so it need not wait for its turn in the send budget
                 task.cancel()
+                if task is self._flusher:
+                    self.delivery.dropped += 1
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._typing = self._flusher = None
+        self._droppable = False
+
+    def _interval(self) -> float:
+        if self.scheduler is None:
+            return self.interval
+        return self.scheduler.interval(self.interval, self.drafts)
 
     async def _typing_loop(self) -> None:
         while not self.visible:
@@ -198,10 +238,6 @@ class StreamPresenter:
                 await self.sender.send_chat_action(
                     self.target.chat_id, thread_id=self.target.thread_id
                 )
-            except RetryAfter as exc:
-                self.delivery.retry_afters += 1
-                await asyncio.sleep(exc.seconds)
-                continue
             except Exception:  # "typing…" is cosmetic
                 log.debug("chat action failed", exc_info=True)
             await asyncio.sleep(TYPING_EVERY)
@@ -224,17 +260,12 @@ class StreamPresenter:
             if self._closing.is_set():
                 return
             now = self._clock()
-            wait = max(self._last_push + self.interval, self._blocked_until) - now
-            if await self._pause(wait):
+            if await self._pause(self._last_push + self._interval() - now):
                 return
             self._dirty.clear()
             try:
                 await self._push_partial()
-            except RetryAfter as exc:
-                self.delivery.retry_afters += 1
-                self._blocked_until = self._clock() + exc.seconds
-                self._dirty.set()
-            except Exception:  # an intermediate update may fail; the final one is retried
+            except Exception:  # an intermediate update may fail; the final one follows
                 log.warning("streaming update failed", exc_info=True)
             self._last_push = self._clock()
 
@@ -250,10 +281,22 @@ class StreamPresenter:
             index = len(self._done)
             await self._deliver_final(index, parts[index], None)
         tail = parts[-1]
-        if self.drafts:
-            await self._call_draft(tail)
-        else:
-            await self._call_live(tail)
+        if not self.visible or (not self.drafts and self._live_id is None):
+            # the first visible text (or the live message of the next part): ahead of drafts
+            if self.drafts:
+                await self._call_draft(tail)
+            else:
+                await self._call_live(tail)
+            return
+        self._droppable = True
+        try:
+            with send_priority(Priority.DRAFT):
+                if self.drafts:
+                    await self._call_draft(tail)
+                else:
+                    await self._call_live(tail)
+        finally:
+            self._droppable = False
 
     def _mark_visible(self) -> None:
         if self.delivery.first_visible_at is None:
@@ -314,16 +357,10 @@ class StreamPresenter:
         self._mark_visible()
 
     async def _deliver_final(self, index: int, part: Part, markup: Markup | None) -> None:
-        """Part ``index`` in its final form: a new message, or an edit of the one showing it."""
-        for attempt in range(FINAL_ATTEMPTS):
-            try:
-                await self._final_once(index, part, markup)
-                return
-            except RetryAfter as exc:
-                self.delivery.retry_afters += 1
-                if attempt == FINAL_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(exc.seconds)
+        """Part ``index`` in its final form: a new message, or an edit of the one showing it
+        (at high priority; the send budget waits out a 429 and sends it again)."""
+        with send_priority(Priority.HIGH):
+            await self._final_once(index, part, markup)
 
     async def _final_once(self, index: int, part: Part, markup: Markup | None) -> None:
         if index < len(self._done):

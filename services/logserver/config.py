@@ -6,14 +6,8 @@ from pydantic import BaseModel, Field
 
 
 class LogServerSettings(BaseModel):
-    """Delivery limits and timings of the personal log server."""
+    """Delivery timings of the personal log server (Telegram's limits: ``settings.sendbudget``)."""
 
-    # Telegram allows about 20 messages a minute into one group and 30 a second overall.
-    group_per_minute: int = Field(default=20, ge=1)
-    global_per_second: int = Field(default=30, ge=1)
-    # Extra seconds added to each rate window. Slots already count from Telegram's answer (never
-    # earlier than Telegram counted them), so this only absorbs clock jitter.
-    window_margin: float = Field(default=0.05, ge=0)
     # A group whose queue is longer than its free slots gets its records coalesced into one
     # `.asc` document, up to this many records per document.
     coalesce_max: int = Field(default=100, ge=2)

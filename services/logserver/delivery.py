@@ -14,10 +14,11 @@ One loop plans; each send runs as its own task, at most one per group and `concu
   prev and digest: `chain.py`), which readers recognise as copies.
 * Stopping or killing the worker stops the planning loop; sends already started finish (or fail)
   as a whole, each within `request_timeout`.
-* Limits: our own sliding windows (`RateLimiter`) keep under 20 messages a minute per group and
-  30 a second overall (per process). When a group's queue is longer than its free slots beyond a
-  reserve of half its limit, the queued records of one kind go as one `.asc` document.
-* 429: the group waits `retry_after`. 5xx and timeouts: the group backs off exponentially.
+* Limits: every send goes through the bot's one send budget (`services.sendbudget`, shared by
+  all instances) as bulk traffic, which also waits out `retry_after` and sends again. When a
+  group's queue is longer than its free slots beyond a reserve of half its limit, the queued
+  records of one kind go as one `.asc` document.
+* 5xx and timeouts: the group backs off exponentially.
   403 (bot removed, group gone): the log server is disconnected and the user told; records wait.
   A topic the user deleted is created again and the records waiting for it go there.
 """
@@ -37,10 +38,10 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
-    TelegramRetryAfter,
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile
@@ -53,10 +54,10 @@ from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
 from bot.i18n import Translator
 from services.logserver.chain import SealedBatch, StoredRecord, seal_batch
 from services.logserver.format import Outgoing, as_document, as_message
-from services.logserver.limiter import Slot
 from services.logserver.onboarding import TOPIC_ICON_COLORS
 from services.logserver.service import LogServerService, set_thread, thread_of
 from services.logserver.types import RecordKind
+from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,6 @@ class DeliveryStats:
     messages: int = 0
     documents: int = 0
     records: int = 0
-    retry_after: int = 0
     server_errors: int = 0
     forbidden: int = 0
     dropped: int = 0
@@ -106,7 +106,7 @@ class DeliveryWorker:
         self.translator = translator
         cfg = service.settings
         self.cfg = cfg
-        self.limiter = service.limiter
+        self.budget = service.budget
         self.stats = DeliveryStats()
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -189,28 +189,22 @@ class DeliveryWorker:
             if server is None:
                 continue
             chat_id, _ = self.service.chat_of(server)
-            if self.limiter.global_free() == 0:
-                wait = min(wait, self.limiter.global_next_free_at() - now)
-                break
-            free = self.limiter.group_free(chat_id)
+            free = await self.budget.free(chat_id, Priority.BULK)
             if free == 0:
-                wait = min(wait, self.limiter.next_free_at(chat_id) - now)
                 continue
             batch = self._batch(planned, free)
             if not await self._claim(user_id):
                 continue
-            slot = self.limiter.take(chat_id)
             self._busy.add(user_id)
             task = asyncio.create_task(self._send(user_id, chat_id, batch))
             self._sends.add(task)
             # A done callback runs however the task ends (even cancelled before it started),
             # so the user is never left marked busy.
-            task.add_done_callback(functools.partial(self._sent, user_id=user_id, slot=slot))
+            task.add_done_callback(functools.partial(self._sent, user_id=user_id))
         return wait
 
-    def _sent(self, task: asyncio.Task[None], *, user_id: int, slot: Slot) -> None:
+    def _sent(self, task: asyncio.Task[None], *, user_id: int) -> None:
         self._sends.discard(task)
-        self.limiter.done(slot)
         self._busy.discard(user_id)
         self.service.wake.set()
 
@@ -252,7 +246,7 @@ class DeliveryWorker:
         The reserve keeps slots for the documents of a burst, so a backed-up group waits for
         the next minute only when it really has more than the limit allows.
         """
-        reserve = self.cfg.group_per_minute // 2
+        reserve = self.budget.settings.group_per_minute // 2
         if len(planned) <= max(1, free - reserve):
             return [planned[0]]
         first = planned[0]
@@ -299,15 +293,11 @@ class DeliveryWorker:
                 await self._release(user_id, ids, failed=False)
                 return
             batch_sealed, thread_id, start_digest = sealed
-            await self._post(chat_id, thread_id, batch_sealed.records)
+            with send_priority(Priority.BULK):
+                await self._post(chat_id, thread_id, batch_sealed.records)
         except _TopicMissing:
             await self._release(user_id, ids, failed=False)
             await self._recreate_topic(user_id, kind)
-        except TelegramRetryAfter as exc:
-            self.stats.retry_after += 1
-            self.limiter.block(chat_id, float(exc.retry_after))
-            log.info("429 from Telegram: group waits %s s", exc.retry_after)
-            await self._release(user_id, ids, failed=False)
         except TelegramForbiddenError:
             self.stats.forbidden += 1
             await self._release(user_id, ids, failed=False)
@@ -485,12 +475,6 @@ class DeliveryWorker:
                 topic = await self.bot.create_forum_topic(
                     chat_id, name, icon_color=TOPIC_ICON_COLORS[kind]
                 )
-            except TelegramRetryAfter as exc:
-                self.limiter.block(chat_id, float(exc.retry_after))
-                return
-            except (TelegramServerError, TelegramNetworkError, TimeoutError):
-                self._back_off(user_id)
-                return
             except (TelegramBadRequest, TelegramForbiddenError) as exc:
                 log.info("a log topic could not be created again: %s", exc.message)
                 set_thread(server, kind, None)
@@ -498,6 +482,9 @@ class DeliveryWorker:
                 await session.commit()
                 if newly:
                     await self.notify(user_id, "logserver-disconnected-topic")
+                return
+            except (TelegramAPIError, TimeoutError):  # 5xx, a network error, 429s past waiting
+                self._back_off(user_id)
                 return
             set_thread(server, kind, topic.message_thread_id)
             await session.commit()
@@ -538,7 +525,7 @@ class DeliveryWorker:
         except (TelegramForbiddenError, TelegramBadRequest):
             log.info("could not tell user %s about their log server", user_id)
             return False
-        except (TelegramServerError, TelegramNetworkError, TelegramRetryAfter):
+        except TelegramAPIError:
             log.warning("could not tell user %s about their log server now", user_id)
             return False
         return True

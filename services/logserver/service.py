@@ -21,8 +21,8 @@ from services.crypto import ContextLock, KeyInfo
 from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
 from services.logserver.config import LogServerSettings
-from services.logserver.limiter import RateLimiter
 from services.logserver.types import RecordKind, RecordResult, Status
+from services.sendbudget import MemoryStore, SendBudget, SendBudgetSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +68,15 @@ class LogServerService:
         crypto: CryptoService,
         kv: KeyValueState,
         settings: LogServerSettings,
+        budget: SendBudget | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.crypto = crypto
         self.fields: FieldCipher = crypto.fields
         self.kv = kv
         self.settings = settings
-        # Shared by the delivery worker and the group panel (its edits count against the limits).
-        self.limiter = RateLimiter(
-            group_per_minute=settings.group_per_minute,
-            global_per_second=settings.global_per_second,
-            margin=settings.window_margin,
-        )
+        # The bot's one send budget: delivery asks it how many slots a group has free.
+        self.budget = budget or SendBudget(SendBudgetSettings(), MemoryStore())
         # Set whenever a record is queued or a group reconnects: wakes the delivery worker.
         self.wake = asyncio.Event()
         self._chat_cache: dict[str, tuple[int, str]] = {}

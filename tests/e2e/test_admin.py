@@ -393,7 +393,7 @@ async def test_every_panel_path(
             "admin-bc-confirm",
             audience=plain(locale, "admin-aud-active", days=7),
             count=2,
-            rate=25,
+            rate=21,
             text="Big news today",
         )
         await panel.press("admin-btn-cancel")
@@ -405,7 +405,7 @@ async def test_every_panel_path(
             "admin-bc-confirm",
             audience=plain(locale, "admin-aud-all"),
             count=2,
-            rate=25,
+            rate=21,
             text="Big news today",
         )
         await panel.press("admin-btn-confirm")
@@ -501,7 +501,7 @@ async def test_broadcast_to_500_respects_limits_and_survives_a_restart(
             "admin-bc-confirm",
             audience=plain("en", "admin-aud-locale", lang="ja"),
             count=501,
-            rate=25,
+            rate=21,
             text=text,
         )
         # Telegram's limits from here on (the test clicks faster than any person could).

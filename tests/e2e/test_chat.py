@@ -27,7 +27,14 @@ from tests.emulator.errors import bad_request
 from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import StoredMessage, admin_rights
-from tests.fakes.ai_servers import Fail, FakeAnthropic, FakeOpenAI, RecordedRequest, Reply
+from tests.fakes.ai_servers import (
+    Fail,
+    FakeAnthropic,
+    FakeOpenAI,
+    Hang,
+    RecordedRequest,
+    Reply,
+)
 from tests.harness import run_bot
 
 SERVER_KEY = "sk-server-0123456789abcdef"
@@ -443,6 +450,59 @@ async def test_provider_failure_charges_nothing_and_offers_another_provider(
     refused = await user.wait_reply(after=sent)
     assert "declined" in (refused.text or "")
     assert await balance(app, user.id) == before
+
+
+async def test_a_hanging_provider_is_given_up_at_the_request_timeout_and_nothing_charged(
+    emulator: BotAPIEmulator, settings_for: Callable[..., Settings], openai_fake: FakeOpenAI
+) -> None:
+    # Five attempts of 1 s each would take 5 s; the whole request is allowed 1.5 s.
+    settings = settings_for(first_token_timeout=1.0, request_timeout=1.5, retry_attempts=5)
+    openai_fake.default = Hang()
+    async with run_bot(emulator, settings) as app:
+        user = emulator.create_user("Hana", language_code="en")
+        await grant(app, user.id, 1000)
+        sent = await user.send_text("Hello?")
+        reply = await user.wait_reply(after=sent, timeout=30)
+        assert "did not answer in time" in (reply.text or "")
+        assert "No credits were used" in (reply.text or "")
+        assert 1 <= len(openai_fake.stream_requests) <= 2
+        assert await balance(app, user.id) == 1000
+        assert emulator.messages(user.chat, from_bot=True) == [reply]  # no partial answer
+
+
+@pytest.mark.parametrize("private", [True, False])
+async def test_a_stream_cut_halfway_keeps_the_partial_answer_marked_and_charges_nothing(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, private: bool
+) -> None:
+    user = emulator.create_user("Kai", language_code="en")
+    await grant(app, user.id, 1000)
+    chat = None
+    if not private:
+        chat = emulator.create_supergroup(owner=user, title="Team")
+        await user.add_bot_to_group(chat, rights=admin_rights())
+    words = [f"w{i} " for i in range(40)]
+    openai_fake.queue(Reply(pieces=words, delay=0.02, cut_after=20))
+    text = "Tell me" if private else f"@{emulator.bot_user.username} tell me"
+    sent = await user.send_text(text, chat=chat)
+    where = user.chat if chat is None else chat
+
+    def answers() -> list[StoredMessage] | None:
+        found = [
+            m for m in emulator.messages(where, from_bot=True) if m.message_id > sent.message_id
+        ]
+        return found if any("could not be reached" in (m.text or "") for m in found) else None
+
+    found = await emulator.wait_until(answers, timeout=30, what="the failure report")
+    (partial,) = [m for m in found if (m.text or "").startswith("w0")]
+    report = found[-1]
+    assert (partial.text or "").startswith("w0 w1")
+    assert (partial.text or "").endswith("(interrupted)")
+    assert "w39" not in (partial.text or "")
+    assert not finished(partial)  # no exclude button: it is not in the context either
+    assert not any("ai1:s:" in str(b.get("callback_data")) for b in partial.inline_buttons)
+    assert "No credits were used" in (report.text or "")
+    assert len(openai_fake.stream_requests) == 1  # text was shown: never asked twice
+    assert await balance(app, user.id) == 1000
 
 
 async def test_turns_older_than_24_hours_are_never_sent(

@@ -37,6 +37,7 @@ from services.crypto.service import CryptoService
 from services.logserver import LogServerService, LogServerSettings, RecordKind, RecordResult
 from services.logserver.delivery import DeliveryWorker
 from services.logserver.format import split_armored
+from services.sendbudget import SendBudgetSettings
 from tests.emulator import admin_rights
 from tests.emulator.actors import UserActor
 from tests.emulator.errors import bad_request, server_error, too_many_requests
@@ -51,6 +52,8 @@ FAST = LogServerSettings(
     backoff_max=0.4,
     request_timeout=5,
 )
+# Limits high enough that the send budget never holds a burst back.
+UNLIMITED = SendBudgetSettings(group_per_minute=10_000, global_per_second=10_000)
 BOT_RIGHTS = admin_rights(can_manage_topics=True, can_delete_messages=True, can_pin_messages=True)
 
 
@@ -736,8 +739,7 @@ def seq_counts(
 async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twice(
     emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
 ) -> None:
-    cfg = FAST.model_copy(update={"group_per_minute": 10_000, "global_per_second": 10_000})
-    async with run_bot(emulator, make_settings(logserver=cfg)) as app:
+    async with run_bot(emulator, make_settings(logserver=FAST, sendbudget=UNLIMITED)) as app:
         user = emulator.create_user("Quinn", language_code="en")
         group = await onboard(app, emulator, user, user_key)
         service = service_of(app)
@@ -772,8 +774,7 @@ async def test_every_record_arrives_with_20_percent_429_and_5xx(
     emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
 ) -> None:
     # Limits high enough that nearly every record goes as its own call: more calls to fail.
-    cfg = FAST.model_copy(update={"group_per_minute": 10_000, "global_per_second": 10_000})
-    async with run_bot(emulator, make_settings(logserver=cfg)) as app:
+    async with run_bot(emulator, make_settings(logserver=FAST, sendbudget=UNLIMITED)) as app:
         user = emulator.create_user("Rae", language_code="en")
         group = await onboard(app, emulator, user, user_key)
         injected: Counter[str] = Counter()
@@ -817,7 +818,7 @@ async def test_every_record_arrives_with_20_percent_429_and_5xx(
         assert sorted(counts) == list(range(total + 1))
         assert max(counts.values()) == 1
         stats = worker_of(app).stats
-        assert stats.retry_after == injected["429"]
+        assert app.send_budget.stats.retried == injected["429"]
         assert stats.server_errors == injected["5xx"]
 
 

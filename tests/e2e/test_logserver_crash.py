@@ -24,6 +24,7 @@ from services.crypto.sequoia_engine import SequoiaEngine
 from services.logserver import LogServerSettings
 from tests.e2e.test_logserver import (
     FAST,
+    UNLIMITED,
     WAIT,
     crypto_of,
     onboard,
@@ -53,10 +54,8 @@ async def test_kill_9_between_record_and_delivery_loses_nothing_and_sends_nothin
     tmp_path: Path,
 ) -> None:
     # A short lease: the killed process's claim on the chain runs out soon after the kill.
-    cfg: LogServerSettings = FAST.model_copy(
-        update={"group_per_minute": 10_000, "global_per_second": 10_000, "lease_seconds": 3}
-    )
-    settings = make_settings(logserver=cfg)
+    cfg: LogServerSettings = FAST.model_copy(update={"lease_seconds": 3})
+    settings = make_settings(logserver=cfg, sendbudget=UNLIMITED)
     async with run_bot(emulator, settings) as app:
         user = emulator.create_user("Crash", language_code="en")
         group = await onboard(app, emulator, user, user_key)

@@ -32,6 +32,7 @@ from services import ledger
 from services.payments import history, purchases, reconcile, refunds
 from services.payments.catalogue import Item, ItemKind
 from services.payments.errors import RefundRefusal, RefundRefused
+from services.sendbudget import SendBudgetSettings
 from tests.emulator.actors import UserActor
 from tests.emulator.errors import bad_request
 from tests.emulator.methods_payments import Charge, StarsWorld, payments_of
@@ -488,6 +489,39 @@ async def test_refund_larger_than_the_balance(
     await assert_reconciled(app)
 
 
+# -- receipts under Telegram's flood limits -----------------------------------------------------
+
+
+async def test_twenty_payments_at_once_every_receipt_arrives_despite_429s(
+    app: Application, emulator: BotAPIEmulator, stars: StarsWorld
+) -> None:
+    user = emulator.create_user("Rin", language_code="en")
+    menu = await open_buy(emulator, user)
+    await user.press(menu, data="pay1:buy:small:0")
+    invoice = await bot_message_after(emulator, user, menu, "invoice")
+    # Flood limits on (about 1 message a second in this chat), and Telegram answers some
+    # receipts with 429 on top of them: each must be sent again after its wait.
+    emulator.limits.enabled = True
+    emulator.faults.schedule("sendMessage", [429, None, 429, None, 429], chat_id=user.id)
+    paid = await asyncio.gather(*(stars.pay(user, invoice, timeout=30) for _ in range(20)))
+    assert all(p.ok and p.charge_id for p in paid)
+    assert len({p.charge_id for p in paid}) == 20
+
+    def receipts() -> list[StoredMessage]:
+        return [
+            m
+            for m in emulator.messages(user.chat, from_bot=True)
+            if "500 credits added" in (m.text or "")
+        ]
+
+    await emulator.wait_until(lambda: len(receipts()) >= 20 or None, 180, what="20 receipts")
+    assert len(receipts()) == 20
+    assert await balance_of(app, user.id) == 20 * 500
+    assert len([c for c in emulator.errors(429) if c.fault == "error 429"]) == 3
+    assert app.send_budget.stats.retried >= 3
+    assert app.send_budget.stats.gave_up == 0
+
+
 # -- concurrency against PostgreSQL -----------------------------------------------------------
 
 
@@ -550,8 +584,8 @@ async def test_payments_and_refunds_reach_the_billing_topic(
 
     key = SequoiaEngine().generate_key("Billing reader", version=KeyVersion.V4, passphrase="pw")
     # The group's rate window (20 a minute) is not what this test is about.
-    fast = FAST.model_copy(update={"group_per_minute": 1000})
-    async with run_bot(emulator, make_settings(logserver=fast)) as app:
+    budget = SendBudgetSettings(group_per_minute=1000)
+    async with run_bot(emulator, make_settings(logserver=FAST, sendbudget=budget)) as app:
         stars = payments_of(emulator)
         user = emulator.create_user("Emi", language_code="en")
         group = await onboard(app, emulator, user, key)

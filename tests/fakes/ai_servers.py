@@ -45,6 +45,8 @@ class Reply:
     refuse: bool = False
     """End with the provider's refusal signal (content filter / refusal / SAFETY)."""
     include_usage: bool = True
+    cut_after: int | None = None
+    """Drop the connection (no end of stream) after this many pieces, as a crashed server does."""
 
     def chunks(self) -> list[str]:
         if self.pieces is not None:
@@ -205,6 +207,11 @@ class FakeProviderServer:
     async def pace(
         self, reply: Reply, index: int, request: web.Request, rec: RecordedRequest | None = None
     ) -> None:
+        if reply.cut_after is not None and index >= reply.cut_after:
+            transport = request.transport
+            if transport is not None:
+                transport.abort()  # a reset, not a clean end: the client sees a broken stream
+            raise ConnectionResetError("stream cut by the script")
         wait = reply.first_delay if index == 0 else reply.delay
         if wait > 0:
             if wait <= 0.5:

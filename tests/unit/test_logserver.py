@@ -1,4 +1,4 @@
-"""Log server pieces without Telegram or a database: rate windows, the message format, batching,
+"""Log server pieces without Telegram or a database: the message format, batching,
 the check report's locale keys."""
 
 from __future__ import annotations
@@ -14,66 +14,9 @@ from services.crypto import KeyErrorKind
 from services.logserver.config import LogServerSettings
 from services.logserver.delivery import DeliveryWorker, _Planned
 from services.logserver.format import MAX_TEXT, Outgoing, as_document, as_message, split_armored
-from services.logserver.limiter import RateLimiter
 from services.logserver.onboarding import _ALL_RIGHTS, bot_rights, startgroup_admin_param
 from services.logserver.types import CheckProblem, CheckWarning, RecordKind
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_group_window_allows_20_a_minute_then_frees_slots_as_they_age() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(group_per_minute=20, global_per_second=1000, margin=0, clock=clock)
-    for _ in range(20):
-        assert limiter.group_free(-1) > 0
-        limiter.done(limiter.take(-1))
-        clock.now += 1
-    assert limiter.group_free(-1) == 0
-    assert limiter.group_free(-2) == 20  # another group is not affected
-    # The first slot was taken at t=1000: it frees at 1060.
-    assert limiter.next_free_at(-1) == pytest.approx(1060.0)
-    clock.now = 1060.0
-    assert limiter.group_free(-1) == 1
-
-
-def test_global_window_counts_every_group() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(group_per_minute=20, global_per_second=30, margin=0, clock=clock)
-    for n in range(30):
-        limiter.done(limiter.take(-n))
-    assert limiter.global_free() == 0
-    clock.now += 1.0001
-    assert limiter.global_free() == 30
-
-
-def test_a_send_in_flight_keeps_its_slot_until_answered() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(group_per_minute=20, global_per_second=1, margin=0, clock=clock)
-    slot = limiter.take(-1)
-    clock.now += 5  # Telegram has not answered yet: it may count the message late
-    assert limiter.global_free() == 0
-    limiter.done(slot)  # counts from the answer
-    clock.now += 0.5
-    assert limiter.global_free() == 0
-    clock.now += 0.6
-    assert limiter.global_free() == 1
-
-
-def test_retry_after_blocks_the_group() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(group_per_minute=20, global_per_second=30, margin=0, clock=clock)
-    limiter.block(-1, 7)
-    assert limiter.group_free(-1) == 0
-    assert limiter.next_free_at(-1) == pytest.approx(1007.0)
-    clock.now += 7.01
-    assert limiter.group_free(-1) == 20
-
+from services.sendbudget import MemoryStore, SendBudget, SendBudgetSettings
 
 ARMOR = "-----BEGIN PGP MESSAGE-----\n\nwV4DAAAA\n=abcd\n-----END PGP MESSAGE-----\n"
 DAY = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)
@@ -104,9 +47,10 @@ def test_a_batch_document_keeps_every_record_in_order() -> None:
     assert [re.search(r"wV4D(\d{4})", b).group(1) for b in blocks] == ["0007", "0008", "0009"]  # type: ignore[union-attr]
 
 
-def _worker(**settings: object) -> DeliveryWorker:
+def _worker(group_per_minute: int, **settings: object) -> DeliveryWorker:
     worker = DeliveryWorker.__new__(DeliveryWorker)
     worker.cfg = LogServerSettings(**settings)  # type: ignore[arg-type]
+    worker.budget = SendBudget(SendBudgetSettings(group_per_minute=group_per_minute), MemoryStore())
     return worker
 
 

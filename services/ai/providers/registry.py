@@ -202,9 +202,15 @@ class ResilientProvider:
                 sleep=self._sleep,
                 reraise=True,
             )
-            opened: tuple[AsyncIterator[Chunk], Chunk] = await retrying(
-                self._open, messages, model, api_key, max_tokens
-            )
+            try:
+                # The whole request, retries included, within `request_timeout`: a hanging
+                # provider must not hold the user for attempts × `first_token_timeout`.
+                async with asyncio.timeout_at(deadline):
+                    opened: tuple[AsyncIterator[Chunk], Chunk] = await retrying(
+                        self._open, messages, model, api_key, max_tokens
+                    )
+            except TimeoutError as exc:
+                raise ProviderError(ErrorKind.TIMEOUT, self.name, "no answer in time") from exc
             stream, first = opened
             try:
                 chunk: Chunk | None = first
@@ -220,6 +226,14 @@ class ResilientProvider:
                             chunk = await anext(stream, None)
                     except TimeoutError as exc:
                         raise ProviderError(ErrorKind.TIMEOUT, self.name, "stream stalled") from exc
+                    except ProviderError:
+                        raise
+                    except Exception as exc:
+                        # The connection broke mid-answer (a reset, a truncated body): the SDKs
+                        # let the transport's own error through here.
+                        raise ProviderError(
+                            ErrorKind.UNAVAILABLE, self.name, "stream broken"
+                        ) from exc
             finally:
                 await _close(stream)
             self.breaker.success()

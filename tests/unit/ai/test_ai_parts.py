@@ -11,7 +11,6 @@ from services.ai.catalogue import Catalogue, CatalogueError, ModelInfo, Provider
 from services.ai.context import SUMMARY_PREFIX, Summary, Turn, plan
 from services.ai.keys import guess_provider, plausible
 from services.ai.personas import CUSTOM, SHIPPED, system_prompt
-from services.ai.telegram import SendLimiter
 from services.ai.tokens import MESSAGE_OVERHEAD, TokenCounter, estimate_text, warm_up
 
 GPT = ModelInfo("gpt-4o-mini", ProviderName.OPENAI, "GPT-4o mini", 128_000, 150, 600)
@@ -90,26 +89,6 @@ def test_personas() -> None:
     assert system_prompt(CUSTOM, "Talk like a pirate.").startswith("Talk like a pirate.")
     assert system_prompt(CUSTOM, None) == SHIPPED[0].prompt
     assert system_prompt("unknown", None) == SHIPPED[0].prompt
-
-
-async def test_send_limiter_spaces_sends_beyond_the_burst() -> None:
-    now = [0.0]
-    sleeps: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    limiter = SendLimiter(10.0, burst=3, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        await limiter.acquire()
-    assert sleeps == [pytest.approx(0.1), pytest.approx(0.1)]
-    now[0] += 10  # idle: the burst refills, but not beyond its size
-    for _ in range(3):
-        await limiter.acquire()
-    assert len(sleeps) == 2
-    await limiter.acquire()
-    assert len(sleeps) == 3
 
 
 def _turns(count: int, tokens: int) -> list[Turn]:

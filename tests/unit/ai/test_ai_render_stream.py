@@ -14,10 +14,11 @@ from services.ai.stream import (
     EntitiesRejected,
     Markup,
     Pace,
-    RetryAfter,
     StreamPresenter,
+    StreamScheduler,
     Target,
 )
+from services.sendbudget import Priority, current_priority
 
 ALLOWED = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a",
@@ -158,19 +159,26 @@ class Call:
     html: bool
     message_id: int | None = None
     markup: Markup | None = None
+    priority: Priority = Priority.HIGH
 
 
 @dataclass
 class RecordingSender:
     calls: list[Call] = field(default_factory=list)
     reject_html: bool = False
-    retry_after_once: dict[str, float] = field(default_factory=dict)
     next_id: int = 100
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Intermediate updates wait here, as if the send budget queued them behind other answers.
+    held: asyncio.Event | None = None
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _hold(self) -> None:
+        if self.held is not None and current_priority() is Priority.DRAFT:
+            self.holding.set()
+            await self.held.wait()
 
     def _record(self, call: Call) -> None:
-        if call.method in self.retry_after_once:
-            raise RetryAfter(self.retry_after_once.pop(call.method))
+        call.priority = current_priority()
         if call.html and self.reject_html and call.method != "typing":
             raise EntitiesRejected("can't parse entities")
         self.calls.append(call)
@@ -179,6 +187,7 @@ class RecordingSender:
     async def send_draft(
         self, chat_id: int, draft_id: int, text: str, *, html: bool, thread_id: int | None
     ) -> None:
+        await self._hold()
         self._record(Call("draft", text, html))
 
     async def send_message(
@@ -198,6 +207,7 @@ class RecordingSender:
     async def edit_message(
         self, chat_id: int, message_id: int, text: str, *, html: bool, markup: Markup | None
     ) -> None:
+        await self._hold()
         self._record(Call("edit", text, html, message_id, markup))
 
     async def send_chat_action(self, chat_id: int, *, thread_id: int | None) -> None:
@@ -321,28 +331,65 @@ async def test_rejected_entities_fall_back_to_plain() -> None:
     assert delivery.plain
 
 
-async def test_retry_after_on_final_message_is_honoured() -> None:
-    sender = RecordingSender(retry_after_once={"send": 0.01})
-    presenter = StreamPresenter(sender, Target(chat_id=1, private=True), pace=SLOW)
-    presenter.feed("hi")
-    delivery = await presenter.finish()
-    assert [c.text for c in sender.of("send")] == ["hi"]
-    assert delivery.retry_afters == 1
-    assert len(delivery.message_ids) == 1
-
-
-async def test_retry_after_on_update_drops_intermediate_state() -> None:
-    sender = RecordingSender(retry_after_once={"send": 30})
-    presenter = StreamPresenter(sender, Target(chat_id=-5, private=False), pace=FAST)
+async def test_first_text_and_final_go_first_intermediate_drafts_after() -> None:
+    sender = RecordingSender()
+    presenter = StreamPresenter(sender, Target(chat_id=1, private=True), pace=FAST)
     presenter.feed("a")
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if presenter.delivery.retry_afters:
-            break
+    await sender.wait_for("draft")
     presenter.feed(" b")
-    delivery = await presenter.finish()
-    assert delivery.retry_afters == 1
-    assert [(c.method, c.text) for c in sender.calls] == [("send", "a b")]
+    await sender.wait_for("draft", 2)
+    await presenter.finish()
+    assert [(c.method, c.priority) for c in sender.calls] == [
+        ("draft", Priority.HIGH),  # the first visible text
+        ("draft", Priority.DRAFT),
+        ("send", Priority.HIGH),  # the final message
+    ]
+
+
+@pytest.mark.parametrize("private", [True, False])
+async def test_an_update_still_queued_when_the_answer_ends_is_dropped(private: bool) -> None:
+    sender = RecordingSender(held=asyncio.Event())  # never set: the budget is busy for good
+    presenter = StreamPresenter(
+        sender, Target(chat_id=1 if private else -5, private=private), pace=FAST
+    )
+    presenter.feed("a")
+    await sender.wait_for("draft" if private else "send")
+    presenter.feed(" b")
+    await asyncio.wait_for(sender.holding.wait(), 5)  # the second update waits in the budget
+    delivery = await asyncio.wait_for(presenter.finish(), 5)
+    assert delivery.dropped == 1
+    final = sender.calls[-1]
+    assert (final.text, final.priority) == ("a b", Priority.HIGH)
+    assert len(sender.calls) == 2
+
+
+def test_updates_are_spaced_by_the_number_of_answers_streaming() -> None:
+    scheduler = StreamScheduler(drafts_per_second=40, edits_per_second=10)
+    scheduler.enter(True)
+    assert scheduler.interval(0.25, drafts=True) == 0.25
+    for _ in range(199):
+        scheduler.enter(True)
+    assert scheduler.interval(0.25, drafts=True) == pytest.approx(5.0)
+    assert scheduler.interval(1.1, drafts=False) == 1.1  # no edit-mode stream
+    for _ in range(30):
+        scheduler.enter(False)
+    assert scheduler.interval(1.1, drafts=False) == pytest.approx(3.0)
+    for _ in range(200):
+        scheduler.leave(True)
+    assert scheduler.interval(0.25, drafts=True) == 0.25
+
+
+async def test_a_presenter_counts_as_streaming_from_its_first_text_to_its_end() -> None:
+    scheduler = StreamScheduler(drafts_per_second=40, edits_per_second=10)
+    sender = RecordingSender()
+    presenter = StreamPresenter(
+        sender, Target(chat_id=1, private=True), pace=FAST, scheduler=scheduler
+    )
+    assert scheduler.active[True] == 0
+    presenter.feed("a")
+    assert scheduler.active[True] == 1
+    await presenter.finish()
+    assert scheduler.active == {True: 0, False: 0}
 
 
 async def test_stopped_suffix_and_nothing_sent_for_empty_reply() -> None:
