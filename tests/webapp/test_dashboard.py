@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +31,7 @@ from bot.db.models.payments import Payment, PaymentKind, PaymentStatus
 from bot.i18n import Translator
 from bot.settings import Settings
 from services.dashboard.config import DashboardSettings
+from services.dashboard.events import RedisBus, TrafficTicker
 from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
 from tests.harness import run_bot
@@ -319,3 +321,55 @@ async def test_a_demoted_operator_loses_the_stream_and_the_panel_link_posts_the_
         # At the next heartbeat the role is checked again and the stream ends.
         rest = await response.content.read()
     assert b"event: refused" in rest
+
+
+async def test_traffic_of_another_instance_reaches_the_page_through_redis(
+    emulator: BotAPIEmulator, dashboard: Served, browser: Browser, real_redis_url: str
+) -> None:
+    """A second instance (its own Redis connection and bus, the same channel) publishes its
+    traffic; the page served by the first one counts it."""
+    await started(emulator, "Operator", OPERATOR, "ja")
+    settings = dashboard.app.settings
+    context = await browser.new_context(locale="ja-JP")
+    page = await context.new_page()
+    other = Redis.from_url(real_redis_url)
+    bus = RedisBus(other, settings.redis_prefix + "dash:events")
+    counts = {"message": 0}
+    ticker = TrafficTicker(bus, lambda: counts, every=60, instance="other")
+    try:
+        init = sign_init_data(dashboard.app.bot.token, telegram_user(OPERATOR, "ja"))
+        await page.goto(dashboard.base_url + "/app/dashboard" + fragment(init))
+        await page.wait_for_selector("#live[data-state='on']", timeout=30_000)
+        before = await shown(page, "live-updates")
+        counts["message"] = 7
+        assert await ticker.tick()
+        await page.wait_for_function(
+            "(n) => Number(document.getElementById('live-updates').dataset.value) >= n",
+            arg=before + 7,
+            timeout=30_000,
+        )
+    finally:
+        await context.close()
+        await bus.stop()
+        await other.aclose()
+
+
+async def test_the_live_stream_ends_when_the_init_data_turns_one_hour_old(
+    emulator: BotAPIEmulator, dashboard: Served
+) -> None:
+    await started(emulator, "Operator", OPERATOR, "ja")
+    # Signed 59 min 50 s ago: accepted now, too old ten seconds later.
+    signed = datetime.now(UTC) - timedelta(minutes=59, seconds=50)
+    init = sign_init_data(dashboard.app.bot.token, telegram_user(OPERATOR), auth_date=signed)
+    headers = {"Authorization": "tma " + init}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(dashboard.base_url + "/app/api/dashboard/events", headers=headers) as response,
+    ):
+        assert response.status == 200
+        body = await response.content.read()
+    assert body.startswith(b"event: ready\n")
+    assert b"event: expired" in body
+    # Reconnecting with the same initData is refused as stale (and audited).
+    status, text = await api(dashboard, "/app/api/dashboard/events", init)
+    assert (status, json.loads(text)) == (403, {"error": "stale"})
