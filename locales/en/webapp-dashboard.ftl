@@ -58,3 +58,4 @@ webapp-dashboard-open-panel = Open the admin panel in the chat
 webapp-dashboard-panel-sent = The admin panel was posted in the chat.
 webapp-dashboard-generated = Computed at { $time } (UTC)
 webapp-dashboard-reopen = Live updates stopped. Open the dashboard again from the admin panel in Telegram.
+webapp-error-panel = The admin panel could not be posted in the chat. Open the chat with the bot and send /admin.

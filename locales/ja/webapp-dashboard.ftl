@@ -58,3 +58,4 @@ webapp-dashboard-open-panel = チャットで管理パネルを開く
 webapp-dashboard-panel-sent = チャットに管理パネルを送りました。
 webapp-dashboard-generated = 集計時刻: { $time }（UTC）
 webapp-dashboard-reopen = ライブ更新を止めました。Telegram の管理パネルからダッシュボードを開き直してください。
+webapp-error-panel = チャットに管理パネルを送れませんでした。ボットとのチャットを開いて /admin と送ってください。

@@ -78,6 +78,21 @@ def record(
     return event
 
 
+async def record_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: AdminSettings,
+    actor_id: int,
+    action: AuditAction,
+    result: AuditResult,
+    target: str | None = None,
+) -> None:
+    """One event in a transaction of its own, committed here (callers outside an update, such
+    as the Mini App's routes)."""
+    async with sessionmaker() as session:
+        record(session, settings, actor_id, action, result, target)
+        await session.commit()
+
+
 def event_body(event: AuditEvent) -> dict[str, object]:
     return {
         "actor": event.actor_id,

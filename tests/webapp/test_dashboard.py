@@ -9,6 +9,7 @@ initData are refused with 403 and leave an audit record; so is a demoted operato
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -61,11 +62,20 @@ def sessions_of(served: Served) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(served.app.engine)
 
 
-async def started(emulator: BotAPIEmulator, name: str, user_id: int, lang: str) -> UserActor:
+async def started(
+    emulator: BotAPIEmulator, served: Served, name: str, user_id: int, lang: str
+) -> UserActor:
+    """A user who sent /start, once their row is committed (the reply goes out before it)."""
     user = emulator.create_user(name, user_id=user_id, language_code=lang)
     sent = await user.send_text("/start")
     await user.wait_reply(after=sent)
-    return user
+    sessions = sessions_of(served)
+    for _ in range(400):
+        async with sessions() as s:
+            if await s.get(User, user_id) is not None:
+                return user
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"user {user_id} was never stored")
 
 
 async def expected_figures(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -118,9 +128,9 @@ async def test_an_operator_sees_the_database_figures_live_in_japanese(
     emulator: BotAPIEmulator, dashboard: Served, browser: Browser, tmp_path: Path
 ) -> None:
     sessions = sessions_of(dashboard)
-    operator = await started(emulator, "Operator", OPERATOR, "ja")
+    operator = await started(emulator, dashboard, "Operator", OPERATOR, "ja")
     for n in range(3):
-        await started(emulator, f"User {n}", 920_000_000 + n, "en")
+        await started(emulator, dashboard, f"User {n}", 920_000_000 + n, "en")
     async with sessions() as s:
         for n, stars in enumerate((50, 120, 999)):
             s.add(
@@ -168,7 +178,7 @@ async def test_an_operator_sees_the_database_figures_live_in_japanese(
         # A new user's update goes through the emulator: the live counter moves, and the
         # figures follow the database.
         before = await shown(page, "live-updates")
-        await started(emulator, "Newcomer", 920_000_100, "en")
+        await started(emulator, dashboard, "Newcomer", 920_000_100, "en")
         await page.wait_for_function(
             "(before) => Number(document.getElementById('live-updates').dataset.value) > before",
             arg=before,
@@ -233,8 +243,8 @@ async def test_forged_stale_and_non_operator_init_data_are_refused_and_audited(
     case: str, emulator: BotAPIEmulator, dashboard: Served
 ) -> None:
     sessions = sessions_of(dashboard)
-    await started(emulator, "Operator", OPERATOR, "ja")
-    await started(emulator, "Someone", 920_000_050, "en")
+    await started(emulator, dashboard, "Operator", OPERATOR, "ja")
+    await started(emulator, dashboard, "Someone", 920_000_050, "en")
     init = REFUSALS[case](dashboard.app.bot.token)
     paths = [
         ("GET", "/app/api/dashboard/snapshot?window=7d"),
@@ -263,7 +273,7 @@ async def test_forged_stale_and_non_operator_init_data_are_refused_and_audited(
 async def test_the_page_tells_a_non_operator_they_may_not_look(
     emulator: BotAPIEmulator, dashboard: Served, page: Page
 ) -> None:
-    await started(emulator, "Someone", 920_000_050, "en")
+    await started(emulator, dashboard, "Someone", 920_000_050, "en")
     init = sign_init_data(dashboard.app.bot.token, telegram_user(920_000_050, "en"))
     await page.goto(dashboard.base_url + "/app/dashboard" + fragment(init))
     await page.wait_for_selector("body[data-ready='1']", timeout=30_000)
@@ -277,7 +287,7 @@ async def test_a_demoted_operator_loses_the_stream_and_the_panel_link_posts_the_
 ) -> None:
     sessions = sessions_of(dashboard)
     helper_id = 920_000_077
-    helper = await started(emulator, "Helper", helper_id, "en")
+    helper = await started(emulator, dashboard, "Helper", helper_id, "en")
     async with sessions() as s:
         user = await s.get(User, helper_id)
         assert user is not None
@@ -328,7 +338,7 @@ async def test_traffic_of_another_instance_reaches_the_page_through_redis(
 ) -> None:
     """A second instance (its own Redis connection and bus, the same channel) publishes its
     traffic; the page served by the first one counts it."""
-    await started(emulator, "Operator", OPERATOR, "ja")
+    await started(emulator, dashboard, "Operator", OPERATOR, "ja")
     settings = dashboard.app.settings
     context = await browser.new_context(locale="ja-JP")
     page = await context.new_page()
@@ -357,7 +367,7 @@ async def test_traffic_of_another_instance_reaches_the_page_through_redis(
 async def test_the_live_stream_ends_when_the_init_data_turns_one_hour_old(
     emulator: BotAPIEmulator, dashboard: Served
 ) -> None:
-    await started(emulator, "Operator", OPERATOR, "ja")
+    await started(emulator, dashboard, "Operator", OPERATOR, "ja")
     # Signed 59 min 50 s ago: accepted now, too old ten seconds later.
     signed = datetime.now(UTC) - timedelta(minutes=59, seconds=50)
     init = sign_init_data(dashboard.app.bot.token, telegram_user(OPERATOR), auth_date=signed)
@@ -373,3 +383,27 @@ async def test_the_live_stream_ends_when_the_init_data_turns_one_hour_old(
     # Reconnecting with the same initData is refused as stale (and audited).
     status, text = await api(dashboard, "/app/api/dashboard/events", init)
     assert (status, json.loads(text)) == (403, {"error": "stale"})
+
+
+async def test_a_bad_window_and_an_unreachable_chat_are_answered_clearly(
+    emulator: BotAPIEmulator, dashboard: Served
+) -> None:
+    sessions = sessions_of(dashboard)
+    operator = await started(emulator, dashboard, "Operator", OPERATOR, "ja")
+    init = sign_init_data(dashboard.app.bot.token, telegram_user(OPERATOR, "ja"))
+    status, body = await api(dashboard, "/app/api/dashboard/snapshot?window=1y", init)
+    assert (status, json.loads(body)) == (400, {"error": "window"})
+    # The operator blocked the bot: the panel cannot be posted, and the page is told why.
+    operator.block_bot()
+    status, body = await api(dashboard, "/app/api/dashboard/panel", init, "POST")
+    assert (status, json.loads(body)) == (502, {"error": "panel"})
+    assert T.get("ja", "webapp-error-panel")
+    async with sessions() as s:
+        results = (
+            await s.scalars(
+                select(AuditEvent.result).where(
+                    AuditEvent.action == "dashboard", AuditEvent.target == "panel"
+                )
+            )
+        ).all()
+    assert results == [AuditResult.FAILED]

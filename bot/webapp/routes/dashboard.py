@@ -11,7 +11,7 @@
 
 Who is an operator: `services/admin/access.py: is_admin` (ADMIN_IDS or the admin role). Anyone
 else gets 403 and an audit record; so do forged and stale initData (the refusal hook wired in
-`bot/app.py`: `audit_refusal`).
+`bot/app.py`: `refusal_auditor`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from time import monotonic
 
+from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,22 +60,26 @@ async def _operator(
 
 
 async def _audit(deps: AppDeps, actor_id: int, result: AuditResult, target: str) -> None:
-    settings = deps["settings"]
-    async with deps["sessionmaker"]() as session:
-        audit.record(session, settings.admin, actor_id, AuditAction.DASHBOARD, result, target)
-        await session.commit()
+    await audit.record_alone(
+        deps["sessionmaker"],
+        deps["settings"].admin,
+        actor_id,
+        AuditAction.DASHBOARD,
+        result,
+        target,
+    )
     deps["admin"].changed()
 
 
 async def snapshot(request: web.Request, caller: Caller) -> web.StreamResponse:
     webapp = webapp_of(request)
     deps = webapp.deps
+    if not await _operator(deps["sessionmaker"], deps["settings"], caller):
+        return await webapp.refuse(request, RefusalReason.FORBIDDEN, caller)
     try:
         window = Window(request.query.get("window", Window.DAY.value))
     except ValueError:
         return web.json_response({"error": "window"}, status=400)
-    if not await _operator(deps["sessionmaker"], deps["settings"], caller):
-        return await webapp.refuse(request, RefusalReason.FORBIDDEN, caller)
     async with deps["sessionmaker"]() as session:
         snap = await deps["dashboard"].snapshot(session, window, utcnow())
     return web.Response(
@@ -106,21 +112,24 @@ async def events(request: web.Request, caller: Caller) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    heartbeat = dashboard.settings.heartbeat_seconds
     try:
         async with dashboard.bus.subscribe() as sub:
             await response.write(_sse("ready", {"expires_at": expires_at.isoformat()}))
+            next_check = monotonic() + heartbeat
             while not sub.closed:
                 left = (expires_at - datetime.now(UTC)).total_seconds()
                 if left <= 0:
                     await response.write(_sse("expired", {}))
                     break
-                event = await sub.get(timeout=min(dashboard.settings.heartbeat_seconds, left))
+                wait = max(0.0, min(next_check - monotonic(), left))
+                event = await sub.get(timeout=wait)
                 if event is not None:
                     await response.write(_sse(str(event.get("type", "message")), event))
+                if sub.closed or monotonic() < next_check:
                     continue
-                if sub.closed:
-                    break
-                # Quiet for a while: still an operator? (a demoted one loses the stream here)
+                # Every heartbeat, busy or quiet: still an operator? (a demoted one loses it)
+                next_check = monotonic() + heartbeat
                 if not await _operator(sessionmaker, settings, caller):
                     await response.write(_sse("refused", {"error": "forbidden"}))
                     break
@@ -144,13 +153,19 @@ async def open_panel(request: web.Request, caller: Caller) -> web.StreamResponse
     i18n = translator.for_locale(locale)
     admin = deps["admin"]
     payments = admin.ports.recent_payments is not None and admin.ports.refund is not None
-    await webapp.bot.send_message(
-        caller.user_id,
-        i18n("admin-menu"),
-        reply_markup=admin_kb.menu(
-            i18n, payments=payments, dashboard_url=settings_page_url(deps["settings"])
-        ),
-    )
+    try:
+        await webapp.bot.send_message(
+            caller.user_id,
+            i18n("admin-menu"),
+            reply_markup=admin_kb.menu(
+                i18n, payments=payments, dashboard_url=settings_page_url(deps["settings"])
+            ),
+        )
+    except TelegramAPIError:
+        # The chat is unreachable (the bot blocked, say): the page says so, nothing else moved.
+        log.warning("the admin panel could not be posted from the dashboard", exc_info=True)
+        await _audit(deps, caller.user_id, AuditResult.FAILED, "panel")
+        return web.json_response({"error": "panel"}, status=502)
     await _audit(deps, caller.user_id, AuditResult.OK, "panel")
     return web.json_response({"ok": True})
 
