@@ -68,7 +68,8 @@ async def started(
     """A user who sent /start, once their row is committed (the reply goes out before it)."""
     user = emulator.create_user(name, user_id=user_id, language_code=lang)
     sent = await user.send_text("/start")
-    await user.wait_reply(after=sent)
+    # Generous: the first update after start-up is slow on a loaded machine.
+    await user.wait_reply(timeout=60, after=sent)
     sessions = sessions_of(served)
     for _ in range(400):
         async with sessions() as s:
@@ -116,7 +117,7 @@ async def wait_figures(page: Page, expected: dict[str, int]) -> None:
 
 async def dashboard_button(emulator: BotAPIEmulator, operator: UserActor) -> str:
     sent = await operator.send_text("/admin")
-    panel = await operator.wait_reply(after=sent)
+    panel = await operator.wait_reply(timeout=60, after=sent)
     urls = [b["web_app"]["url"] for b in panel.inline_buttons if "web_app" in b]
     assert urls == ["https://libral.test/app/dashboard"]
     label = [b["text"] for b in panel.inline_buttons if "web_app" in b]
