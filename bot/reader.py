@@ -1,6 +1,7 @@
 """``python -m bot.reader``: verify and decrypt a Libral log group export. See docs/reader.md.
 
-Exit status: 0 all records verified, 1 problems found (see the report), 2 unusable input.
+Exit status: 0 every record verified and the log complete up to its signed head; 1 anything
+unverified (see the report); 2 unusable input (one line on stderr per problem, no traceback).
 """
 
 from __future__ import annotations
@@ -9,16 +10,24 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pysequoia as ps
+
 from bot.i18n import Translator
-from services.crypto import reader
+from services.crypto import cleartext, reader
 from services.crypto.port import KeyErrorKind, KeyImportError, OpenPGPEngine
 from services.crypto.records import ContextLock, RecordContext
 
 PASSPHRASE_VAR = "LIBRAL_KEY_PASSPHRASE"
+ASC_SUFFIXES = (".asc", ".pgp", ".gpg", ".txt")
+Translate = Callable[..., str]
+
+
+class InputError(Exception):
+    """One problem with the input; the message is already localised."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +37,14 @@ def _parser() -> argparse.ArgumentParser:
         "(result.json or its folder) or from .asc files.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="result.json, its folder, or .asc files")
-    p.add_argument("--key", required=True, type=Path, help="your secret key (.asc)")
+    p.add_argument(
+        "--key",
+        required=True,
+        action="append",
+        type=Path,
+        help="your secret key, armored (.asc) or binary (.gpg/.key); repeat it for keys "
+        "from before a rotation",
+    )
     p.add_argument(
         "--server-key",
         action="append",
@@ -57,13 +73,103 @@ def _engine(name: str) -> OpenPGPEngine:
     return SequoiaEngine()
 
 
-def _server_keys(given: list[Path], inputs: list[Path]) -> list[str]:
+def _read(file: Path, t: Translate, key: str, **names: str) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise InputError(t(key, reason=exc.strerror or str(exc), **names)) from exc
+
+
+def _server_keys(given: list[Path], inputs: list[Path], t: Translate) -> list[str]:
     paths = list(given)
     if not paths:
         folders = {p if p.is_dir() else p.parent for p in inputs} | {Path.cwd()}
         for folder in sorted(folders):
             paths += sorted(folder.glob("libral-server-*.asc"))
-    return [p.read_text(encoding="utf-8") for p in paths]
+    certs: list[str] = []
+    for path in paths:
+        data = _read(path, t, "reader-server-key-unreadable", path=str(path))
+        try:
+            certs.append(str(ps.Cert.from_bytes(data)))
+        except (RuntimeError, ValueError) as exc:
+            reason = str(exc).split("\n", 1)[0]
+            raise InputError(
+                t("reader-server-key-unreadable", path=str(path), reason=reason)
+            ) from exc
+    return certs
+
+
+def _passphrases(name: str, t: Translate) -> Iterator[str | None]:
+    """Passphrases to try for one key: none, the environment's, else one typed at a prompt
+    (asked only when the key turns out to be protected)."""
+    yield None
+    env = os.environ.get(PASSPHRASE_VAR)
+    if env is not None:
+        yield env
+    elif sys.stdin.isatty():
+        yield getpass.getpass(t("reader-passphrase-prompt", name=name).rstrip() + " ")
+
+
+def _keys(paths: list[Path], engine: OpenPGPEngine, t: Translate) -> list[reader.SecretKey]:
+    keys: list[reader.SecretKey] = []
+    for path in paths:
+        name = path.name
+        data = _read(path, t, "reader-key-unreadable", name=name)
+        try:
+            key = reader.SecretKey.load(name, data, None)
+        except reader.KeyFileError as exc:
+            raise InputError(t(f"reader-key-{exc.problem.value}", name=name)) from exc
+        if any(key.ids & other.ids for other in keys):
+            continue  # the same key given twice
+        for passphrase in _passphrases(name, t):
+            try:
+                engine.inspect_secret_key(key.armored, passphrase)
+            except KeyImportError as exc:
+                if exc.kind == KeyErrorKind.BAD_PASSPHRASE:
+                    continue
+                raise InputError(t("reader-key-not-openpgp", name=name)) from exc
+            keys.append(reader.SecretKey(name, key.armored, passphrase, key.ids))
+            break
+        else:
+            raise InputError(t("reader-key-bad-passphrase", name=name))
+    return keys
+
+
+def _gather(
+    args: argparse.Namespace, t: Translate
+) -> tuple[str, list[reader.FoundRecord], list[reader.Finding], list[tuple[str, str]], int | None]:
+    found: list[reader.FoundRecord] = []
+    findings: list[reader.Finding] = []
+    heads: list[tuple[str, str]] = []
+    chat_ids: set[int] = set()
+    title = ""
+    asc: list[Path] = []
+    for path in args.inputs:
+        if not path.exists():
+            raise InputError(t("reader-input-missing", path=str(path)))
+        if path.suffix.lower() in ASC_SUFFIXES:
+            asc.append(path)
+            continue
+        try:
+            contents = reader.read_export(path)
+        except reader.ExportError as exc:
+            raise InputError(str(exc)) from exc
+        title = title or contents.title
+        found += contents.found
+        findings += contents.findings
+        heads += contents.heads
+        if contents.chat_id is not None:
+            chat_ids.add(contents.chat_id)
+    ctx = RecordContext(args.chat_id, args.thread_id) if args.chat_id is not None else None
+    for path in asc:
+        text = _read(path, t, "reader-input-missing", path=str(path)).decode("utf-8", "replace")
+        if cleartext.BEGIN in text:
+            heads.append((path.name, text))  # a copied panel message with the signed head
+    found += reader.records_from_asc(asc, ctx)
+    if args.chat_id is not None:
+        chat_ids.add(args.chat_id)
+    chat_id = next(iter(chat_ids)) if len(chat_ids) == 1 else None
+    return title or "records", found, findings, heads, chat_id
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,49 +180,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     def t(key: str, **kw: Any) -> str:
         return translator.get(lang, key, **kw)
 
-    try:
-        secret = args.key.read_text(encoding="utf-8")
-    except OSError as exc:
-        print(t("crypto-reader-bad-key", reason=exc.strerror or str(exc)), file=sys.stderr)
-        return 2
-    passphrase = os.environ.get(PASSPHRASE_VAR)
-    if passphrase is None and sys.stdin.isatty():
-        passphrase = getpass.getpass("Passphrase / パスフレーズ: ") or None
     engine = _engine(args.engine)
     try:
-        engine.inspect_secret_key(secret, passphrase)
-    except KeyImportError as exc:
-        if exc.kind in (KeyErrorKind.BAD_PASSPHRASE, KeyErrorKind.NOT_OPENPGP):
-            reason = t(f"crypto-key-error-{exc.kind.value}")
-            print(t("crypto-reader-bad-key", reason=reason), file=sys.stderr)
-            return 2
-    certs = _server_keys(args.server_key, args.inputs)
-    if not certs:
-        print(t("crypto-reader-no-server-key"), file=sys.stderr)
-    found: list[reader.FoundRecord] = []
-    findings: list[reader.Finding] = []
-    title = ""
-    asc = [p for p in args.inputs if p.suffix.lower() in (".asc", ".pgp", ".gpg", ".txt")]
-    ctx = RecordContext(args.chat_id, args.thread_id) if args.chat_id is not None else None
-    try:
-        for path in args.inputs:
-            if path in asc:
-                continue
-            title, more, notes = reader.records_from_export(path)
-            found += more
-            findings += notes
-    except reader.ExportError as exc:
+        keys = _keys(args.key, engine, t)
+        certs = _server_keys(args.server_key, args.inputs, t)
+        title, found, findings, heads, chat_id = _gather(args, t)
+    except InputError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    found += reader.records_from_asc(asc, ctx)
+    except (KeyboardInterrupt, EOFError):
+        return 2
+    if not certs:
+        print(t("crypto-reader-no-server-key"), file=sys.stderr)
     lock = ContextLock(engine, None, certs)
-    result = reader.verify(title or "records", found, lock, secret, passphrase, findings)
+    result = reader.verify(title, found, lock, keys, findings, heads, chat_id)
     text = reader.render_markdown(result, t)
     if args.out is not None and str(args.out) == "-":
         sys.stdout.write(text)
     else:
         out = args.out or Path("transcript.md")
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            print(t("reader-output-failed", path=str(out), reason=reason), file=sys.stderr)
+            return 2
         print(t("crypto-reader-written", path=str(out)))
     return 0 if result.clean and certs else 1
 

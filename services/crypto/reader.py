@@ -6,6 +6,11 @@ text in a message (``text`` / ``text_entities``) or as an ``.asc`` document (``f
 group, a message's topic is its ``message_thread_id`` when the export has it, otherwise the topic's
 "topic_created" service message reached through ``reply_to_message_id``. The chat id is the
 export's ``id`` with the ``-100`` prefix of supergroups.
+
+A message may hold a coalesced document (many records, each checked on its own), and the pinned
+panel carries the signed head: the reader checks that every record from the head's ``first`` to
+its ``seq`` is present, so records cut off the start or the end, or a missing file, are failures.
+Several secret keys may be given (after a key rotation, older records are sealed to the old key).
 """
 
 from __future__ import annotations
@@ -19,10 +24,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from services.crypto.port import DecryptError
+import pysequoia as ps
+from pysequoia.packet import Tag
+
+from services.crypto import cleartext
+from services.crypto.keycheck import key_ids, packets, pkesk_recipients, tag_of
+from services.crypto.port import DecryptError, DecryptErrorKind, KeyImportError
 from services.crypto.records import (
     GENESIS_DIGEST,
     ContextLock,
+    Head,
+    HeadForgedError,
     RecordContext,
     RecordOpenError,
     RecordProblem,
@@ -31,6 +43,7 @@ from services.crypto.records import (
 
 ARMOR_RE = re.compile(r"-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", re.DOTALL)
 SUPERGROUP_OFFSET = 1_000_000_000_000
+_SECRET_TAGS = (Tag.SecretKey, Tag.SecretSubkey)
 Translate = Callable[..., str]
 
 
@@ -44,18 +57,59 @@ class FindingKind(StrEnum):
     DAMAGED = "damaged"
     MALFORMED = "malformed"
     FILE_MISSING = "file-missing"
+    CUT_START = "cut-start"  # records missing before the first one found
+    CUT_END = "cut-end"  # records missing after the last one found, up to the signed head
+    NO_HEAD = "no-head"  # no signed head: records cut off the end would go unnoticed
+    HEAD_FORGED = "head-forged"
+    HEAD_MOVED = "head-moved"  # a head signed for another group
+    HEAD_MISMATCH = "head-mismatch"  # the record at head.seq is not the one the head names
 
 
-SEVERE = frozenset(
-    {
-        FindingKind.FORGED,
-        FindingKind.MOVED,
-        FindingKind.MISSING,
-        FindingKind.REORDERED,
-        FindingKind.CHAIN_BROKEN,
-        FindingKind.DAMAGED,
-    }
-)
+# Everything but a duplicate leaves something unverified: the exit status is then 1.
+SEVERE = frozenset(set(FindingKind) - {FindingKind.DUPLICATE})
+
+
+@dataclass(frozen=True, slots=True)
+class SecretKey:
+    """One of the user's secret keys, armored, with the ids of its (sub)keys."""
+
+    name: str
+    armored: str = field(repr=False)
+    passphrase: str | None = field(repr=False)
+    ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, name: str, data: bytes, passphrase: str | None) -> SecretKey:
+        """A key from a file's bytes (armored or binary). Raises :class:`KeyFileError`."""
+        try:
+            tsk = ps.Tsk.from_bytes(data)
+            binary = bytes(tsk)
+        except (RuntimeError, ValueError) as exc:
+            raise KeyFileError(name, KeyFileProblem.NOT_OPENPGP) from exc
+        try:
+            secret = any(tag_of(p) in _SECRET_TAGS for p in packets(binary))
+        except KeyImportError as exc:
+            raise KeyFileError(name, KeyFileProblem.NOT_OPENPGP) from exc
+        if not secret:
+            raise KeyFileError(name, KeyFileProblem.PUBLIC_KEY)
+        return cls(name, str(tsk), passphrase, frozenset(key_ids(bytes(tsk))))
+
+
+class KeyFileProblem(StrEnum):
+    UNREADABLE = "unreadable"
+    NOT_OPENPGP = "not-openpgp"
+    PUBLIC_KEY = "public-key"  # a public key where the secret key is needed
+    BAD_PASSPHRASE = "bad-passphrase"
+
+
+class KeyFileError(Exception):
+    """A secret key file cannot be used; ``problem`` says why."""
+
+    def __init__(self, name: str, problem: KeyFileProblem, detail: str = "") -> None:
+        super().__init__(f"{name}: {problem.value}" + (f" ({detail})" if detail else ""))
+        self.name = name
+        self.problem = problem
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +144,7 @@ class ReadResult:
     title: str
     entries: list[Entry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    head: Head | None = None
 
     @property
     def verified_count(self) -> int:
@@ -102,6 +157,17 @@ class ReadResult:
 
 class ExportError(Exception):
     """The input is not a Telegram Desktop JSON export."""
+
+
+@dataclass(slots=True)
+class ExportContents:
+    """What a Telegram Desktop export holds for the reader."""
+
+    title: str
+    chat_id: int | None
+    found: list[FoundRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    heads: list[tuple[str, str]] = field(default_factory=list)  # (source, message text)
 
 
 # ---------------------------------------------------------------- inputs
@@ -133,6 +199,12 @@ def export_chat_id(export: dict[str, Any]) -> int | None:
 
 def records_from_export(path: Path) -> tuple[str, list[FoundRecord], list[Finding]]:
     """Records in a Telegram Desktop export (``result.json`` or its folder)."""
+    contents = read_export(path)
+    return contents.title, contents.found, contents.findings
+
+
+def read_export(path: Path) -> ExportContents:
+    """Records, findings and signed-head candidates of a Telegram Desktop export."""
     file = path / "result.json" if path.is_dir() else path
     try:
         export = json.loads(file.read_text(encoding="utf-8"))
@@ -149,8 +221,9 @@ def records_from_export(path: Path) -> tuple[str, list[FoundRecord], list[Findin
         for m in messages
         if m.get("type") == "service" and m.get("action") == "topic_created"
     }
-    found: list[FoundRecord] = []
-    findings: list[Finding] = []
+    title = str(export.get("name", file.parent.name))
+    out = ExportContents(title=title, chat_id=chat_id)
+    found, findings = out.found, out.findings
     for msg in messages:
         if msg.get("type") != "message":
             continue
@@ -159,7 +232,10 @@ def records_from_export(path: Path) -> tuple[str, list[FoundRecord], list[Findin
         ctx = RecordContext(chat_id, thread) if chat_id is not None and known else None
         topic = topics.get(thread) if thread is not None else None
         date = str(msg.get("date", "")) or None
-        blocks = ARMOR_RE.findall(_text_of(msg))
+        text = _text_of(msg)
+        if cleartext.BEGIN in text:
+            out.heads.append((f"message {mid}", text))
+        blocks = ARMOR_RE.findall(text)
         file_ref = msg.get("file")
         if isinstance(file_ref, str) and file_ref:
             file_path = base / file_ref
@@ -171,7 +247,7 @@ def records_from_export(path: Path) -> tuple[str, list[FoundRecord], list[Findin
         for n, block in enumerate(blocks):
             source = f"message {mid}" if len(blocks) == 1 else f"message {mid}.{n + 1}"
             found.append(FoundRecord(source, block, mid, ctx, topic, date))
-    return str(export.get("name", file.parent.name)), found, findings
+    return out
 
 
 def _thread_of(
@@ -210,39 +286,152 @@ def records_from_asc(paths: Iterable[Path], ctx: RecordContext | None) -> list[F
 # ---------------------------------------------------------------- verification
 
 
+def _keys_for(armored: str, keys: Sequence[SecretKey]) -> list[SecretKey]:
+    """The keys to try, the one the message names first."""
+    named = set(pkesk_recipients(armored.encode()))
+    return sorted(keys, key=lambda k: k.ids.isdisjoint(named))
+
+
+def _open(
+    item: FoundRecord, lock: ContextLock, keys: Sequence[SecretKey]
+) -> list[VerifiedRecord | RecordOpenError] | RecordOpenError:
+    """Open with whichever key the message is encrypted to (a rotated key: several)."""
+    error: RecordOpenError | None = None
+    for key in _keys_for(item.armored, keys):
+        try:
+            opened = lock.open_message(item.armored, key.armored, key.passphrase, item.found_ctx)
+        except RecordOpenError as exc:
+            error = exc
+            reason = exc.reason
+            if isinstance(reason, DecryptError) and reason.kind == DecryptErrorKind.NO_SECRET_KEY:
+                continue
+            return exc
+        if opened.is_document and opened.signer_fingerprint is None:
+            return RecordOpenError(RecordProblem.FORGED, "document not signed by Libral")
+        return list(opened.items)
+    assert error is not None
+    return error
+
+
 def verify(
     title: str,
     found: Sequence[FoundRecord],
     lock: ContextLock,
-    secret_key: str,
-    passphrase: str | None,
+    keys: Sequence[SecretKey],
     findings: Sequence[Finding] = (),
+    heads: Sequence[tuple[str, str]] = (),
+    chat_id: int | None = None,
 ) -> ReadResult:
-    """Open every record and check signatures, contexts and the chain."""
+    """Open every record (and every record of every document) with the user's keys; check
+    signatures, contexts, the chain, and completeness against the newest signed head."""
+    if not keys:
+        raise ValueError("at least one secret key is needed")
     result = ReadResult(title=title, findings=list(findings))
     for item in found:
-        try:
-            verified = lock.open_record(item.armored, secret_key, passphrase, item.found_ctx)
-        except RecordOpenError as exc:
-            kind = (
-                FindingKind.MALFORMED
-                if exc.reason == RecordProblem.MALFORMED
-                else FindingKind.DAMAGED
-            )
-            detail = exc.reason.kind.value if isinstance(exc.reason, DecryptError) else str(exc)
-            result.findings.append(Finding(kind, item.source, None, detail))
-            result.entries.append(Entry(item, None, detail))
+        opened = _open(item, lock, keys)
+        if isinstance(opened, RecordOpenError):
+            _unreadable(result, item, opened)
             continue
-        result.entries.append(Entry(item, verified))
-        seq = verified.record.seq
-        if RecordProblem.FORGED in verified.problems:
-            result.findings.append(Finding(FindingKind.FORGED, item.source, seq))
-        if RecordProblem.MOVED in verified.problems:
-            signed = verified.ctx
-            detail = f"signed for chat {signed.chat_id} topic {signed.thread_id}"
-            result.findings.append(Finding(FindingKind.MOVED, item.source, seq, detail))
+        for n, one in enumerate(opened, start=1):
+            part = item if len(opened) == 1 else replace_source(item, f"{item.source} #{n}")
+            if isinstance(one, RecordOpenError):
+                _unreadable(result, part, one)
+                continue
+            result.entries.append(Entry(part, one))
+            seq = one.record.seq
+            if RecordProblem.FORGED in one.problems:
+                result.findings.append(Finding(FindingKind.FORGED, part.source, seq))
+            if RecordProblem.MOVED in one.problems:
+                signed = one.ctx
+                detail = f"signed for chat {signed.chat_id} topic {signed.thread_id}"
+                result.findings.append(Finding(FindingKind.MOVED, part.source, seq, detail))
     result.findings.extend(_chain_findings(result.entries))
+    if chat_id is None:  # loose files: the group the records are signed for
+        chats = {e.verified.ctx.chat_id for e in result.entries if e.verified is not None}
+        chat_id = next(iter(chats)) if len(chats) == 1 else None
+    result.head = _head(result, lock, heads, chat_id)
+    result.findings.extend(_completeness(result.entries, result.head))
     return result
+
+
+def replace_source(item: FoundRecord, source: str) -> FoundRecord:
+    return FoundRecord(source, item.armored, item.message_id, item.found_ctx, item.topic, item.date)
+
+
+def _unreadable(result: ReadResult, item: FoundRecord, exc: RecordOpenError) -> None:
+    if exc.reason == RecordProblem.MALFORMED:
+        kind = FindingKind.MALFORMED
+    elif exc.reason == RecordProblem.FORGED:
+        kind = FindingKind.FORGED
+    else:
+        kind = FindingKind.DAMAGED
+    detail = exc.reason.kind.value if isinstance(exc.reason, DecryptError) else str(exc)
+    result.findings.append(Finding(kind, item.source, None, detail))
+    result.entries.append(Entry(item, None, detail))
+
+
+def _head(
+    result: ReadResult, lock: ContextLock, heads: Sequence[tuple[str, str]], chat_id: int | None
+) -> Head | None:
+    """The newest valid head for this group; forged or foreign heads are findings."""
+    best: Head | None = None
+    for source, text in heads:
+        try:
+            head = lock.verify_head(text)
+        except HeadForgedError as exc:
+            result.findings.append(Finding(FindingKind.HEAD_FORGED, source, None, str(exc)))
+            continue
+        if head is None:
+            continue
+        if chat_id is not None and head.chat_id != chat_id:
+            detail = f"signed for chat {head.chat_id}"
+            result.findings.append(Finding(FindingKind.HEAD_MOVED, source, head.seq, detail))
+            continue
+        if best is None or head.seq > best.seq:
+            best = head
+    if best is None:
+        result.findings.append(Finding(FindingKind.NO_HEAD, "export"))
+    return best
+
+
+def _span(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def _completeness(entries: Sequence[Entry], head: Head | None) -> list[Finding]:
+    """Records missing before the first found one or after the last, up to the head."""
+    present = {
+        e.verified.record.seq: e
+        for e in entries
+        if e.verified is not None and RecordProblem.FORGED not in e.verified.problems
+    }
+    first = head.first if head is not None else 0
+    out: list[Finding] = []
+    if head is None:
+        lowest = min(present, default=None)
+        if lowest is not None and lowest > first:
+            genesis = present[lowest].verified
+            if genesis is not None and genesis.record.prev != GENESIS_DIGEST:
+                found_at = present[lowest].found.source
+                span = _span(first, lowest - 1)
+                out.append(Finding(FindingKind.CUT_START, found_at, lowest, span))
+        return out
+    covered = [s for s in present if first <= s <= head.seq]
+    if not covered:
+        out.append(Finding(FindingKind.CUT_END, "export", head.seq, _span(first, head.seq)))
+        return out
+    low, high = min(covered), max(covered)
+    if low > first:
+        out.append(
+            Finding(FindingKind.CUT_START, present[low].found.source, low, _span(first, low - 1))
+        )
+    if high < head.seq:
+        span = _span(high + 1, head.seq)
+        out.append(Finding(FindingKind.CUT_END, present[high].found.source, head.seq, span))
+    last = present.get(head.seq)
+    if last is not None and last.verified is not None and last.verified.digest != head.digest:
+        out.append(Finding(FindingKind.HEAD_MISMATCH, last.found.source, head.seq))
+    return out
 
 
 def _chain_findings(entries: Sequence[Entry]) -> list[Finding]:
@@ -298,6 +487,9 @@ def render_markdown(result: ReadResult, t: Translate) -> str:
     if total and chain_starts_at_genesis(result):
         lines.append("")
         lines.append(t("crypto-reader-chain-start"))
+    if result.head is not None:
+        lines.append("")
+        lines.append(t("reader-head", seq=str(result.head.seq), ts=_format_head_ts(result.head)))
     lines.append("")
     if result.clean:
         lines.append("✅ " + t("crypto-reader-clean"))
@@ -310,6 +502,10 @@ def render_markdown(result: ReadResult, t: Translate) -> str:
     for e in result.entries:
         lines += _render_entry(e, t)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _format_head_ts(head: Head) -> str:
+    return head.ts.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _render_entry(e: Entry, t: Translate) -> list[str]:

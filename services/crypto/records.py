@@ -101,13 +101,15 @@ class SealedDocument:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """A verified signed head: the last delivered record of a log group."""
+    """A verified signed head: the last delivered record of a log group. ``first`` is the
+    first seq delivered to this group (0, unless the log moved here from another group)."""
 
     chat_id: int
     seq: int
     digest: str
     ts: datetime
     signer_fingerprint: str
+    first: int = 0
 
 
 class HeadForgedError(Exception):
@@ -179,9 +181,9 @@ def encode_record(record: LogRecord, ctx: RecordContext) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def encode_head(chat_id: int, seq: int, digest: str, ts: datetime) -> bytes:
-    """The canonical bytes of a signed head."""
-    doc = {
+def encode_head(chat_id: int, seq: int, digest: str, ts: datetime, first: int = 0) -> bytes:
+    """The canonical bytes of a signed head (``first`` only when the log started elsewhere)."""
+    doc: dict[str, Any] = {
         "v": RECORD_VERSION,
         "kind": HEAD_KIND,
         "chat_id": chat_id,
@@ -189,11 +191,14 @@ def encode_head(chat_id: int, seq: int, digest: str, ts: datetime) -> bytes:
         "digest": digest,
         "ts": _format_ts(ts),
     }
+    if first:
+        doc["first"] = first
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def decode_head(text: bytes) -> tuple[int, int, str, datetime]:
-    """``(chat_id, seq, digest, ts)`` of canonical head bytes; ``ValueError`` if not a head."""
+def decode_head(text: bytes) -> tuple[int, int, str, datetime, int]:
+    """``(chat_id, seq, digest, ts, first)`` of canonical head bytes; ``ValueError`` if not a
+    head."""
     try:
         doc = json.loads(text.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -205,11 +210,14 @@ def decode_head(text: bytes) -> tuple[int, int, str, datetime]:
         raise ValueError("head field of wrong type")
     if not isinstance(digest, str) or len(digest) != 64 or not isinstance(ts, str):
         raise ValueError("head field of wrong type")
+    first = doc.get("first", 0)
+    if not isinstance(first, int) or not 0 <= first <= seq + 1:
+        raise ValueError("head first of wrong type")
     try:
         when = datetime.fromisoformat(ts)
     except ValueError as exc:
         raise ValueError("head ts is not ISO 8601") from exc
-    return chat_id, seq, digest, when
+    return chat_id, seq, digest, when, first
 
 
 def record_digest(plaintext: bytes) -> str:
@@ -335,11 +343,16 @@ class ContextLock:
             message_format=info.message_format,
         )
 
-    def sign_head(self, chat_id: int, seq: int, digest: str, ts: datetime) -> str:
-        """The cleartext-signed head for the log group's pinned panel."""
+    def sign_head(
+        self, chat_id: int, seq: int, digest: str, ts: datetime, *, first: int = 0
+    ) -> str:
+        """The cleartext-signed head for the log group's pinned panel: ``seq`` and ``digest`` of
+        the last record delivered to the group, ``first`` the first seq the group received (give
+        it when the log moved to this group from another one)."""
         if self._signer is None:
             raise RuntimeError("ContextLock was built without a signing key")
-        return self._engine.sign_cleartext(encode_head(chat_id, seq, digest, ts), self._signer)
+        head = encode_head(chat_id, seq, digest, ts, first)
+        return self._engine.sign_cleartext(head, self._signer)
 
     def verify_head(self, text: str) -> Head | None:
         """The newest signed head in ``text`` (a panel message), ``None`` when there is none.
@@ -350,14 +363,15 @@ class ContextLock:
             except DecryptError:
                 continue
             try:
-                chat_id, seq, digest, ts = decode_head(dec.plaintext)
+                chat_id, seq, digest, ts, first = decode_head(dec.plaintext)
             except ValueError:
                 if b'"kind":"head"' in dec.plaintext:
                     raise HeadForgedError("malformed head") from None
                 continue
             if dec.signer_fingerprint is None:
                 raise HeadForgedError("the head is not signed by a known server key")
-            return Head(chat_id, seq, digest, ts, normalize_fingerprint(dec.signer_fingerprint))
+            signer = normalize_fingerprint(dec.signer_fingerprint)
+            return Head(chat_id, seq, digest, ts, signer, first)
         return None
 
     def _decrypt(self, armored: str | bytes, secret_key: str, passphrase: str | None) -> Decrypted:

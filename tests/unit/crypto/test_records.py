@@ -37,7 +37,7 @@ def make_chain(
 ) -> list[SealedRecord]:
     sealed: list[SealedRecord] = []
     prev = GENESIS_DIGEST
-    for seq, ctx in enumerate(contexts, start=1):
+    for seq, ctx in enumerate(contexts):
         record = LogRecord(
             kind="chat" if ctx == CONVERSATIONS else "billing",
             seq=seq,
@@ -83,7 +83,7 @@ def test_open_checks_signature_context_and_chain(
     secret = user_v4.secret_armored
     ok = lock.open_record(second.armored, secret, PASSPHRASE, BILLING, first.digest)
     assert ok.ok
-    assert ok.record.seq == 2
+    assert ok.record.seq == 1
     assert ok.digest == second.digest
     assert ok.signer_fingerprint == server_key.fingerprint
     moved = lock.open_record(second.armored, secret, PASSPHRASE, CONVERSATIONS, first.digest)
@@ -94,7 +94,7 @@ def test_open_checks_signature_context_and_chain(
     assert reordered.problems == {RecordProblem.CHAIN_BROKEN}
     impostor = ContextLock(any_engine, other_server_key, [server_key.public_armored])
     forged = impostor.seal_record(
-        LogRecord("chat", 2, first.digest, {"text": "fake"}), user_v4.info.armored, BILLING
+        LogRecord("chat", 1, first.digest, {"text": "fake"}), user_v4.info.armored, BILLING
     )
     verifier = ContextLock(any_engine, None, [server_key.public_armored])
     result = verifier.open_record(forged.armored, secret, PASSPHRASE, BILLING, first.digest)
@@ -138,9 +138,13 @@ def flip_armor_byte(armored: str) -> str:
 
 
 def export_json(
-    messages: list[tuple[RecordContext, str, dict[str, Any]]], *, explicit_thread: bool = False
+    messages: list[tuple[RecordContext, str, dict[str, Any]]],
+    *,
+    explicit_thread: bool = False,
+    head: str | None = None,
 ) -> dict[str, Any]:
-    """A result.json as Telegram Desktop writes it for a forum supergroup."""
+    """A result.json as Telegram Desktop writes it for a forum supergroup; ``head`` is the
+    signed head the pinned panel message ends with."""
     out: list[dict[str, Any]] = [
         {
             "id": 10,
@@ -184,6 +188,18 @@ def export_json(
         msg.update(extra)
         out.append(msg)
         next_id += 1
+    if head is not None:
+        panel = "📒 Libral log · active\n\n" + head
+        out.append(
+            {
+                "id": 9,
+                "type": "message",
+                "date": "2026-11-22T11:00:02",
+                "from": "Libral",
+                "text": panel,
+                "text_entities": [{"type": "plain", "text": panel}],
+            }
+        )
     return {
         "name": "My Libral log",
         "type": "private_supergroup",
@@ -200,9 +216,18 @@ def read_export(
     server_key: SigningKey,
 ) -> reader.ReadResult:
     (tmp_path / "result.json").write_text(json.dumps(export, ensure_ascii=False), "utf-8")
-    title, found, notes = reader.records_from_export(tmp_path)
+    contents = reader.read_export(tmp_path)
     lock = ContextLock(engine, None, [server_key.public_armored])
-    return reader.verify(title, found, lock, key.secret_armored, PASSPHRASE, notes)
+    keys = [reader.SecretKey("key.asc", key.secret_armored, PASSPHRASE)]
+    return reader.verify(
+        contents.title,
+        contents.found,
+        lock,
+        keys,
+        contents.findings,
+        contents.heads,
+        contents.chat_id,
+    )
 
 
 def kinds(result: reader.ReadResult) -> list[tuple[reader.FindingKind, int | None]]:
@@ -221,10 +246,23 @@ def chain(
 CTXS = [CONVERSATIONS, BILLING, CONVERSATIONS, CONVERSATIONS, BILLING]
 
 
+@pytest.fixture
+def head(chain: list[SealedRecord], any_engine: OpenPGPEngine, server_key: SigningKey) -> str:
+    """The pinned panel's signed head after the whole chain was delivered."""
+    return head_of(any_engine, server_key, chain[-1])
+
+
+def head_of(engine: OpenPGPEngine, server_key: SigningKey, last: SealedRecord) -> str:
+    return ContextLock(engine, server_key).sign_head(
+        CHAT_ID, last.seq, last.digest, datetime(2026, 11, 22, 13, tzinfo=UTC)
+    )
+
+
 @pytest.mark.parametrize("explicit_thread", [False, True])
 def test_clean_export(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
@@ -233,6 +271,7 @@ def test_clean_export(
     export = export_json(
         [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)],
         explicit_thread=explicit_thread,
+        head=head,
     )
     result = read_export(tmp_path, export, any_engine, user_v4, server_key)
     assert result.findings == []
@@ -255,61 +294,67 @@ def test_clean_export(
 def test_dropped_record_is_missing(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
     kept = [(c, s.armored, {}) for i, (c, s) in enumerate(zip(CTXS, chain, strict=True)) if i != 2]
-    result = read_export(tmp_path, export_json(kept), any_engine, user_v4, server_key)
-    assert kinds(result) == [(reader.FindingKind.MISSING, 4)]
-    assert result.findings[0].detail == "3"
+    result = read_export(tmp_path, export_json(kept, head=head), any_engine, user_v4, server_key)
+    assert kinds(result) == [(reader.FindingKind.MISSING, 3)]
+    assert result.findings[0].detail == "2"
     assert not result.clean
 
 
 def test_swapped_records_are_reordered(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
     items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
     items[2], items[3] = items[3], items[2]  # both in Conversations, so contexts still match
-    result = read_export(tmp_path, export_json(items), any_engine, user_v4, server_key)
-    assert kinds(result) == [(reader.FindingKind.REORDERED, 3)]
+    result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
+    assert kinds(result) == [(reader.FindingKind.REORDERED, 2)]
 
 
 def test_moved_record(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
     items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
     items[1] = (CONVERSATIONS, chain[1].armored, {})  # a Billing record re-posted in Conversations
-    result = read_export(tmp_path, export_json(items), any_engine, user_v4, server_key)
-    assert kinds(result) == [(reader.FindingKind.MOVED, 2)]
+    result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
+    assert kinds(result) == [(reader.FindingKind.MOVED, 1)]
     assert "topic 11" in result.findings[0].detail
 
 
 def test_flipped_byte_is_damaged(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
     items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
     items[4] = (BILLING, flip_armor_byte(chain[4].armored), {})
-    result = read_export(tmp_path, export_json(items), any_engine, user_v4, server_key)
-    assert kinds(result) == [(reader.FindingKind.DAMAGED, None)]
+    result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
+    # the last record is unreadable, so the log also ends before the signed head
+    assert kinds(result) == [(reader.FindingKind.DAMAGED, None), (reader.FindingKind.CUT_END, 4)]
     assert result.findings[0].source == "message 104"
 
 
 def test_forged_record(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
@@ -317,21 +362,22 @@ def test_forged_record(
 ) -> None:
     impostor = ContextLock(any_engine, other_server_key)
     fake = impostor.seal_record(
-        LogRecord("chat", 4, chain[2].digest, {"text": "pay me"}),
+        LogRecord("chat", 3, chain[2].digest, {"text": "pay me"}),
         user_v4.info.armored,
         CONVERSATIONS,
     )
     items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
     items[3] = (CONVERSATIONS, fake.armored, {})
-    result = read_export(tmp_path, export_json(items), any_engine, user_v4, server_key)
+    result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
     found = kinds(result)
-    assert (reader.FindingKind.FORGED, 4) in found
-    assert (reader.FindingKind.MISSING, 5) in found  # the genuine record 4 is gone
+    assert (reader.FindingKind.FORGED, 3) in found
+    assert (reader.FindingKind.MISSING, 4) in found  # the genuine record 3 is gone
 
 
 def test_missing_document_and_asc_input(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     any_engine: OpenPGPEngine,
     user_v4: GeneratedKey,
     server_key: SigningKey,
@@ -344,7 +390,7 @@ def test_missing_document_and_asc_input(
         "text_entities": [],
     }
     items.append((CONVERSATIONS, "", doc))
-    result = read_export(tmp_path, export_json(items), any_engine, user_v4, server_key)
+    result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
     assert kinds(result) == [(reader.FindingKind.FILE_MISSING, None)]
 
     asc = tmp_path / "two.asc"
@@ -356,6 +402,7 @@ def test_missing_document_and_asc_input(
 def test_reader_cli(
     tmp_path: Path,
     chain: list[SealedRecord],
+    head: str,
     user_v4: GeneratedKey,
     server_key: SigningKey,
     monkeypatch: pytest.MonkeyPatch,
@@ -364,7 +411,7 @@ def test_reader_cli(
     export_dir = tmp_path / "ChatExport_2026-11-22"
     export_dir.mkdir()
     items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
-    (export_dir / "result.json").write_text(json.dumps(export_json(items)), "utf-8")
+    (export_dir / "result.json").write_text(json.dumps(export_json(items, head=head)), "utf-8")
     (export_dir / f"libral-server-{server_key.fingerprint[-16:]}.asc").write_text(
         server_key.public_armored, "utf-8"
     )
@@ -377,7 +424,7 @@ def test_reader_cli(
     assert "5 件中 5 件" in out.read_text("utf-8")
 
     items.pop(1)
-    (export_dir / "result.json").write_text(json.dumps(export_json(items)), "utf-8")
+    (export_dir / "result.json").write_text(json.dumps(export_json(items, head=head)), "utf-8")
     assert reader_cli.main([*args[:-1], "en"]) == 1
     assert "are missing" in out.read_text("utf-8")
 
