@@ -50,6 +50,7 @@ from services.admin.service import AdminService
 from services.admin.wiring import build_ports as admin_ports
 from services.ai.admin_port import attach as attach_ai_ports
 from services.ai.chat import AIService
+from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
 from services.dashboard.service import DashboardService
 from services.dashboard.wiring import build_sources as dashboard_sources
@@ -257,7 +258,8 @@ def build(settings: Settings) -> Application:
 async def prepare(app: Application) -> None:
     """Everything that must hold before the first update is handled."""
     if app.settings.migrate_on_start:
-        await migrate.upgrade(app.engine)
+        cipher = FieldCipher.from_settings(app.settings.crypto)  # data migrations encrypt with it
+        await migrate.upgrade(app.engine, attributes={"field_cipher": cipher})
     await commands.publish(app.bot, app.translator)
 
 

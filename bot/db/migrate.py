@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from alembic import command
@@ -20,18 +21,26 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "heads", *, attributes: Mapping[str, object] = {}
+) -> None:
+    """``attributes`` reach the migrations (``field_cipher``: data migrations that encrypt)."""
     async with engine.begin() as conn:
-        await conn.run_sync(_run, "upgrade", revision)
+        await conn.run_sync(_run, "upgrade", revision, attributes)
 
 
-async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+async def downgrade(
+    engine: AsyncEngine, revision: str = "base", *, attributes: Mapping[str, object] = {}
+) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_run, "downgrade", revision)
+        await conn.run_sync(_run, "downgrade", revision, attributes)
 
 
-def _run(connection: Connection, action: str, revision: str) -> None:
+def _run(
+    connection: Connection, action: str, revision: str, attributes: Mapping[str, object]
+) -> None:
     config = alembic_config()
+    config.attributes.update(attributes)
     # env.py picks the connection up instead of opening its own (no nested event loop).
     config.attributes["connection"] = connection
     if action == "upgrade":

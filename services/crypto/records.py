@@ -22,7 +22,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +41,7 @@ RECORD_VERSION = 1
 GENESIS_DIGEST = "0" * 64
 DOCUMENT_HEADER = "libral-document/1"
 MAX_DOCUMENT_RECORDS = 100
+RECHECK_AFTER = timedelta(days=1)
 HEAD_KIND = "head"
 
 
@@ -276,7 +277,7 @@ class ContextLock:
         if signer is not None and signer.public_armored not in certs:
             certs.insert(0, signer.public_armored)
         self._server_certs = tuple(certs)
-        self._recipients: OrderedDict[str, KeyInfo] = OrderedDict()
+        self._recipients: OrderedDict[str, tuple[KeyInfo, datetime]] = OrderedDict()
 
     @property
     def engine(self) -> OpenPGPEngine:
@@ -285,14 +286,19 @@ class ContextLock:
     def _recipient(self, recipient: KeyInfo | str) -> KeyInfo:
         if isinstance(recipient, KeyInfo):
             return recipient
-        info = self._recipients.get(recipient)
-        if info is None:
-            info = self._engine.inspect_public_key(recipient)
-            self._recipients[recipient] = info
-            if len(self._recipients) > self._CACHE_SIZE:
-                self._recipients.popitem(last=False)
-        else:
-            self._recipients.move_to_end(recipient)
+        now = datetime.now(UTC)
+        cached = self._recipients.get(recipient)
+        # checked again daily and once it expires: a key may expire while the process runs
+        if cached is not None and now - cached[1] < RECHECK_AFTER:
+            info = cached[0]
+            if info.expires is None or info.expires > now:
+                self._recipients.move_to_end(recipient)
+                return info
+        info = self._engine.inspect_public_key(recipient)
+        self._recipients[recipient] = (info, now)
+        self._recipients.move_to_end(recipient)
+        if len(self._recipients) > self._CACHE_SIZE:
+            self._recipients.popitem(last=False)
         return info
 
     def seal_record(

@@ -338,7 +338,8 @@ class DeliveryWorker:
                     .order_by(OutboxRecord.seq)
                 )
             ).all()
-        if server is None or server.public_key is None or not rows:
+        public_key = None if server is None else self.service.public_key_of(server)
+        if server is None or public_key is None or not rows:
             return None
         thread_id = thread_of(server, kind)
         if thread_id is None:
@@ -351,7 +352,7 @@ class DeliveryWorker:
             self.service.lock,
             stored,
             open_body=lambda seq, enc: self.service.open_body(user_id, seq, enc),
-            public_key=server.public_key,
+            public_key=public_key,
             chat_id=chat_id,
             thread_id=thread_id,
             head_seq=server.head_seq,

@@ -20,6 +20,7 @@ from bot.state import KeyValueState
 from services.crypto import ContextLock, KeyInfo
 from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
+from services.crypto.user_key_store import open_user_key, seal_user_key
 from services.logserver.config import LogServerSettings
 from services.logserver.types import RecordKind, RecordResult, Status
 from services.sendbudget import MemoryStore, SendBudget, SendBudgetSettings
@@ -99,6 +100,12 @@ class LogServerService:
         doc = json.dumps({"chat_id": chat_id, "title": title}, ensure_ascii=False)
         return self.fields.encrypt(PURPOSE_LINK, doc, row_id=user_id)
 
+    def public_key_of(self, server: LogServer) -> str | None:
+        """The user's armored public key (stored field-encrypted)."""
+        if server.public_key is None:
+            return None
+        return open_user_key(self.fields, server.user_id, server.public_key)
+
     def chat_of(self, server: LogServer) -> tuple[int, str]:
         """The group's chat id and title, decrypted (cached per ciphertext)."""
         cached = self._chat_cache.get(server.chat_enc)
@@ -161,7 +168,7 @@ class LogServerService:
     async def set_key(self, session: AsyncSession, server: LogServer, info: KeyInfo) -> str | None:
         """Store the user's public key; returns the previous fingerprint (a rotation) or None."""
         previous = server.key_fingerprint
-        server.public_key = info.armored
+        server.public_key = seal_user_key(self.fields, server.user_id, info.armored)
         server.key_fingerprint = info.fingerprint
         if server.state is LogServerState.AWAITING_KEY:
             server.state = LogServerState.ACTIVE

@@ -179,3 +179,51 @@ def test_text_around_a_pasted_key_is_dropped(any_engine: OpenPGPEngine, gpg_keys
     assert info.fingerprint == gpg_keys.user_fpr
     assert "thanks" not in info.armored
     assert any_engine.inspect_public_key(info.armored).fingerprint == gpg_keys.user_fpr
+
+
+def test_daily_key_status(sequoia: SequoiaEngine, gpg_keys: GpgKeys) -> None:
+    from services.crypto.key_status import KeyState, check_user_key
+
+    tsk = ps.Tsk.generate("Soon <soon@example.org>", validity_seconds=30 * 86400)
+    public = str(tsk.extract_certificate())
+    now = datetime.now(UTC)
+    assert check_user_key(sequoia, public, now=now).state == KeyState.VALID
+    soon = check_user_key(sequoia, public, now=now + timedelta(days=20))
+    assert soon.state == KeyState.EXPIRING
+    assert soon.usable
+    assert soon.expires is not None
+    gone = check_user_key(sequoia, public, now=now + timedelta(days=31))
+    assert gone.state == KeyState.EXPIRED
+    assert not gone.usable
+    cert = tsk.extract_certificate()
+    revoked = str(ps.Cert.from_bytes(bytes(cert) + bytes(cert.revoke(tsk.certifier()))))
+    assert check_user_key(sequoia, revoked).state == KeyState.REVOKED
+    unusable = check_user_key(sequoia, gpg_keys.sign_only_public)
+    assert unusable.state == KeyState.UNUSABLE
+    assert unusable.reason == KeyErrorKind.NO_ENCRYPTION_SUBKEY
+
+
+def test_context_lock_checks_a_cached_key_again_once_it_expires(
+    sequoia: SequoiaEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.crypto import records
+    from services.crypto.records import ContextLock
+
+    public = str(ps.Tsk.generate("Brief", validity_seconds=3600).extract_certificate())
+    lock = ContextLock(sequoia)
+    assert lock._recipient(public).expires is not None
+    later = datetime.now(UTC) + timedelta(hours=2)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return later
+
+    monkeypatch.setattr(records, "datetime", Clock)
+    original = sequoia.inspect_public_key
+    monkeypatch.setattr(
+        sequoia, "inspect_public_key", lambda data, now=None: original(data, now=later)
+    )
+    with pytest.raises(KeyImportError) as err:
+        lock._recipient(public)
+    assert err.value.kind == KeyErrorKind.EXPIRED
