@@ -501,13 +501,17 @@ def generate_protected_key(binary: str, user_id: str, passphrase: str | None) ->
             passphrase=passphrase,
             no_protection=passphrase is None,
         )
-        params = "\n".join(
-            line for line in params.splitlines() if not line.startswith("Name-Email")
-        )
-        result = tmp.gen_key(params)
-        fpr = str(result.fingerprint or "")
+        # python-gnupg writes "Name-Comment: None" (a user id "x (None)") and "Passphrase: None"
+        params = "\n".join(line for line in params.splitlines() if not line.endswith(": None"))
+        # a gpg-agent that starts slowly on a loaded machine fails the first try now and then
+        fpr, status = "", ""
+        for _attempt in range(3):
+            result = tmp.gen_key(params)
+            fpr, status = str(result.fingerprint or ""), str(getattr(result, "status", ""))
+            if fpr:
+                break
         if not fpr:
-            raise RuntimeError("gpg could not generate a key")
+            raise RuntimeError(f"gpg could not generate a key: {status}")
         public = str(tmp.export_keys(fpr))
         secret = str(
             tmp.export_keys(

@@ -169,6 +169,12 @@ def test_generated_keys(sequoia: SequoiaEngine, gnupg_engine: OpenPGPEngine) -> 
     assert err.value.kind == KeyErrorKind.UNSUPPORTED
     with pytest.raises(KeyImportError):
         gnupg_engine.generate_key("Mio", version=KeyVersion.V6)
+    plain = gnupg_engine.generate_key("Mio")  # GnuPG, no passphrase: unprotected, uid as given
+    assert plain.info.user_ids == ("Mio",)
+    assert protected.info.user_ids == ("Mio",)
+    assert gnupg_engine.inspect_secret_key(plain.secret_armored, None).fingerprint == (
+        plain.info.fingerprint
+    )
     with pytest.raises(ValueError):
         sequoia.generate_key("Mio", passphrase="")
 
