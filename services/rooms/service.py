@@ -293,12 +293,7 @@ class RoomService:
         return self.ai.models_for(set())
 
     async def model_of(self, session: AsyncSession, room: Room) -> ModelInfo | None:
-        usable = self.models()
-        for wanted in (room.model, await self.ai.default_model_id(session)):
-            model = self.ai.catalogue.get(wanted) if wanted else None
-            if model is not None and model in usable:
-                return model
-        return usable[0] if usable else None
+        return await self._model(session, room.model)
 
     async def set_model(self, session: AsyncSession, room: Room, index: int) -> bool:
         models = list(self.ai.catalogue)
@@ -623,6 +618,7 @@ class RoomService:
         )
 
     async def _model(self, session: AsyncSession, wanted: str | None) -> ModelInfo | None:
+        """The room's choice if usable, else the operator's default, else the first usable."""
         usable = self.models()
         for model_id in (wanted, await self.ai.default_model_id(session)):
             model = self.ai.catalogue.get(model_id) if model_id else None
