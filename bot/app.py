@@ -43,9 +43,11 @@ from bot.webapp.routes import dashboard as dashboard_routes
 from bot.webapp.server import WebApp
 from handlers import get_routers
 from middlewares.ban import BanMiddleware
-from middlewares.context import I18nMiddleware, SessionMiddleware, UserMiddleware
+from middlewares.context import SessionMiddleware, UserContextMiddleware
+from middlewares.filters import run_magic_filters_inline
 from middlewares.throttling import ThrottlingMiddleware
 from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, MetricsMiddleware
+from middlewares.users import DIRECTORY_INFO_KEY, UserDirectory
 from services.admin.service import AdminService
 from services.admin.wiring import build_ports as admin_ports
 from services.ai.admin_port import attach as attach_ai_ports
@@ -218,21 +220,48 @@ def build(settings: Settings) -> Application:
     dispatcher.startup.register(dashboard.start)
     dispatcher.shutdown.register(dashboard.stop)
 
-    # Outer update middlewares run in this order, around everything else.
-    dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
-    dispatcher.update.outer_middleware(MetricsMiddleware(metrics))
-    dispatcher.update.outer_middleware(ErrorBoundaryMiddleware(translator))
-    dispatcher.update.outer_middleware(SessionMiddleware(sessionmaker))
-    dispatcher.update.outer_middleware(UserMiddleware(on_seen=admin.activity))
-    dispatcher.update.outer_middleware(I18nMiddleware(translator))
-    dispatcher.update.outer_middleware(BanMiddleware(settings))
-    throttling = ThrottlingMiddleware(
-        state, metrics, rate=settings.throttle_rate, burst=settings.throttle_burst
+    # Who sent an update, cached per process and evicted on every instance when a commit changes
+    # the user (so a ban or a language change holds at once).
+    directory = UserDirectory(
+        sessionmaker,
+        redis=redis,
+        channel=settings.redis_prefix + "users:changed",
+        on_seen=admin.activity,
+        username_digest=admin.activity.hasher,
     )
-    dispatcher.message.outer_middleware(throttling)
-    dispatcher.callback_query.outer_middleware(throttling)
+    sessionmaker.configure(info={DIRECTORY_INFO_KEY: directory})
+    dispatcher.startup.register(directory.start)
+    dispatcher.shutdown.register(directory.stop)
+
+    # Outer update middlewares run in this order, around everything else. The cheap refusals
+    # (duplicate, throttled) come before any database work; aiogram's FSM middleware (a state read
+    # in Redis) is moved after them, and inside the error boundary, so a Redis failure there is
+    # retried like any other.
+    dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
+    dispatcher.update.outer_middleware(MetricsMiddleware(metrics))
+    dispatcher.update.outer_middleware(ErrorBoundaryMiddleware(translator, metrics))
+    dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
+    dispatcher.update.outer_middleware(
+        ThrottlingMiddleware(
+            state,
+            metrics,
+            rate=settings.throttle_rate,
+            burst=settings.throttle_burst,
+            directory=directory,
+            translator=translator,
+        )
+    )
+    dispatcher.update.outer_middleware(dispatcher.fsm)
+    dispatcher.update.outer_middleware(UserContextMiddleware(directory, translator))
+    dispatcher.update.outer_middleware(BanMiddleware(settings))
+    # Inner: after the filters chose a handler, and only if it asks for `session` or `user`.
+    session_middleware = SessionMiddleware(sessionmaker, directory)
+    for name, observer in dispatcher.observers.items():
+        if name not in {"update", "error"}:
+            observer.middleware(session_middleware)
 
     dispatcher.include_routers(*get_routers())
+    run_magic_filters_inline(dispatcher)
     # The Mini App pages and API on the same HTTP server (docs/webapp.md).
     # A refused dashboard request is an admin audit record (bot/webapp/routes/dashboard.py).
     webapp = build_webapp(

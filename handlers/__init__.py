@@ -8,7 +8,7 @@ nobody else took.
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.enums import ChatType
 
 from handlers import (
@@ -24,11 +24,13 @@ from handlers import (
     serverkey,
     start,
 )
+from middlewares.filters import InChat
 
 
 def get_routers() -> list[Router]:
     private = Router(name="private")
-    private.message.filter(F.chat.type == ChatType.PRIVATE)
+    # Async filters: aiogram runs a sync (magic) filter in a worker thread, per update.
+    private.message.filter(InChat(ChatType.PRIVATE))
     private.include_routers(
         # first: a secret key is deleted whatever else the message could be
         onboarding.setup_secret_guard(),
@@ -46,7 +48,7 @@ def get_routers() -> list[Router]:
     )
 
     groups = Router(name="groups")
-    groups.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+    groups.message.filter(InChat(ChatType.GROUP, ChatType.SUPERGROUP))
     group_routers: list[Router] = [
         # first: it sees the bot's arrival before the log group's handler, and takes a room's
         # questions before the plain AI chat (it steps aside in groups without a room)

@@ -30,7 +30,7 @@ class BanMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         values = view(data)
-        user = values.get("user")
+        user = values.get("account")
         i18n = values.get("i18n")
         if user is None or i18n is None or not user.is_banned:
             return await handler(event, data)

@@ -1,73 +1,121 @@
-"""Per-update context: one database session, the user row, the user's language."""
+"""Per-update context: who sent it and in which language to answer, then a database session and
+the `User` row only for the handlers that ask for them."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.enums import ChatType
+from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import User
 from bot.i18n import Translator
 from middlewares.data import put, view
-from services import users
+from middlewares.users import UserDirectory
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-SeenHook = Callable[[AsyncSession, User, str | None], Awaitable[None]]
 
-# Writing last_seen on every update would double the writes of a chatty user for no gain.
-LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+def _started_the_bot(update: Update) -> bool:
+    """Updates only a user who started the bot can send: the ones that register a row.
+
+    A private chat with the bot exists only after /start, and a pre-checkout is for an invoice we
+    sent. Group messages, membership changes and inline queries register no one.
+    """
+    if update.message is not None:
+        return update.message.chat.type == ChatType.PRIVATE
+    if update.callback_query is not None:
+        message = update.callback_query.message
+        return message is not None and message.chat.type == ChatType.PRIVATE
+    return update.pre_checkout_query is not None
+
+
+def _is_money(update: Update) -> bool:
+    message = update.message
+    if message is not None and (message.successful_payment or message.refunded_payment):
+        return True
+    return update.pre_checkout_query is not None
+
+
+class UserContextMiddleware(BaseMiddleware):
+    """The sender's snapshot (cached; see `UserDirectory`) and the language to answer in.
+
+    The stored choice first, then the Telegram app's language, then the default (ja). Registers
+    the sender when the update shows they started the bot, and records "last seen" at most every
+    few minutes, each in its own short transaction.
+    """
+
+    def __init__(self, directory: UserDirectory, translator: Translator) -> None:
+        self.directory = directory
+        self.translator = translator
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        tg_user: TgUser | None = data.get("event_from_user")
+        snapshot = None
+        if tg_user is not None and not tg_user.is_bot:
+            snapshot = await self.directory.get(tg_user.id, fresh=_is_money(event))
+            if snapshot is None:
+                if _started_the_bot(event):
+                    snapshot = await self.directory.register(tg_user.id, tg_user.username)
+            elif self.directory.seen_due(snapshot, tg_user.username):
+                snapshot = await self.directory.seen(tg_user.id, tg_user.username)
+            if snapshot is not None:
+                put(data, account=snapshot)
+        locale = self.translator.resolve_locale(
+            snapshot.locale if snapshot else None, tg_user.language_code if tg_user else None
+        )
+        put(data, i18n=self.translator.for_locale(locale))
+        return await handler(event, data)
+
+
+def _wants(handler: HandlerObject | None, name: str) -> bool:
+    if handler is None:
+        return True
+    return handler.varkw or name in handler.params
 
 
 class SessionMiddleware(BaseMiddleware):
-    """One session per update, committed once when the handler succeeds, rolled back otherwise."""
+    """An inner middleware: runs after the filters chose a handler, and opens a session (and loads
+    the `User` row in it) only when that handler declares `session` or `user`.
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    Committed once when the handler succeeds, rolled back otherwise; a session nobody used costs
+    nothing (no connection is checked out until the first query).
+    """
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], directory: UserDirectory
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.directory = directory
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chosen: HandlerObject | None = data.get("handler")
+        wants_user = _wants(chosen, "user")
+        if not wants_user and not _wants(chosen, "session"):
+            return await handler(event, data)
+        tg_user: TgUser | None = data.get("event_from_user")
         async with self.sessionmaker() as session:
             put(data, session=session)
+            if wants_user and tg_user is not None and not tg_user.is_bot:
+                user = await self.directory.load(session, tg_user.id, tg_user.username)
+                put(data, user=user)
             result = await handler(event, data)
             await session.commit()
             return result
 
 
-class UserMiddleware(BaseMiddleware):
-    """Loads (or registers) the Telegram user behind the update."""
-
-    def __init__(self, on_seen: SeenHook | None = None) -> None:
-        # e.g. the admin panel's keyed username hash and daily activity count
-        self.on_seen = on_seen
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        tg_user: TgUser | None = data.get("event_from_user")
-        session = view(data).get("session")
-        if tg_user is not None and not tg_user.is_bot and session is not None:
-            user = await users.get_or_create(session, tg_user.id)
-            if self.on_seen is not None:
-                # Before `touch`, so the hook still sees when the user was last seen.
-                await self.on_seen(session, user, tg_user.username)
-            await users.touch(session, user, LAST_SEEN_RESOLUTION)
-            put(data, user=user)
-        return await handler(event, data)
-
-
-class I18nMiddleware(BaseMiddleware):
-    """The stored choice first, then the Telegram app's language, then the default (ja)."""
-
-    def __init__(self, translator: Translator) -> None:
-        self.translator = translator
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        tg_user: TgUser | None = data.get("event_from_user")
-        user = view(data).get("user")
-        locale = self.translator.resolve_locale(
-            user.locale if user else None, tg_user.language_code if tg_user else None
-        )
-        put(data, i18n=self.translator.for_locale(locale))
-        return await handler(event, data)
+def peek_locale(directory: UserDirectory, translator: Translator, data: dict[str, Any]) -> str:
+    """The answer language before the context middleware ran, without a query."""
+    tg_user: TgUser | None = data.get("event_from_user")
+    snapshot = directory.peek(tg_user.id) if tg_user is not None else None
+    i18n = view(data).get("i18n")
+    if i18n is not None:
+        return i18n.locale
+    return translator.resolve_locale(
+        snapshot.locale if snapshot else None, tg_user.language_code if tg_user else None
+    )

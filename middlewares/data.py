@@ -6,15 +6,33 @@ middlewares write them only through the helpers below, never as loose string key
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
 from bot.i18n import I18n
+from middlewares.users import UserSnapshot
+
+
+@dataclass
+class Delivery:
+    """One update's progress across the error boundary's attempts."""
+
+    attempt: int = 0
+    # The de-duplication key is ours: a retry must not find it and skip itself.
+    claimed: bool = False
+    # Counted once against the sender's rate, however often it is retried.
+    throttle_passed: bool = False
+    # The user heard "temporarily unavailable" already.
+    told_unavailable: bool = False
 
 
 class MiddlewareData(TypedDict, total=False):
+    delivery: Delivery
+    # The sender's cached snapshot (absent: not registered, or not a user).
+    account: UserSnapshot
     session: AsyncSession
     user: User
     i18n: I18n

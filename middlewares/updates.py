@@ -1,19 +1,30 @@
-"""Outermost update middlewares: de-duplication, metrics and the error boundary."""
+"""Outermost update middlewares: metrics, the error boundary (with retries) and de-duplication.
+
+"Handled" means done: an update counts as handled when its handler finished, or when its failure
+was final and the user was told. A transient failure (the database or Redis unreachable, a pooled
+connection found dead) runs the update again, here, until it succeeds or the retry budget is
+spent; the user hears once that the answer is delayed. Telegram's own redelivery cannot be relied
+on: in polling mode the offset has moved on, in webhook mode the update was acknowledged with 200
+before it was handled (aiogram handles it in the background).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import TelegramObject, Update, User
 
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.state import KeyValueState
-from middlewares.data import view
+from middlewares.data import Delivery, put, view
 
 log = logging.getLogger(__name__)
 
@@ -21,23 +32,38 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 # Telegram redelivers an update for at most a day; an hour covers every retry we have seen.
 DEDUP_TTL = 3600.0
+# Retries of a transiently failed update: at once (a dead pooled connection is replaced on the
+# next checkout), then backing off up to RETRY_MAX_DELAY, for RETRY_BUDGET seconds in all.
+RETRY_BUDGET_SECONDS = 600.0
+RETRY_MAX_DELAY_SECONDS = 5.0
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    # PostgreSQL/SQLite unreachable or locked, a connection closed under us, the pool exhausted.
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    sqlalchemy.exc.DisconnectionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+)
 
 
-class DeduplicateMiddleware(BaseMiddleware):
-    def __init__(self, state: KeyValueState, metrics: Metrics) -> None:
-        self.state = state
-        self.metrics = metrics
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        assert isinstance(event, Update)
-        if not await self.state.set_once(f"upd:{event.update_id}", DEDUP_TTL):
-            self.metrics.duplicates.inc()
-            log.info("update %s already handled; skipped", event.update_id)
-            return None
-        return await handler(event, data)
+def is_transient(error: BaseException) -> bool:
+    """True for failures that another attempt can cure, including ones re-raised `from` them."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _TRANSIENT):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class MetricsMiddleware(BaseMiddleware):
+    """Counts every update and its handling time (errors are counted by the error boundary)."""
+
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
@@ -47,33 +73,71 @@ class MetricsMiddleware(BaseMiddleware):
         started = time.perf_counter()
         try:
             return await handler(event, data)
-        except Exception:
-            self.metrics.errors.labels(kind).inc()
-            raise
         finally:
             self.metrics.updates.labels(kind).inc()
             self.metrics.latency.labels(kind).observe(time.perf_counter() - started)
 
 
 class ErrorBoundaryMiddleware(BaseMiddleware):
-    """Logs a failed update with its id and tells the user, in their language, that it failed.
+    """Retries transient failures; logs a final one with the update id, counts it in
+    `libral_errors_total` and tells the user, in their language, that it failed.
 
-    Not re-raised: aiogram would only log it again, and Telegram must not redeliver it.
+    A final failure is not re-raised: aiogram would only log it again.
     """
 
-    def __init__(self, translator: Translator) -> None:
+    def __init__(
+        self,
+        translator: Translator,
+        metrics: Metrics,
+        *,
+        retry_budget: float = RETRY_BUDGET_SECONDS,
+        max_delay: float = RETRY_MAX_DELAY_SECONDS,
+    ) -> None:
         self.translator = translator
+        self.metrics = metrics
+        self.retry_budget = retry_budget
+        self.max_delay = max_delay
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        try:
-            return await handler(event, data)
-        except Exception:
-            log.exception("update %s (%s) failed", event.update_id, event.event_type)
-            await self._apologise(event, data)
-            return None
+        delivery = Delivery()
+        put(data, delivery=delivery)
+        started = time.monotonic()
+        counted = False
+        while True:
+            attempt = dict(data)
+            try:
+                return await handler(event, attempt)
+            except Exception as error:
+                if not counted:
+                    self.metrics.errors.labels(event.event_type).inc()
+                    counted = True
+                elapsed = time.monotonic() - started
+                retry = (
+                    is_transient(error)
+                    and elapsed < self.retry_budget
+                    # Telegram cancels a checkout not answered within 10 s: answer it now.
+                    and not (event.pre_checkout_query is not None and delivery.attempt >= 1)
+                )
+                if not retry:
+                    log.exception("update %s (%s) failed", event.update_id, event.event_type)
+                    await self._tell(event, attempt, "error-generic")
+                    return None
+                delivery.attempt += 1
+                log.warning(
+                    "update %s (%s): transient failure (%s), attempt %d; retrying",
+                    event.update_id,
+                    event.event_type,
+                    type(error).__name__,
+                    delivery.attempt,
+                )
+                if delivery.attempt >= 2 and not delivery.told_unavailable:
+                    delivery.told_unavailable = True
+                    await self._tell(event, attempt, "error-unavailable")
+                if delivery.attempt > 1:
+                    await asyncio.sleep(min(self.max_delay, 0.5 * 2 ** (delivery.attempt - 2)))
 
-    async def _apologise(self, update: Update, data: dict[str, Any]) -> None:
+    async def _tell(self, update: Update, data: dict[str, Any], key: str) -> None:
         bot: Bot | None = data.get("bot")
         user: User | None = data.get("event_from_user")
         i18n = view(data).get("i18n")
@@ -82,10 +146,18 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
             if i18n
             else self.translator.resolve_locale(user.language_code if user else None)
         )
-        text = self.translator.get(locale, "error-generic")
+        text = self.translator.get(locale, key)
+        final = key == "error-generic"
         try:
             if update.callback_query is not None:
-                await update.callback_query.answer(text, show_alert=True)
+                query = update.callback_query
+                if final:
+                    await query.answer(text, show_alert=True)
+                elif bot is not None and query.message is not None:
+                    # The press itself is answered by the handler once it runs.
+                    await bot.send_message(query.message.chat.id, text)
+            elif update.pre_checkout_query is not None:
+                await update.pre_checkout_query.answer(ok=False, error_message=text)
             elif update.message is not None and bot is not None:
                 await bot.send_message(
                     update.message.chat.id,
@@ -95,4 +167,28 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                     else None,
                 )
         except Exception:
-            log.warning("could not apologise for update %s", update.update_id, exc_info=True)
+            log.warning("could not tell the user about update %s", update.update_id, exc_info=True)
+
+
+class DeduplicateMiddleware(BaseMiddleware):
+    """Each update id is handled once across redeliveries and instances.
+
+    The key is claimed once and kept across the error boundary's retries (they are this
+    update's own attempts, not redeliveries).
+    """
+
+    def __init__(self, state: KeyValueState, metrics: Metrics) -> None:
+        self.state = state
+        self.metrics = metrics
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        delivery = view(data).get("delivery")
+        if delivery is None or not delivery.claimed:
+            if not await self.state.set_once(f"upd:{event.update_id}", DEDUP_TTL):
+                self.metrics.duplicates.inc()
+                log.info("update %s already handled; skipped", event.update_id)
+                return None
+            if delivery is not None:
+                delivery.claimed = True
+        return await handler(event, data)

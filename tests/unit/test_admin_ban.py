@@ -14,6 +14,7 @@ from bot.db.models import User, UserStatus
 from bot.i18n import Translator
 from bot.settings import Settings
 from middlewares.ban import BanMiddleware
+from middlewares.users import UserSnapshot
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -38,7 +39,15 @@ async def run(update: Update, user: User, admins: tuple[int, ...] = ()) -> bool:
     async def handler(event: TelegramObject, data: dict[str, Any]) -> None:
         called.append(event)
 
-    data: dict[str, Any] = {"user": user, "i18n": Translator().for_locale("ja")}
+    account = UserSnapshot(
+        id=user.id,
+        locale=None,
+        status=user.status,
+        created_at=NOW,
+        last_seen_at=NOW,
+        username_hash=None,
+    )
+    data: dict[str, Any] = {"account": account, "i18n": Translator().for_locale("ja")}
     await BanMiddleware(settings(*admins))(handler, update, data)
     return bool(called)
 

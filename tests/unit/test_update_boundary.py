@@ -1,0 +1,122 @@
+"""The error boundary: transient failures run the update again, final ones are counted and told."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.exceptions
+import sqlalchemy.exc
+from aiogram.types import Chat, Message, TelegramObject, Update
+from aiogram.types import User as TgUser
+
+from bot.i18n import Translator
+from bot.metrics import Metrics
+from middlewares.data import view
+from middlewares.updates import ErrorBoundaryMiddleware, is_transient
+
+NOW = datetime(2026, 12, 3, tzinfo=UTC)
+
+
+class RecordingBot:
+    """Stands in for aiogram's Bot at the one call the boundary makes: what the user is told."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> None:
+        self.sent.append((chat_id, text))
+
+
+def update() -> Update:
+    sender = TgUser(id=7, is_bot=False, first_name="B", language_code="en")
+    message = Message(
+        message_id=1, date=NOW, chat=Chat(id=7, type="private"), from_user=sender, text="/help"
+    )
+    return Update(update_id=1, message=message)
+
+
+def dead_connection() -> sqlalchemy.exc.DBAPIError:
+    return sqlalchemy.exc.DBAPIError(
+        "SELECT 1", None, ConnectionResetError(), connection_invalidated=True
+    )
+
+
+async def run(failures: list[Exception]) -> tuple[int, RecordingBot, Metrics, Any]:
+    metrics = Metrics()
+    bot = RecordingBot()
+    calls = 0
+
+    async def handler(event: TelegramObject, data: dict[str, Any]) -> str:
+        nonlocal calls
+        calls += 1
+        # A fresh attempt never sees what the failed one left in its data.
+        assert "session" not in data
+        data["session"] = object()
+        if failures:
+            raise failures.pop(0)
+        return "done"
+
+    boundary = ErrorBoundaryMiddleware(Translator(), metrics, max_delay=0)
+    data: dict[str, Any] = {"bot": bot, "event_from_user": update().message.from_user}  # type: ignore[union-attr]
+    result = await boundary(handler, update(), data)
+    return calls, bot, metrics, (result, view(data).get("delivery"))
+
+
+def errors(metrics: Metrics) -> float:
+    return float(metrics.errors.labels("message")._value.get())
+
+
+async def test_a_dead_pooled_connection_is_retried_at_once_without_telling_anyone() -> None:
+    calls, bot, metrics, (result, delivery) = await run([dead_connection()])
+    assert (calls, result, bot.sent) == (2, "done", [])
+    assert delivery is not None
+    assert delivery.attempt == 1
+    # The failure is still visible to operators.
+    assert errors(metrics) == 1
+
+
+async def test_an_outage_tells_the_user_once_and_the_update_runs_when_it_is_over() -> None:
+    outage: list[Exception] = [redis.exceptions.ConnectionError("down")] * 4
+    outage += [sqlalchemy.exc.OperationalError("SELECT 1", None, OSError("refused"))] * 3
+    calls, bot, metrics, (result, _) = await run(outage)
+    assert calls == 8
+    assert result == "done"
+    unavailable = Translator().get("en", "error-unavailable")
+    assert bot.sent == [(7, unavailable)]
+    assert errors(metrics) == 1
+
+
+async def test_a_final_failure_is_counted_and_apologised_for_once() -> None:
+    calls, bot, metrics, (result, _) = await run([ValueError("a bug")])
+    assert (calls, result) == (1, None)
+    assert bot.sent == [(7, Translator().get("en", "error-generic"))]
+    assert errors(metrics) == 1
+
+
+async def test_a_handler_that_succeeds_is_not_counted() -> None:
+    calls, bot, metrics, (result, _) = await run([])
+    assert (calls, result, bot.sent, errors(metrics)) == (1, "done", [], 0)
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (dead_connection(), True),
+        (sqlalchemy.exc.DBAPIError("x", None, ValueError()), False),
+        (sqlalchemy.exc.IntegrityError("x", None, ValueError()), False),
+        (sqlalchemy.exc.TimeoutError("pool"), True),
+        (redis.exceptions.TimeoutError(), True),
+        (ConnectionRefusedError(), True),
+        (ValueError(), False),
+    ],
+)
+def test_what_counts_as_transient(error: Exception, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_a_failure_raised_from_a_transient_one_is_transient() -> None:
+    error = RuntimeError("lock service")
+    error.__cause__ = redis.exceptions.ConnectionError("down")
+    assert is_transient(error)
