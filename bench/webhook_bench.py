@@ -89,7 +89,15 @@ async def bare_dispatch(n: int) -> tuple[float, list[float]]:
 class Stack:
     """The bot in its own process, the emulator here."""
 
-    def __init__(self, emulator: BotAPIEmulator, database_url: str, log_level: str) -> None:
+    def __init__(
+        self,
+        emulator: BotAPIEmulator,
+        database_url: str,
+        log_level: str,
+        *,
+        redis_url: str | None = REDIS,
+        module: str = "bot",
+    ) -> None:
         self.emulator = emulator
         self.port = free_port()
         self.secret = secrets.token_urlsafe(24)
@@ -111,19 +119,26 @@ class Stack:
                 "CRYPTO__MASTER_KEY", "bGlicmFsLWJlbmNoLW1hc3Rlci1rZXktMzItYnl0ZXM="
             ),
         }
-        if REDIS:
-            env["REDIS_URL"] = REDIS
+        if redis_url:
+            env["REDIS_URL"] = redis_url
         else:
             env.pop("REDIS_URL", None)
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="libral-bench-")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot"], env=env, cwd=ROOT, stdout=self.log, stderr=self.log
+            [sys.executable, "-m", module], env=env, cwd=ROOT, stdout=self.log, stderr=self.log
         )
 
     def cpu_seconds(self) -> float:
         """CPU time the bot process has used so far (user + system), from /proc."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        """Resident memory of the bot process now, in MiB, from /proc."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def log_tail(self, chars: int = 3000) -> str:
         self.log.flush()

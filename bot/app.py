@@ -46,7 +46,12 @@ from middlewares.ban import BanMiddleware
 from middlewares.context import SessionMiddleware, UserContextMiddleware
 from middlewares.filters import run_magic_filters_inline
 from middlewares.throttling import ThrottlingMiddleware
-from middlewares.updates import DeduplicateMiddleware, ErrorBoundaryMiddleware, MetricsMiddleware
+from middlewares.updates import (
+    DeduplicateMiddleware,
+    ErrorBoundaryMiddleware,
+    InFlightMiddleware,
+    MetricsMiddleware,
+)
 from middlewares.users import DIRECTORY_INFO_KEY, UserDirectory
 from services.admin.service import AdminService
 from services.admin.wiring import build_ports as admin_ports
@@ -205,6 +210,9 @@ def build(settings: Settings) -> Application:
         dashboard=dashboard,
     )
     dispatcher = Dispatcher(storage=storage, **deps)
+    in_flight = InFlightMiddleware()
+    # First of the shutdown handlers: the services stay up until the updates in hand are done.
+    dispatcher.shutdown.register(in_flight.drain)
     # Both polling and webhook modes emit these.
     dispatcher.startup.register(scheduler.start)
     dispatcher.startup.register(partial(crypto.start, sessionmaker))
@@ -238,6 +246,7 @@ def build(settings: Settings) -> Application:
     # in Redis) is moved after them, and inside the error boundary, so a Redis failure there is
     # retried like any other.
     dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
+    dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(MetricsMiddleware(metrics))
     dispatcher.update.outer_middleware(ErrorBoundaryMiddleware(translator, metrics))
     dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))

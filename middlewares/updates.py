@@ -61,6 +61,41 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
+class InFlightMiddleware(BaseMiddleware):
+    """Tracks the updates being handled, so that shutdown can wait for them (`drain`).
+
+    Registered first among the shutdown handlers: services stop only after the updates that
+    were already taken from Telegram (whose offset moved on, or whose webhook got its 200) are
+    done, instead of failing half-way on a closed session.
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        self._count += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    async def drain(self) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), self.timeout)
+        except TimeoutError:
+            log.warning("shutting down with %d updates still being handled", self._count)
+
+
 class MetricsMiddleware(BaseMiddleware):
     """Counts every update and its handling time (errors are counted by the error boundary)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from aiogram.types import User as TgUser
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from middlewares.data import view
-from middlewares.updates import ErrorBoundaryMiddleware, is_transient
+from middlewares.updates import ErrorBoundaryMiddleware, InFlightMiddleware, is_transient
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
 
@@ -120,3 +121,24 @@ def test_a_failure_raised_from_a_transient_one_is_transient() -> None:
     error = RuntimeError("lock service")
     error.__cause__ = redis.exceptions.ConnectionError("down")
     assert is_transient(error)
+
+
+async def test_shutdown_waits_for_the_updates_in_hand() -> None:
+    in_flight = InFlightMiddleware(timeout=30)
+    release = asyncio.Event()
+    finished: list[bool] = []
+
+    async def handler(event: TelegramObject, data: dict[str, Any]) -> None:
+        await release.wait()
+        finished.append(True)
+
+    running = asyncio.create_task(in_flight(handler, update(), {}))
+    await asyncio.sleep(0)
+    assert in_flight.count == 1
+    drain = asyncio.create_task(in_flight.drain())
+    await asyncio.sleep(0)
+    assert not drain.done()
+    release.set()
+    await drain
+    assert finished == [True]
+    await running
