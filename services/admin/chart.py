@@ -15,10 +15,7 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
-
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from types import ModuleType
 
 from services.admin.stats import ChartSeries
 
@@ -35,6 +32,14 @@ _CJK_FONT_GLOBS = (
 
 _font_lock = threading.Lock()
 _font_checked = False
+
+
+def _font_manager() -> ModuleType:
+    # matplotlib is imported on first use (the first chart an operator asks for, in a worker
+    # thread): it costs about 40 MB resident, and most processes never draw a chart.
+    import matplotlib.font_manager
+
+    return matplotlib.font_manager
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,7 @@ def cjk_font_path() -> str | None:
                 for pattern in _CJK_FONT_GLOBS:
                     matches = sorted(glob.glob(pattern, recursive=True))
                     if matches:
-                        font_manager.fontManager.addfont(str(matches[0]))
+                        _font_manager().fontManager.addfont(str(matches[0]))
                         break
             if _find() is None:
                 log.warning(
@@ -72,6 +77,7 @@ def cjk_font_path() -> str | None:
 
 
 def _find() -> str | None:
+    font_manager = _font_manager()
     try:
         path = font_manager.findfont(
             font_manager.FontProperties(family=CJK_FAMILY), fallback_to_default=False
@@ -85,6 +91,10 @@ def render_png(
     series: ChartSeries, labels: ChartLabels, *, families: list[str] | None = None
 ) -> bytes:
     """`families` overrides the font list (tests draw with Latin-only fonts to compare)."""
+    # On first use, like `_font_manager`.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     if families is None:
         cjk_font_path()
         families = FONT_FAMILIES

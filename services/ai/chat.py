@@ -268,7 +268,10 @@ class AIService:
     async def start(self) -> None:
         """At start-up: load the token encodings off the event loop (seconds, once)."""
         models = [m for m in self.catalogue if self.registry.is_configured(m.provider)]
-        await asyncio.to_thread(warm_up, models or list(self.catalogue))
+        # Only what the configured providers need: each BPE table is tens of MB resident. A model
+        # reached with a user's own key loads its table on first use (`reply`, in a thread).
+        await asyncio.to_thread(warm_up, models)
+        await self.registry.load_configured()
 
     def status(self) -> list[ProviderStatus]:
         return self.registry.status()
@@ -295,6 +298,7 @@ class AIService:
         if api_key is None and not self.registry.is_configured(model.provider):
             return ReplyResult(Outcome.NO_MODEL, model=model)
 
+        await asyncio.to_thread(warm_up, [model])  # loaded once; later calls return at once
         counter = TokenCounter(model)
         reply_room = min(self.settings.max_reply_tokens, model.context // 4)
         the_plan = plan(

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import random
 import time
@@ -13,16 +14,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import ModuleType
 
 from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from services.ai.catalogue import ProviderName
 from services.ai.config import AISettings
-from services.ai.providers.anthropic_messages import AnthropicProvider
 from services.ai.providers.base import ChatMessage, Chunk, ErrorKind, Provider, ProviderError
-from services.ai.providers.gemini import GeminiProvider
-from services.ai.providers.openai_chat import OpenAIChatProvider
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +124,56 @@ class ProviderStatus:
     requests: int = 0
     """Requests with a verdict on the provider in the last `OutcomeWindow.seconds`."""
     failures: int = 0
+
+
+class DeferredProvider:
+    """A provider whose module (and SDK) is imported on first use, in a worker thread.
+
+    The SDKs are large and slow to import (resident: anthropic about 44 MB, google-genai 18 MB,
+    openai 14 MB; seconds of CPU each on a busy machine), and a deployment uses one or two of
+    them. The configured ones are loaded at start-up (`ProviderRegistry.load_configured`); the
+    others only if a user brings a key for them.
+    """
+
+    def __init__(
+        self, name: ProviderName, module: str, build: Callable[[ModuleType], Provider]
+    ) -> None:
+        self._name = name
+        self._module = module
+        self._build = build
+        self._real: Provider | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def name(self) -> ProviderName:
+        return self._name
+
+    async def load(self) -> Provider:
+        if self._real is None:
+            async with self._lock:
+                if self._real is None:
+                    module = await asyncio.to_thread(importlib.import_module, self._module)
+                    self._real = self._build(module)
+        return self._real
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        model: str,
+        api_key: str | None = None,
+        *,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[Chunk]:
+        provider = await self.load()
+        async for chunk in provider.stream(messages, model, api_key, max_tokens=max_tokens):
+            yield chunk
+
+    async def check_key(self, api_key: str) -> None:
+        await (await self.load()).check_key(api_key)
+
+    async def aclose(self) -> None:
+        if self._real is not None:
+            await self._real.aclose()
 
 
 class ResilientProvider:
@@ -302,21 +351,34 @@ class ProviderRegistry:
         def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() or None if value is not None else None
 
+        openai_module = "services.ai.providers.openai_chat"
         providers: dict[ProviderName, Provider] = {
-            ProviderName.OPENAI: OpenAIChatProvider(
-                api_key=secret(settings.openai_api_key),
-                base_url=settings.openai_base_url,
-                timeout=t,
+            ProviderName.OPENAI: DeferredProvider(
+                ProviderName.OPENAI,
+                openai_module,
+                lambda m: m.OpenAIChatProvider(
+                    api_key=secret(settings.openai_api_key),
+                    base_url=settings.openai_base_url,
+                    timeout=t,
+                ),
             ),
-            ProviderName.ANTHROPIC: AnthropicProvider(
-                api_key=secret(settings.anthropic_api_key),
-                base_url=settings.anthropic_base_url,
-                timeout=t,
+            ProviderName.ANTHROPIC: DeferredProvider(
+                ProviderName.ANTHROPIC,
+                "services.ai.providers.anthropic_messages",
+                lambda m: m.AnthropicProvider(
+                    api_key=secret(settings.anthropic_api_key),
+                    base_url=settings.anthropic_base_url,
+                    timeout=t,
+                ),
             ),
-            ProviderName.GEMINI: GeminiProvider(
-                api_key=secret(settings.gemini_api_key),
-                base_url=settings.gemini_base_url,
-                timeout=t,
+            ProviderName.GEMINI: DeferredProvider(
+                ProviderName.GEMINI,
+                "services.ai.providers.gemini",
+                lambda m: m.GeminiProvider(
+                    api_key=secret(settings.gemini_api_key),
+                    base_url=settings.gemini_base_url,
+                    timeout=t,
+                ),
             ),
         }
         configured = {
@@ -329,14 +391,25 @@ class ProviderRegistry:
             if key is not None and key.get_secret_value()
         }
         if settings.compat_base_url:
-            providers[ProviderName.COMPAT] = OpenAIChatProvider(
-                name=ProviderName.COMPAT,
-                api_key=secret(settings.compat_api_key),
-                base_url=settings.compat_base_url,
-                timeout=t,
+            providers[ProviderName.COMPAT] = DeferredProvider(
+                ProviderName.COMPAT,
+                openai_module,
+                lambda m: m.OpenAIChatProvider(
+                    name=ProviderName.COMPAT,
+                    api_key=secret(settings.compat_api_key),
+                    base_url=settings.compat_base_url,
+                    timeout=t,
+                ),
             )
             configured.add(ProviderName.COMPAT)
         return cls(providers, settings, configured=configured, clock=clock, sleep=sleep)
+
+    async def load_configured(self) -> None:
+        """Import the SDKs of the configured providers now (in a thread), not on a first reply."""
+        for name in self.configured():
+            inner = self._providers[name].inner
+            if isinstance(inner, DeferredProvider):
+                await inner.load()
 
     def configured(self) -> list[ProviderName]:
         """Providers shown to every user, in catalogue order."""
