@@ -81,7 +81,8 @@ def _wants(handler: HandlerObject | None, name: str) -> bool:
 
 class SessionMiddleware(BaseMiddleware):
     """An inner middleware: runs after the filters chose a handler, and opens a session (and loads
-    the `User` row in it) only when that handler declares `session` or `user`.
+    the `User` row in it) only when that handler declares `session` or `user`. A sender without
+    a row is registered here: a handler that uses the database acts for them.
 
     Committed once when the handler succeeds, rolled back otherwise; a session nobody used costs
     nothing (no connection is checked out until the first query).
@@ -99,6 +100,10 @@ class SessionMiddleware(BaseMiddleware):
         if not wants_user and not _wants(chosen, "session"):
             return await handler(event, data)
         tg_user: TgUser | None = data.get("event_from_user")
+        if tg_user is not None and not tg_user.is_bot and view(data).get("account") is None:
+            # The bot does something for this sender, and what it stores may refer to them
+            # (room turns, roles, spend): register them first, in a transaction of its own.
+            put(data, account=await self.directory.register(tg_user.id, tg_user.username))
         async with self.sessionmaker() as session:
             put(data, session=session)
             if wants_user and tg_user is not None and not tg_user.is_bot:

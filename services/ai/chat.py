@@ -271,7 +271,6 @@ class AIService:
         # Only what the configured providers need: each BPE table is tens of MB resident. A model
         # reached with a user's own key loads its table on first use (`reply`, in a thread).
         await asyncio.to_thread(warm_up, models)
-        await self.registry.load_configured()
 
     def status(self) -> list[ProviderStatus]:
         return self.registry.status()

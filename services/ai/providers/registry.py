@@ -131,18 +131,25 @@ class DeferredProvider:
 
     The SDKs are large and slow to import (resident: anthropic about 44 MB, google-genai 18 MB,
     openai 14 MB; seconds of CPU each on a busy machine), and a deployment uses one or two of
-    them. The configured ones are loaded at start-up (`ProviderRegistry.load_configured`); the
+    them. The configured ones are built at once (`eager`, as the application is assembled); the
     others only if a user brings a key for them.
     """
 
     def __init__(
-        self, name: ProviderName, module: str, build: Callable[[ModuleType], Provider]
+        self,
+        name: ProviderName,
+        module: str,
+        build: Callable[[ModuleType], Provider],
+        *,
+        eager: bool = False,
     ) -> None:
         self._name = name
         self._module = module
         self._build = build
         self._real: Provider | None = None
         self._lock = asyncio.Lock()
+        if eager:
+            self._real = build(importlib.import_module(module))
 
     @property
     def name(self) -> ProviderName:
@@ -351,6 +358,9 @@ class ProviderRegistry:
         def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() or None if value is not None else None
 
+        def has(value: SecretStr | None) -> bool:
+            return value is not None and bool(value.get_secret_value())
+
         openai_module = "services.ai.providers.openai_chat"
         providers: dict[ProviderName, Provider] = {
             ProviderName.OPENAI: DeferredProvider(
@@ -361,6 +371,7 @@ class ProviderRegistry:
                     base_url=settings.openai_base_url,
                     timeout=t,
                 ),
+                eager=has(settings.openai_api_key),
             ),
             ProviderName.ANTHROPIC: DeferredProvider(
                 ProviderName.ANTHROPIC,
@@ -370,6 +381,7 @@ class ProviderRegistry:
                     base_url=settings.anthropic_base_url,
                     timeout=t,
                 ),
+                eager=has(settings.anthropic_api_key),
             ),
             ProviderName.GEMINI: DeferredProvider(
                 ProviderName.GEMINI,
@@ -379,6 +391,7 @@ class ProviderRegistry:
                     base_url=settings.gemini_base_url,
                     timeout=t,
                 ),
+                eager=has(settings.gemini_api_key),
             ),
         }
         configured = {
@@ -400,16 +413,10 @@ class ProviderRegistry:
                     base_url=settings.compat_base_url,
                     timeout=t,
                 ),
+                eager=True,
             )
             configured.add(ProviderName.COMPAT)
         return cls(providers, settings, configured=configured, clock=clock, sleep=sleep)
-
-    async def load_configured(self) -> None:
-        """Import the SDKs of the configured providers now (in a thread), not on a first reply."""
-        for name in self.configured():
-            inner = self._providers[name].inner
-            if isinstance(inner, DeferredProvider):
-                await inner.load()
 
     def configured(self) -> list[ProviderName]:
         """Providers shown to every user, in catalogue order."""
