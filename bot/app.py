@@ -248,7 +248,9 @@ def build(settings: Settings) -> Application:
     dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(MetricsMiddleware(metrics))
-    dispatcher.update.outer_middleware(ErrorBoundaryMiddleware(translator, metrics))
+    dispatcher.update.outer_middleware(
+        ErrorBoundaryMiddleware(translator, metrics, stopping=in_flight.stopping)
+    )
     dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
     dispatcher.update.outer_middleware(
         ThrottlingMiddleware(

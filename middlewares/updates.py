@@ -11,6 +11,7 @@ before it was handled (aiogram handles it in the background).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -69,8 +70,10 @@ class InFlightMiddleware(BaseMiddleware):
     done, instead of failing half-way on a closed session.
     """
 
-    def __init__(self, timeout: float = 30.0) -> None:
+    def __init__(self, timeout: float = 20.0) -> None:
         self.timeout = timeout
+        # Set when shutdown begins: the error boundary stops retrying (see there).
+        self.stopping = asyncio.Event()
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -90,6 +93,7 @@ class InFlightMiddleware(BaseMiddleware):
         return self._count
 
     async def drain(self) -> None:
+        self.stopping.set()
         try:
             await asyncio.wait_for(self._idle.wait(), self.timeout)
         except TimeoutError:
@@ -127,9 +131,12 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
         *,
         retry_budget: float = RETRY_BUDGET_SECONDS,
         max_delay: float = RETRY_MAX_DELAY_SECONDS,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.translator = translator
         self.metrics = metrics
+        # Once set (shutdown), a transient failure is final: the process must be able to stop.
+        self.stopping = stopping or asyncio.Event()
         self.retry_budget = retry_budget
         self.max_delay = max_delay
 
@@ -151,6 +158,7 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                 retry = (
                     is_transient(error)
                     and elapsed < self.retry_budget
+                    and not self.stopping.is_set()
                     # Telegram cancels a checkout not answered within 10 s: answer it now.
                     and not (event.pre_checkout_query is not None and delivery.attempt >= 1)
                 )
@@ -170,7 +178,10 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                     delivery.told_unavailable = True
                     await self._tell(event, attempt, "error-unavailable")
                 if delivery.attempt > 1:
-                    await asyncio.sleep(min(self.max_delay, 0.5 * 2 ** (delivery.attempt - 2)))
+                    delay = min(self.max_delay, 0.5 * 2 ** (delivery.attempt - 2))
+                    with contextlib.suppress(TimeoutError):
+                        # Woken by shutdown: one last attempt, then final.
+                        await asyncio.wait_for(self.stopping.wait(), delay)
 
     async def _tell(self, update: Update, data: dict[str, Any], key: str) -> None:
         bot: Bot | None = data.get("bot")

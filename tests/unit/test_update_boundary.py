@@ -142,3 +142,17 @@ async def test_shutdown_waits_for_the_updates_in_hand() -> None:
     await drain
     assert finished == [True]
     await running
+
+
+async def test_at_shutdown_a_transient_failure_becomes_final() -> None:
+    stopping = asyncio.Event()
+    stopping.set()
+    bot = RecordingBot()
+
+    async def handler(event: TelegramObject, data: dict[str, Any]) -> None:
+        raise redis.exceptions.ConnectionError("down")
+
+    boundary = ErrorBoundaryMiddleware(Translator(), Metrics(), stopping=stopping)
+    data: dict[str, Any] = {"bot": bot, "event_from_user": update().message.from_user}  # type: ignore[union-attr]
+    assert await boundary(handler, update(), data) is None
+    assert bot.sent == [(7, Translator().get("en", "error-generic"))]
