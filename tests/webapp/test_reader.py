@@ -14,10 +14,23 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, Request
 
+from bot.settings import Settings
+from keyboards.logserver import REQUEST_GROUP
 from services.crypto import ContextLock, GeneratedKey, KeyVersion, LogRecord, RecordContext
 from services.crypto.port import SigningKey
 from services.crypto.records import GENESIS_DIGEST, encode_record, record_digest
 from services.crypto.sequoia_engine import SequoiaEngine
+from services.logserver import LogServerSettings, RecordKind
+from tests.e2e.test_logserver import (
+    crypto_of,
+    open_logserver,
+    reply_containing,
+    service_of,
+    wait_queued,
+)
+from tests.emulator.server import BotAPIEmulator
+from tests.emulator.state import Chat
+from tests.harness import run_bot
 from tests.webapp.conftest import Served
 
 PASSPHRASE = "correct horse battery staple"
@@ -279,3 +292,76 @@ async def test_wrong_passphrase_and_missing_server_key_are_explained(
     await page.click("#read")
     await page.wait_for_selector("body[data-result='error']")
     assert "server key is missing" in (await page.text_content("#status") or "")
+
+
+# ---------------------------------------------------------------------- the bot's own output
+
+
+def export_of(emulator: BotAPIEmulator, group: Chat, folder: Path, server_cert: str) -> Path:
+    """The log group as Telegram Desktop exports it (JSON, with files)."""
+    root = folder / "ChatExport_bot"
+    (root / "files").mkdir(parents=True)
+    messages: list[dict[str, Any]] = [
+        {"id": t.thread_id, "type": "service", "action": "topic_created", "title": t.name}
+        for t in group.topics.values()
+    ]
+    for message in emulator.messages(group, from_bot=True):
+        out: dict[str, Any] = {"id": message.message_id, "type": "message", "from": "Libral"}
+        if message.thread_id is not None:
+            out["reply_to_message_id"] = message.thread_id
+        out["text"] = message.text or message.caption or ""
+        if message.document is not None:
+            name = message.document["file_name"]
+            content = emulator.state.files[message.document["file_id"]].content
+            (root / "files" / name).write_bytes(content)
+            out |= {"file": f"files/{name}", "file_name": name}
+        messages.append(out)
+    export_id = -group.id - 1_000_000_000_000
+    doc = {"name": group.title, "type": "private_supergroup", "id": export_id, "messages": messages}
+    (root / "result.json").write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    (root / "libral-server-current.asc").write_text(server_cert, "utf-8")
+    return root
+
+
+async def test_the_browser_reader_reads_what_the_bot_posted(
+    emulator: BotAPIEmulator,
+    webapp_settings: Callable[..., Settings],
+    page: Page,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    # Three sends a minute: a backed-up queue goes out as coalesced documents.
+    slow = LogServerSettings(poll_interval=0.05, backoff_initial=0.05, group_per_minute=3)
+    settings = webapp_settings(logserver=slow)
+    async with run_bot(emulator, settings) as app:
+        base_url = f"http://127.0.0.1:{settings.http_port}"
+        user = emulator.create_user("Aiko", language_code="en")
+        await open_logserver(user)
+        group = emulator.create_supergroup(user, "Bot output", is_forum=True)
+        await user.share_chat(REQUEST_GROUP, group)
+        await reply_containing(emulator, user, "Now your key")
+        await user.send_text(keys.old.info.armored)
+        await reply_containing(emulator, user, "is ready")
+        service = service_of(app)
+        for n in range(12):
+            await service.record(user.id, RecordKind.CHAT, {"prompt": f"質問 {n}", "answer": "42"})
+        await wait_queued(app, user.id, 0)
+        documents = [m for m in emulator.messages(group, from_bot=True) if m.document]
+        assert documents, "nothing was coalesced"
+        server_cert = crypto_of(app).server_key.public_armored
+        root = export_of(emulator, group, tmp_path, server_cert)
+        key_file = tmp_path / "key.asc"
+        key_file.write_text(keys.old.secret_armored, "utf-8")
+
+        await page.goto(base_url + "/app/reader")
+        await page.wait_for_selector("body[data-ready='1']")
+        await page.set_input_files("#export", str(root))
+        await page.set_input_files("#keys", [str(key_file)])
+        await page.fill("#passphrase", PASSPHRASE)
+        await page.click("#read")
+        await page.wait_for_selector("body[data-result]", timeout=120_000)
+        # The setup record and the 12 chat records, every one verified; the only finding
+        # allowed is the missing head while the bot does not post one yet.
+        assert await page.text_content("#summary") == "13 of 13 records verified."
+        assert await findings(page) <= {("no-head", None)}
+        assert "質問 11" in (await page.text_content("#transcript") or "")
