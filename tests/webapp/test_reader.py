@@ -21,6 +21,7 @@ from services.crypto.port import SigningKey
 from services.crypto.records import GENESIS_DIGEST, encode_record, record_digest
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.logserver import LogServerSettings, RecordKind
+from services.sendbudget.config import SendBudgetSettings
 from tests.e2e.test_logserver import (
     crypto_of,
     open_logserver,
@@ -330,9 +331,9 @@ async def test_the_browser_reader_reads_what_the_bot_posted(
     keys: Keys,
     tmp_path: Path,
 ) -> None:
-    # Three sends a minute: a backed-up queue goes out as coalesced documents.
-    slow = LogServerSettings(poll_interval=0.05, backoff_initial=0.05, group_per_minute=3)
-    settings = webapp_settings(logserver=slow)
+    # Eight sends a minute: a backed-up queue goes out as coalesced documents.
+    fast = LogServerSettings(poll_interval=0.05, backoff_initial=0.05)
+    settings = webapp_settings(logserver=fast, sendbudget=SendBudgetSettings(group_per_minute=8))
     async with run_bot(emulator, settings) as app:
         base_url = f"http://127.0.0.1:{settings.http_port}"
         user = emulator.create_user("Aiko", language_code="en")
