@@ -42,6 +42,7 @@ from bot.webapp.routes import build_webapp
 from bot.webapp.routes import dashboard as dashboard_routes
 from bot.webapp.server import WebApp
 from handlers import get_routers
+from handlers.onboarding import panel_editor
 from middlewares.ban import BanMiddleware
 from middlewares.context import SessionMiddleware, UserContextMiddleware
 from middlewares.filters import run_magic_filters_inline
@@ -144,7 +145,9 @@ def build(settings: Settings) -> Application:
     instance = uuid.uuid4().hex[:16]
     crypto = CryptoService.build(settings.crypto)
     logserver = LogServerService(sessionmaker, crypto, state, settings.logserver, send_budget)
-    log_delivery = DeliveryWorker(logserver, bot, translator)
+    log_delivery = DeliveryWorker(
+        logserver, bot, translator, panel=panel_editor(bot, logserver, translator, sessionmaker)
+    )
     admin = AdminService.build(
         settings.admin,
         bot=bot,

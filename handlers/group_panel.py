@@ -198,9 +198,8 @@ async def _show_panel(
     message = query.message
     if message is None or not isinstance(message, Message):
         return
-    text = panel_text(i18n, server)
-    if confirm is not None:
-        text += "\n\n" + i18n(f"logserver-confirm-{confirm.value}")
+    note = i18n(f"logserver-confirm-{confirm.value}") if confirm is not None else None
+    text = panel_text(i18n, server, head=logserver.head_block(server), note=note)
     try:
         await message.edit_text(
             text,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers.onboarding import key, link, secret, status
-from handlers.onboarding.finish import finish_setup, refresh_panel
+from handlers.onboarding.finish import finish_setup, panel_editor, refresh_panel
 from handlers.onboarding.key import accept_key
 from handlers.onboarding.link import bind_and_continue
 from handlers.onboarding.render import panel_text, render_report
@@ -24,6 +24,7 @@ __all__ = [
     "bind_and_continue",
     "disconnect_server",
     "finish_setup",
+    "panel_editor",
     "panel_text",
     "refresh_panel",
     "render_report",

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models.logserver import LogServer, LogServerState
-from bot.i18n import I18n
+from bot.i18n import I18n, Translator
 from handlers.onboarding.render import panel_text, server_panel_keyboard, topic_names
+from services import users
 from services.logserver import LogServerService, RecordKind
+from services.logserver.delivery import PanelEditor
 from services.logserver.onboarding import ensure_topics, post_panel
 
 log = logging.getLogger(__name__)
@@ -62,15 +69,46 @@ async def refresh_panel(
     bot: Bot, logserver: LogServerService, server: LogServer, i18n: I18n
 ) -> None:
     """Show the panel's current state (a change that fails is not worth an error)."""
+    await show_panel(bot, logserver, server, i18n)
+
+
+async def show_panel(bot: Bot, logserver: LogServerService, server: LogServer, i18n: I18n) -> bool:
+    """Edit the pinned panel to the log server's state and signed head; False when Telegram
+    could not take the edit now (try later), True when shown or not worth retrying."""
     if server.panel_message_id is None or server.state is LogServerState.DISCONNECTED:
-        return
+        return True
     chat_id, _ = logserver.chat_of(server)
+    head_seq = server.head_seq
     try:
         await bot.edit_message_text(
-            panel_text(i18n, server),
+            panel_text(i18n, server, head=logserver.head_block(server)),
             chat_id=chat_id,
             message_id=server.panel_message_id,
             reply_markup=server_panel_keyboard(i18n, server),
         )
+    except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+        log.info("panel not refreshed now: %s", type(exc).__name__)
+        return False
     except TelegramAPIError as exc:
-        log.info("panel not refreshed: %s", exc.message)
+        if "not modified" not in exc.message.lower():
+            log.info("panel not refreshed: %s", exc.message)
+            return True
+    server.panel_seq = head_seq
+    return True
+
+
+def panel_editor(
+    bot: Bot,
+    logserver: LogServerService,
+    translator: Translator,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> PanelEditor:
+    """The delivery worker's way to put the new signed head on the panel (owner's language)."""
+
+    async def edit(server: LogServer) -> bool:
+        async with sessionmaker() as session:
+            owner = await users.by_id(session, server.user_id)
+        locale = translator.resolve_locale(owner.locale if owner else None)
+        return await show_panel(bot, logserver, server, translator.for_locale(locale))
+
+    return edit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 from aiogram.types import InlineKeyboardMarkup
@@ -44,10 +45,19 @@ def topic_names(i18n: I18n) -> dict[RecordKind, str]:
     return {kind: i18n(f"logserver-topic-{kind.value}") for kind in RecordKind}
 
 
-def panel_text(i18n: I18n, server: LogServer) -> str:
+def panel_text(
+    i18n: I18n, server: LogServer, *, head: str | None = None, note: str | None = None
+) -> str:
+    """The pinned panel; `head` (the signed head, `LogServerService.head_block`) always comes
+    last, where readers look for it (docs/reader.md)."""
     state = i18n(f"logserver-state-{server.state.value.replace('_', '-')}")
     fingerprint = format_fingerprint(server.key_fingerprint) if server.key_fingerprint else "—"
-    return i18n("logserver-panel", state=state, fingerprint=fingerprint)
+    text = i18n("logserver-panel", state=state, fingerprint=fingerprint)
+    if note:
+        text += "\n\n" + note
+    if head:
+        text += "\n\n" + i18n("logserver-panel-head") + f"\n<pre>{html.escape(head)}</pre>"
+    return text
 
 
 def server_panel_keyboard(i18n: I18n, server: LogServer) -> InlineKeyboardMarkup:

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -90,6 +90,13 @@ class DeliveryStats:
     seqs_sent: dict[int, list[int]] = field(default_factory=dict)
 
 
+class PanelEditor(Protocol):
+    """Puts the log server's current signed head on its pinned panel (`handlers.onboarding.
+    panel_editor`); False when Telegram could not take the edit now."""
+
+    async def __call__(self, server: LogServer) -> bool: ...
+
+
 class _TopicMissing(Exception):
     """The topic a batch was sealed for is gone (the user deleted it)."""
 
@@ -100,10 +107,16 @@ class DeliveryWorker:
         service: LogServerService,
         bot: Bot,
         translator: Translator,
+        panel: PanelEditor | None = None,
     ) -> None:
         self.service = service
         self.bot = bot
         self.translator = translator
+        self.panel = panel
+        # Log servers whose panel shows an older head than the one delivered. Edited once the
+        # group's queue is empty: one edit for a whole burst, not one per batch.
+        self._heads: set[int] = set()
+        self._heads_loaded = False
         cfg = service.settings
         self.cfg = cfg
         self.budget = service.budget
@@ -174,8 +187,13 @@ class DeliveryWorker:
             await self.drop_expired()
         wait = self.cfg.poll_interval
         async with self.service.sessionmaker() as session:
+            if not self._heads_loaded and self.panel is not None:
+                self._heads |= await self._stale_heads(session)
+                self._heads_loaded = True
             rows = await self._due(session)
-            servers = await self._servers(session, {uid for uid, _ in rows})
+            due = {uid for uid, _ in rows}
+            heads = {uid for uid in self._heads if uid not in due and uid not in self._busy}
+            servers = await self._servers(session, due | heads)
         for user_id, planned in rows:
             if len(self._sends) >= self.cfg.concurrency:
                 break
@@ -201,7 +219,57 @@ class DeliveryWorker:
             # A done callback runs however the task ends (even cancelled before it started),
             # so the user is never left marked busy.
             task.add_done_callback(functools.partial(self._sent, user_id=user_id))
+        for user_id in heads:
+            if len(self._sends) >= self.cfg.concurrency:
+                break
+            server = servers.get(user_id)
+            if server is None:
+                self._heads.discard(user_id)
+                continue
+            self._busy.add(user_id)
+            task = asyncio.create_task(self._show_head(server))
+            self._sends.add(task)
+            # The group is busy while its panel is edited (one request at a time per group).
+            task.add_done_callback(functools.partial(self._edited, user_id=user_id))
         return wait
+
+    def _edited(self, task: asyncio.Task[None], *, user_id: int) -> None:
+        self._sends.discard(task)
+        self._busy.discard(user_id)
+
+    async def _stale_heads(self, session: AsyncSession) -> set[int]:
+        """Log servers whose panel lags behind the delivered head (after a restart)."""
+        found = await session.scalars(
+            select(LogServer.user_id).where(
+                LogServer.head_seq.is_not(None),
+                LogServer.panel_message_id.is_not(None),
+                or_(LogServer.panel_seq.is_(None), LogServer.panel_seq != LogServer.head_seq),
+            )
+        )
+        return set(found)
+
+    async def _show_head(self, server: LogServer) -> None:
+        user_id = server.user_id
+        if self.panel is None or server.head_seq == server.panel_seq:
+            self._heads.discard(user_id)
+            return
+        try:
+            shown = await self.panel(server)
+        except Exception:
+            log.exception("the signed head could not be shown on the panel")
+            shown = False
+        if not shown:
+            self._back_off(user_id)
+            return
+        self._heads.discard(user_id)
+        async with self.service.sessionmaker() as session:
+            await session.execute(
+                update(LogServer)
+                .where(LogServer.user_id == user_id)
+                .values(panel_seq=server.panel_seq)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
 
     def _sent(self, task: asyncio.Task[None], *, user_id: int) -> None:
         self._sends.discard(task)
@@ -316,6 +384,8 @@ class DeliveryWorker:
             await self._release(user_id, ids, failed=True)
         else:
             await self._ack(user_id, ids, batch_sealed, start_digest)
+            if self.panel is not None and batch_sealed.head_seq is not None:
+                self._heads.add(user_id)
             self._backoff.pop(user_id, None)
             self.stats.records += len(batch_sealed.records)
             self.stats.seqs_sent.setdefault(user_id, []).extend(o.seq for o in batch_sealed.records)

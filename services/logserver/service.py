@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event, func, select, update
@@ -119,6 +119,14 @@ class LogServerService:
             self._chat_cache.clear()
         self._chat_cache[server.chat_enc] = value
         return value
+
+    def head_block(self, server: LogServer) -> str | None:
+        """The signed head for the pinned panel (FORMATS: cleartext-signed by the server key):
+        the last delivered record's seq and digest; None before the first delivery."""
+        if server.head_seq is None:
+            return None
+        chat_id, _ = self.chat_of(server)
+        return self.lock.sign_head(chat_id, server.head_seq, server.last_digest, datetime.now(UTC))
 
     async def get(self, session: AsyncSession, user_id: int) -> LogServer | None:
         return await session.get(LogServer, user_id)

@@ -32,6 +32,7 @@ from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
 from bot.settings import Settings
 from keyboards.logserver import REQUEST_GROUP, PanelAction, PanelCD
 from services.crypto import ContextLock, GeneratedKey, KeyVersion, RecordContext, VerifiedRecord
+from services.crypto.port import normalize_fingerprint
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.crypto.service import CryptoService
 from services.logserver import LogServerService, LogServerSettings, RecordKind, RecordResult
@@ -1079,3 +1080,44 @@ async def test_a_topic_that_cannot_be_made_again_disconnects_and_the_test_record
     await wait_queued(app, user.id, 0)
     answer = await press_panel(user, emulator, group, PanelAction.TEST)
     assert answer.startswith("Test record queued")
+
+
+# ---------------------------------------------------------------------- the signed head (issue 11)
+
+
+async def test_the_pinned_panel_carries_the_signed_head_of_the_last_delivered_record(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
+) -> None:
+    async with run_bot(emulator, make_settings(logserver=FAST)) as app:
+        user = emulator.create_user("Bea", language_code="en")
+        group = await onboard(app, emulator, user, user_key)
+        crypto = crypto_of(app)
+        lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
+
+        def head_at(seq: int) -> Any:
+            text = panel_of(emulator, group).text or ""
+            head = lock.verify_head(text)
+            return head if head is not None and head.seq == seq else None
+
+        head = await emulator.wait_until(lambda: head_at(0), WAIT, what="head after setup")
+        assert head.chat_id == group.id
+        assert head.signer_fingerprint == normalize_fingerprint(crypto.server_key.fingerprint)
+        edits_before = len(emulator.calls_to("editMessageText", ok=True))
+
+        service = service_of(app)
+        total = 30
+        for n in range(total):
+            assert await service.record(user.id, RecordKind.CHAT, {"n": n}) is (RecordResult.QUEUED)
+        head = await emulator.wait_until(lambda: head_at(total), WAIT, what="head after burst")
+        posted = await wait_records(app, emulator, group, total + 1)
+        last = max(open_all(app, user_key, posted), key=lambda r: r.record.seq)
+        assert (head.seq, head.digest) == (last.record.seq, last.digest)
+        # The panel is the head's last part, after the buttons' text.
+        assert (
+            (panel_of(emulator, group).text or "").rstrip().endswith("-----END PGP SIGNATURE-----")
+        )
+        # The edit budget: at most one edit per delivered send (fewer while the queue is busy).
+        sends = {p.message.message_id for p in posted[1:]}
+        edits = len(emulator.calls_to("editMessageText", ok=True)) - edits_before
+        assert 1 <= edits <= len(sends)
+        assert not emulator.errors(429)
