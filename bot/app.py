@@ -173,6 +173,14 @@ def build(settings: Settings) -> Application:
     # AI chat: fields encrypted with the crypto service's cipher; exchanges go to the log server
     ai = AIService(settings.ai, sessionmaker, crypto.fields, exchange_log=logserver)
     attach_ai_ports(admin.ports, ai)
+    # Linked keys checked daily for expiry and revocation (the rule: services/logserver/keys.py)
+    scheduler.add(
+        "logserver.keys",
+        "services.logserver.keys:check_keys_tick",
+        every=timedelta(hours=24),
+        logserver=logserver,
+        notify=log_delivery.notify,
+    )
     scheduler.add(
         "ai.release_stale",
         "services.ai.jobs:release_stale",

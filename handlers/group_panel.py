@@ -26,6 +26,7 @@ from handlers.onboarding.key import key_prompt
 from keyboards.logserver import PanelAction, PanelCD, panel_keyboard
 from services import users
 from services.logserver import LogServerService, RecordKind, RecordResult
+from services.logserver.delivery import DeliveryWorker
 from services.logserver.onboarding import REQUIRED_RIGHTS, check_group
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ async def panel_pressed(
     session: AsyncSession,
     i18n: I18n,
     logserver: LogServerService,
+    log_delivery: DeliveryWorker,
     settings: Settings,
 ) -> None:
     server = await _owned_server(query, session, i18n, logserver)
@@ -142,7 +144,13 @@ async def panel_pressed(
         return
     action = callback_data.action
     if action in (PanelAction.PAUSE, PanelAction.RESUME):
+        was = server.state
+        if action is PanelAction.PAUSE and was is LogServerState.ACTIVE:
+            # Recorded while logging still runs: the pause itself is the last record before it.
+            await logserver.audit(session, server.user_id, "paused")
         await logserver.set_paused(session, server, paused=action is PanelAction.PAUSE)
+        if action is PanelAction.RESUME and was is LogServerState.PAUSED:
+            await logserver.audit(session, server.user_id, "resumed")
         key = "logserver-paused" if server.state is LogServerState.PAUSED else "logserver-resumed"
         if action is PanelAction.PAUSE and server.state is not LogServerState.PAUSED:
             key = "logserver-not-active"
@@ -176,11 +184,12 @@ async def panel_pressed(
         await _show_panel(query, logserver, server, i18n, confirm=action)
     elif action is PanelAction.PURGE_YES:
         count = await logserver.purge_user_data(session, server.user_id)
+        await logserver.audit(session, server.user_id, "purged", items=count)
         await query.answer(i18n("logserver-purged", count=count), show_alert=True)
         await _show_panel(query, logserver, server, i18n)
     elif action is PanelAction.DISCONNECT_YES:
         await query.answer()
-        dropped = await disconnect_server(bot, session, logserver, server, i18n)
+        dropped = await disconnect_server(bot, session, logserver, log_delivery, server, i18n)
         await _tell(bot, server.user_id, i18n("logserver-disconnected-done", count=dropped))
     else:
         await query.answer()

@@ -17,6 +17,8 @@ from bot.i18n import I18n
 from bot.settings import Settings
 from bot.state import KeyValueState
 from keyboards.retention import ForgetAction, ForgetCD, forget_keyboard
+from services.logserver import LogServerService, RecordResult
+from services.logserver.delivery import DeliveryWorker
 from services.retention.forget import forget_user
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ async def answer(
     i18n: I18n,
     kv: KeyValueState,
     state: FSMContext,
+    logserver: LogServerService,
+    log_delivery: DeliveryWorker,
 ) -> None:
     expected = await kv.take(_nonce_key(user.id))
     if expected is None or not hmac.compare_digest(expected, callback_data.nonce):
@@ -55,10 +59,15 @@ async def answer(
         await query.answer()
         await _close(query, i18n("forget-cancelled"))
         return
+    await query.answer()
+    # The log server goes with everything else: its Audit record of this goes out first.
+    if await logserver.audit(session, user.id, "forget") is RecordResult.QUEUED:
+        await session.commit()
+        if not await log_delivery.drain(user.id):
+            log.info("the forget record did not reach the log server in time")
     report = await forget_user(session, user.id)
     await state.clear()
     log.info("user data forgotten: %d rows in %d tables", report.rows, len(report.deleted))
-    await query.answer()
     await _close(query, i18n("forget-done", rows=report.rows))
 
 

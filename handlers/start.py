@@ -12,6 +12,7 @@ from bot.db.models import User
 from bot.i18n import I18n, Translator
 from keyboards.language import LanguageAction, LanguageCD, language_keyboard
 from services import users
+from services.logserver import LogServerService
 
 
 async def start(message: Message, i18n: I18n) -> None:
@@ -35,11 +36,13 @@ async def set_language(
     user: User,
     i18n: I18n,
     translator: Translator,
+    logserver: LogServerService,
 ) -> None:
     if callback_data.locale not in translator.locales:
         await query.answer(i18n("error-button-expired"), show_alert=True)
         return
     await users.set_locale(session, user, callback_data.locale)
+    await logserver.audit(session, user.id, "language-changed", locale=callback_data.locale)
     # Confirm only what is stored: the next message must already find the new language.
     await session.commit()
     i18n = translator.for_locale(callback_data.locale)

@@ -126,8 +126,8 @@ async def accept_key(
     await logserver.record_in(
         session,
         server.user_id,
-        RecordKind.SYSTEM,
-        {"event": "key-rotated", "previous": previous, "fingerprint": info.fingerprint},
+        RecordKind.AUDIT,
+        {"event": "key-changed", "previous": previous, "fingerprint": info.fingerprint},
     )
     logserver.wake.set()
     await refresh_panel(bot, logserver, server, i18n)

@@ -19,6 +19,7 @@ from handlers.onboarding.key import key_prompt
 from handlers.onboarding.render import render_report, status_text, topic_names, with_warnings
 from keyboards.logserver import SetupAction, SetupCD, status_keyboard
 from services.logserver import LogServerService
+from services.logserver.delivery import DeliveryWorker
 from services.logserver.onboarding import check_group, missing_topics
 
 log = logging.getLogger(__name__)
@@ -145,23 +146,35 @@ async def disconnect(
     session: AsyncSession,
     i18n: I18n,
     logserver: LogServerService,
+    log_delivery: DeliveryWorker,
 ) -> None:
     server = await _server_or_alert(query, i18n, await logserver.get(session, user.id))
     if server is None:
         return
-    dropped = await disconnect_server(bot, session, logserver, server, i18n)
     await query.answer()
+    dropped = await disconnect_server(bot, session, logserver, log_delivery, server, i18n)
     message = _editable(query)
     if message is not None:
         await message.edit_text(i18n("logserver-disconnected-done", count=dropped))
 
 
 async def disconnect_server(
-    bot: Bot, session: AsyncSession, logserver: LogServerService, server: LogServer, i18n: I18n
+    bot: Bot,
+    session: AsyncSession,
+    logserver: LogServerService,
+    delivery: DeliveryWorker,
+    server: LogServer,
+    i18n: I18n,
 ) -> int:
-    """Unlink the group, drop its queue, unpin the panel and leave the group."""
+    """Record the disconnect in the Audit topic and let it go out, then unlink the group, drop
+    what could not be delivered, unpin the panel and leave the group."""
     chat_id, _ = logserver.chat_of(server)
     if server.state is not LogServerState.DISCONNECTED:
+        await logserver.audit(session, server.user_id, "disconnected")
+        # Committed so that the worker can deliver it before the link is gone.
+        await session.commit()
+        if not await delivery.drain(server.user_id):
+            log.info("the log server's last records did not go out before the disconnect")
         try:
             if server.panel_message_id is not None:
                 await bot.unpin_chat_message(chat_id, message_id=server.panel_message_id)

@@ -25,5 +25,8 @@ class LogServerSettings(BaseModel):
     # Undelivered ciphertext older than this is dropped and the user told. Ten minutes short of
     # 24 h, so the worker (which counts and tells) always runs before the retention purge.
     max_age_seconds: float = Field(default=24 * 3600 - 600, gt=0, le=24 * 3600)
+    # How long a disconnect or /forget waits for the log server's last records (its own Audit
+    # record among them) to go out before the link is removed.
+    drain_seconds: float = Field(default=10.0, ge=0)
     # Single-use startgroup tokens live this long.
     token_ttl_seconds: int = Field(default=600, ge=60, le=3600)

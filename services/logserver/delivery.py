@@ -55,7 +55,7 @@ from bot.i18n import Translator
 from services.logserver.chain import SealedBatch, StoredRecord, seal_batch
 from services.logserver.format import Outgoing, as_document, as_message
 from services.logserver.onboarding import TOPIC_ICON_COLORS
-from services.logserver.service import LogServerService, set_thread, thread_of
+from services.logserver.service import KEY_REASONS, LogServerService, set_thread, thread_of
 from services.logserver.types import RecordKind
 from services.sendbudget import Priority, send_priority
 
@@ -177,6 +177,20 @@ class DeliveryWorker:
             # many sends rather than one per send.
             await asyncio.sleep(_MIN_GAP)
 
+    async def drain(self, user_id: int) -> bool:
+        """Deliver what waits for `user_id` now, before their log server goes away (disconnect,
+        /forget): True when the outbox is empty, False after `drain_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.drain_seconds
+        while True:
+            async with self.service.sessionmaker() as session:
+                if await self.service.queued(session, user_id) == 0:
+                    return True
+            if loop.time() >= deadline or not self.running:
+                return False
+            self.service.wake.set()
+            await asyncio.sleep(_MIN_GAP * 5)
+
     # ------------------------------------------------------------------ planning
 
     async def tick(self) -> float:
@@ -288,6 +302,11 @@ class DeliveryWorker:
             .join(LogServer, LogServer.user_id == OutboxRecord.user_id)
             .where(
                 LogServer.state.in_(_DELIVERING),
+                # Paused for an unusable key: nothing can be sealed until a new key comes.
+                or_(
+                    LogServer.disconnect_reason.is_(None),
+                    LogServer.disconnect_reason.not_in(KEY_REASONS),
+                ),
                 or_(LogServer.delivery_lease.is_(None), LogServer.delivery_lease < now),
             )
             .order_by(OutboxRecord.user_id, OutboxRecord.seq)

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
@@ -33,6 +34,8 @@ TOKEN_PREFIX = "ls:tok:"
 ROTATE_PREFIX = "ls:rotate:"
 PURPOSE_BODY = "logserver-outbox-body"
 _STATE_TTL = 2.0
+# Why logging is paused when the key itself is the problem (`keys.py`): only a new key resumes.
+KEY_REASONS = frozenset({"key-expired", "key-revoked", "key-unusable"})
 # Records are stored while the group is unreachable too: they wait for it (at most 24 h).
 _RECORDING = (LogServerState.ACTIVE, LogServerState.DISCONNECTED)
 
@@ -178,17 +181,35 @@ class LogServerService:
         previous = server.key_fingerprint
         server.public_key = seal_user_key(self.fields, server.user_id, info.armored)
         server.key_fingerprint = info.fingerprint
-        if server.state is LogServerState.AWAITING_KEY:
+        if server.state is LogServerState.AWAITING_KEY or self.paused_for_key(server):
             server.state = LogServerState.ACTIVE
+            server.disconnect_reason = None
+            self.wake.set()
         await session.flush()
         self._state_changed(session, server.user_id)
         await self.kv.delete(ROTATE_PREFIX + str(server.user_id))
         return previous
 
+    @staticmethod
+    def paused_for_key(server: LogServer) -> bool:
+        return server.state is LogServerState.PAUSED and server.disconnect_reason in KEY_REASONS
+
+    async def pause_for_key(self, session: AsyncSession, server: LogServer, reason: str) -> bool:
+        """Pause logging because the key cannot be used (`keys.py`); True when newly paused."""
+        if self.paused_for_key(server) and server.disconnect_reason == reason:
+            return False
+        server.state = LogServerState.PAUSED
+        server.disconnect_reason = reason
+        await session.flush()
+        self._state_changed(session, server.user_id)
+        return True
+
     async def set_paused(self, session: AsyncSession, server: LogServer, paused: bool) -> None:
         if paused and server.state is LogServerState.ACTIVE:
             server.state = LogServerState.PAUSED
-        elif not paused and server.state is LogServerState.PAUSED:
+        elif (
+            not paused and server.state is LogServerState.PAUSED and not self.paused_for_key(server)
+        ):
             server.state = LogServerState.ACTIVE
         await session.flush()
         self._state_changed(session, server.user_id)
@@ -298,7 +319,7 @@ class LogServerService:
         server = await self.get(session, user_id)
         if server is None:
             return None
-        if server.state is LogServerState.AWAITING_KEY:
+        if server.state is LogServerState.AWAITING_KEY or self.paused_for_key(server):
             return server
         if await self.kv.get(ROTATE_PREFIX + str(user_id)) is not None:
             return server
@@ -348,6 +369,21 @@ class LogServerService:
         except Exception:
             log.exception("log record for user %s could not be stored", user_id)
             return RecordResult.FAILED
+
+    async def audit(
+        self, session: AsyncSession, user_id: int, event: str, **fields: Any
+    ) -> RecordResult:
+        """An Audit-topic record of something the user did to their log server or account
+        (pause, resume, purge, disconnect, key or language change, /forget), stored in the
+        caller's transaction; the worker is woken once that commits."""
+        result = await self.record_in(
+            session, user_id, RecordKind.AUDIT, {"event": event, **fields}
+        )
+        if result is RecordResult.QUEUED:
+            sa_event.listen(
+                session.sync_session, "after_commit", lambda _s: self.wake.set(), once=True
+            )
+        return result
 
     async def _append(
         self, session: AsyncSession, user_id: int, kind: RecordKind, body: Mapping[str, Any]
@@ -432,7 +468,7 @@ class LogServerService:
         """Drop the cached state now and again once `session` commits: a `record()` between
         the two would otherwise cache the state from before the change."""
         self.forget_state(user_id)
-        event.listen(
+        sa_event.listen(
             session.sync_session, "after_commit", lambda _s: self.forget_state(user_id), once=True
         )
 

@@ -30,8 +30,16 @@ from bot.db.base import utcnow
 from bot.db.models import Base
 from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
 from bot.settings import Settings
+from keyboards.language import LanguageAction, LanguageCD
 from keyboards.logserver import REQUEST_GROUP, PanelAction, PanelCD
-from services.crypto import ContextLock, GeneratedKey, KeyVersion, RecordContext, VerifiedRecord
+from services.crypto import (
+    ContextLock,
+    GeneratedKey,
+    KeyVersion,
+    RecordContext,
+    RecordOpenError,
+    VerifiedRecord,
+)
 from services.crypto.port import normalize_fingerprint
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.crypto.service import CryptoService
@@ -503,7 +511,8 @@ async def test_each_panel_button_works_and_only_for_the_owner(
     # Test record: lands in the System topic.
     answer = await press_panel(user, emulator, group, PanelAction.TEST)
     assert answer.startswith("Test record queued")
-    posted = await wait_records(app, emulator, group, 3)
+    # setup, paused (Audit), resumed (Audit), "x", test
+    posted = await wait_records(app, emulator, group, 5)
     events = [r.record.body.get("event") for r in open_all(app, user_key, posted)]
     assert "test" in events
 
@@ -525,12 +534,13 @@ async def test_each_panel_button_works_and_only_for_the_owner(
         await session.commit()
     answer = await press_panel(user, emulator, group, PanelAction.PURGE_YES)
     assert answer.startswith("Purged: one item")
-    await wait_queued(app, user.id, 0)
+    await wait_queued(app, user.id, 1)  # only the purge's own Audit record is left
     async with app.sessionmaker() as session:
         server = await session.get(LogServer, user.id)
         assert server is not None
         server.state = LogServerState.ACTIVE
         await session.commit()
+    await wait_queued(app, user.id, 0)
 
     # Rotate: the new key arrives in private chat; later records are encrypted to it.
     answer = await press_panel(user, emulator, group, PanelAction.ROTATE)
@@ -543,7 +553,7 @@ async def test_each_panel_button_works_and_only_for_the_owner(
     assert await service.record(user.id, RecordKind.BILLING, {"stars": 5}) is RecordResult.QUEUED
     posted = await wait_records(app, emulator, group, before + 2)
     last = open_all(app, new_key, posted[-1:])[0]
-    assert last.record.kind in ("billing", "system")
+    assert last.record.kind in ("billing", "audit")
 
     # Disconnect asks first, then unlinks and leaves the group.
     await press_panel(user, emulator, group, PanelAction.DISCONNECT)
@@ -1121,3 +1131,117 @@ async def test_the_pinned_panel_carries_the_signed_head_of_the_last_delivered_re
         edits = len(emulator.calls_to("editMessageText", ok=True)) - edits_before
         assert 1 <= edits <= len(sends)
         assert not emulator.errors(429)
+
+
+# ---------------------------------------------------------------------- the Audit topic (issue 11)
+
+
+def audit_events(
+    app: Application, emulator: BotAPIEmulator, group: Chat, keys: list[GeneratedKey]
+) -> dict[str, VerifiedRecord]:
+    """The Audit records in the group, each decrypted with whichever of `keys` it was sealed to,
+    checked to be signed and to belong to the Audit topic it was posted in."""
+    crypto = crypto_of(app)
+    lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
+    audit_thread = topic_named(group, "Audit")
+    found: dict[str, VerifiedRecord] = {}
+    for item in posted_records(emulator, group):
+        if not item.header.startswith("#audit"):
+            continue
+        for key in keys:
+            try:
+                opened = lock.open_record(
+                    item.armored,
+                    key.secret_armored,
+                    key.passphrase,
+                    RecordContext(group.id, audit_thread),
+                )
+            except RecordOpenError:
+                continue
+            assert opened.ok, opened.problems
+            assert opened.record.kind == "audit"
+            assert item.message.thread_id == audit_thread
+            found[str(opened.record.body["event"])] = opened
+            break
+        else:
+            raise AssertionError(f"an Audit record none of the keys opens: {item.header}")
+    return found
+
+
+async def test_pause_resume_purge_key_and_language_changes_leave_signed_audit_records(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    user = emulator.create_user("Cai", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    await press_panel(user, emulator, group, PanelAction.PAUSE)
+    await wait_state(app, user.id, LogServerState.PAUSED)
+    await press_panel(user, emulator, group, PanelAction.RESUME)
+    await wait_state(app, user.id, LogServerState.ACTIVE)
+    await press_panel(user, emulator, group, PanelAction.PURGE)
+    answer = await press_panel(user, emulator, group, PanelAction.PURGE_YES)
+    assert answer.startswith("Purged")
+    # Each record is sealed when it goes out: wait for these before the key changes.
+    await emulator.wait_until(
+        lambda: (
+            {"paused", "resumed", "purged"} <= set(audit_events(app, emulator, group, [user_key]))
+            or None
+        ),
+        WAIT,
+        what="pause, resume and purge in the Audit topic",
+    )
+
+    await press_panel(user, emulator, group, PanelAction.ROTATE)
+    await reply_containing(emulator, user, "Send me your new")
+    new_key = SequoiaEngine().generate_key("New", version=KeyVersion.V4, passphrase="pw2")
+    await user.send_text(new_key.info.armored)
+    await reply_containing(emulator, user, "Key accepted")
+    sent = await user.send_text("/language")
+    prompt = await user.wait_reply(timeout=WAIT, after=sent)
+    await user.press(
+        prompt, data=LanguageCD(action=LanguageAction.SET, locale="ja").pack(), timeout=WAIT
+    )
+
+    keys = [user_key, new_key]
+    events = await emulator.wait_until(
+        lambda: (
+            found
+            if {"key-changed", "language-changed"}
+            <= set(found := audit_events(app, emulator, group, keys))
+            else None
+        ),
+        WAIT,
+        what="key and language changes in the Audit topic",
+    )
+    assert events["purged"].record.body["items"] == 0
+    assert events["key-changed"].record.body["fingerprint"] == new_key.info.fingerprint
+    assert events["key-changed"].record.body["previous"] == user_key.info.fingerprint
+    assert events["language-changed"].record.body["locale"] == "ja"
+
+
+async def test_disconnect_and_forget_each_leave_a_signed_audit_record_first(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    leaver = emulator.create_user("Dov", language_code="en")
+    group = await onboard(app, emulator, leaver, user_key)
+    await press_panel(leaver, emulator, group, PanelAction.DISCONNECT)
+    await press_panel(leaver, emulator, group, PanelAction.DISCONNECT_YES)
+    await reply_containing(emulator, leaver, "Log server disconnected")
+    assert "disconnected" in audit_events(app, emulator, group, [user_key])
+    assert not group.members[emulator.bot_user.id].is_present
+
+    forgetter = emulator.create_user("Eda", language_code="en")
+    other = await onboard(app, emulator, forgetter, user_key)
+    sent = await forgetter.send_text("/forget")
+    question = await forgetter.wait_reply(timeout=WAIT, after=sent)
+    await forgetter.press(question, text="Delete", timeout=WAIT)
+    await emulator.wait_until(
+        lambda: "forget" in audit_events(app, emulator, other, [user_key]) or None,
+        WAIT,
+        what="the forget record in the Audit topic",
+    )
+
+    async def forgotten() -> bool:
+        async with app.sessionmaker() as session:
+            return await session.get(LogServer, forgetter.id) is None
+
+    await until(forgotten, "the log server forgotten after its last record")
