@@ -1177,6 +1177,7 @@ async def test_pause_resume_purge_key_and_language_changes_leave_signed_audit_re
     await wait_state(app, user.id, LogServerState.PAUSED)
     await press_panel(user, emulator, group, PanelAction.RESUME)
     await wait_state(app, user.id, LogServerState.ACTIVE)
+    await wait_queued(app, user.id, 0)  # delivered and acknowledged: nothing left to purge
     await press_panel(user, emulator, group, PanelAction.PURGE)
     answer = await press_panel(user, emulator, group, PanelAction.PURGE_YES)
     assert answer.startswith("Purged")
