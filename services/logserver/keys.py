@@ -67,17 +67,19 @@ async def check_keys(
     now = now or utcnow()
     engine = logserver.crypto.engine
     async with logserver.sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(LogServer.user_id, LogServer.public_key).where(
+        servers = (
+            await session.scalars(
+                select(LogServer).where(
                     LogServer.public_key.is_not(None),
                     LogServer.state != LogServerState.AWAITING_KEY,
                 )
             )
         ).all()
+    rows = [(s.user_id, logserver.public_key_of(s)) for s in servers]
     found: dict[int, KeyVerdict] = {}
     for user_id, armored in rows:
-        assert armored is not None
+        if armored is None:
+            continue
         result, expires = await asyncio.to_thread(verdict, engine, armored, now)
         if result is KeyVerdict.OK:
             continue
