@@ -240,6 +240,11 @@ class DeliveryWorker:
             if server is None:
                 self._heads.discard(user_id)
                 continue
+            # Only when the group's budget has room now: a panel edit is bulk traffic, and an
+            # edit waiting for the next minute would hold up shutdown.
+            chat_id, _ = self.service.chat_of(server)
+            if await self.budget.free(chat_id, Priority.BULK) == 0:
+                continue
             self._busy.add(user_id)
             task = asyncio.create_task(self._show_head(server))
             self._sends.add(task)
