@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,9 @@ async def run(
             "DATABASE_URL": db_url,
             "HTTP_ENABLED": "false",
             "MIGRATE_ON_START": "false",
-            "REDIS_PREFIX": f"ai-bench-{os.getpid()}:",
-            "LOG_LEVEL": "WARNING",
+            # one prefix per run: a second run must not find the first one's update ids
+            "REDIS_PREFIX": f"ai-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}:",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             "CRYPTO__MASTER_KEY_FILE": str(workdir / "m.key"),
             "CRYPTO__GNUPG_HOME": str(workdir / "gnupg"),
             "AI__OPENAI_API_KEY": "sk-bench",
