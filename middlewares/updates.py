@@ -70,7 +70,7 @@ class InFlightMiddleware(BaseMiddleware):
     done, instead of failing half-way on a closed session.
     """
 
-    def __init__(self, timeout: float = 20.0) -> None:
+    def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
         # Set when shutdown begins: the error boundary stops retrying (see there).
         self.stopping = asyncio.Event()
