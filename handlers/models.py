@@ -233,6 +233,7 @@ async def apikey(
     if words[0].lower() == "remove":
         provider = PROVIDER_NAMES.get(words[1].lower()) if len(words) > 1 else None
         count = await ai.keys.remove(session, user.id, provider)
+        await session.commit()  # done before the user is told
         await message.answer(i18n("chat-apikey-removed", count=count))
         return
     # Anything else carries a key: it must not stay in the chat, whatever happens next.
@@ -258,6 +259,7 @@ async def apikey(
         else:
             await message.answer(i18n("chat-apikey-check-failed", provider=label))
         return
+    await session.commit()  # done before the user is told
     await message.answer(i18n("chat-apikey-saved", provider=label))
 
 

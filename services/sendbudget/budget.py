@@ -291,6 +291,9 @@ return math.min(c, g)
 )
 
 
+MAX_BLOCK_SECONDS = 3600.0
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -508,7 +511,10 @@ class SendBudget:
             self._wake.set()
 
     async def block(self, chat_id: int | str, seconds: float) -> None:
-        """Telegram said ``retry_after``: nothing more goes to this chat until then."""
+        """Telegram said ``retry_after``: nothing more goes to this chat until then (at most
+        an hour: a longer ban simply answers 429 again, and no key outlives what
+        docs/privacy.md promises)."""
+        seconds = min(seconds, MAX_BLOCK_SECONDS)
         await self.fallback.block(chat_key(chat_id), seconds)
         try:
             await self.store.block(chat_key(chat_id), seconds)
