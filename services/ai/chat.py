@@ -24,7 +24,14 @@ from bot.db.models.ai import AIDefault, AIPreference
 from services.ai import personas
 from services.ai.catalogue import Catalogue, ModelInfo, ProviderName
 from services.ai.config import AISettings
-from services.ai.context import ContextStore, Plan, plan, summary_request, with_summary
+from services.ai.context import (
+    ContextStore,
+    Plan,
+    Scope,
+    plan,
+    summary_request,
+    with_summary,
+)
 from services.ai.keys import KeyStore
 from services.ai.metering import Meter, NotEnoughCredits, Payer, Reservation
 from services.ai.providers.base import (
@@ -246,7 +253,7 @@ class AIService:
         await self.keys.put(session, user_id, provider, key)
 
     # -- conversation ---------------------------------------------------------------------
-    def scope(self, chat_id: int, thread_id: int | None, *, private: bool) -> str:
+    def scope(self, chat_id: int, thread_id: int | None, *, private: bool) -> Scope:
         return self.contexts.scope(chat_id, thread_id, private=private)
 
     # -- stop -----------------------------------------------------------------------------
@@ -457,7 +464,7 @@ class AIService:
     async def _summarise(
         self,
         req: ChatRequest,
-        scope: str,
+        scope: Scope,
         the_plan: Plan,
         previous: Any,
         counter: TokenCounter,
@@ -498,7 +505,7 @@ class AIService:
         return with_summary(the_plan, summary, counter), usage
 
     async def _remember(
-        self, req: ChatRequest, scope: str, exchange: str, counter: TokenCounter, text: str
+        self, req: ChatRequest, scope: Scope, exchange: str, counter: TokenCounter, text: str
     ) -> None:
         async with self.sessionmaker() as session:
             await self.contexts.add_exchange(

@@ -4,7 +4,9 @@
   ``expires_at`` 24 hours after creation; the purge deletes them, and reads never return a turn
   older than ``context_hours`` whatever the purge did.
 - A conversation lives in a *scope*: the private chat, or one group topic (a keyed hash of the
-  chat and topic ids; the ids themselves are not stored).
+  chat and topic ids; the ids themselves are not stored). New rows get the hash under the current
+  master key; reads match the hash under every known key, so a conversation goes on across a
+  master-key rotation (the hash cannot be recomputed: its rows expire within 24 hours instead).
 - ``plan`` fits the context into the model's window with a token estimate. When the history needs
   more than ``summary_trigger_ratio`` of the room, the older turns are summarised once; the
   summary is stored (encrypted) and reused, and expires with the oldest turn it covers, so nothing
@@ -38,6 +40,21 @@ SUMMARY_INSTRUCTION = (
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
 SUMMARY_ROOM = 600
 """Tokens of the window kept free for the summary's instruction and answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a conversation lives: ``key`` for new rows, ``keys`` (``key`` first) for reads."""
+
+    key: str
+    keys: tuple[str, ...]
+
+    @classmethod
+    def hashed(cls, cipher: FieldCipher, purpose: str, value: str) -> Scope:
+        return cls(cipher.lookup_hash(purpose, value), tuple(cipher.lookup_hashes(purpose, value)))
+
+
+PRIVATE = Scope(PRIVATE_SCOPE, (PRIVATE_SCOPE,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,19 +101,19 @@ class ContextStore:
         self.ttl = timedelta(hours=hours)
         self._clock = clock
 
-    def scope(self, chat_id: int, thread_id: int | None, *, private: bool) -> str:
+    def scope(self, chat_id: int, thread_id: int | None, *, private: bool) -> Scope:
         if private:
-            return PRIVATE_SCOPE
-        return self.cipher.lookup_hash(PURPOSE_SCOPE, f"{chat_id}:{thread_id or 0}")
+            return PRIVATE
+        return Scope.hashed(self.cipher, PURPOSE_SCOPE, f"{chat_id}:{thread_id or 0}")
 
     # -- reading --------------------------------------------------------------------------
-    async def turns(self, session: AsyncSession, user_id: int, scope: str) -> list[Turn]:
+    async def turns(self, session: AsyncSession, user_id: int, scope: Scope) -> list[Turn]:
         now = self._clock()
         rows = await session.scalars(
             select(AITurn)
             .where(
                 AITurn.user_id == user_id,
-                AITurn.scope == scope,
+                AITurn.scope.in_(scope.keys),
                 AITurn.excluded.is_(False),
                 AITurn.created_at > now - self.ttl,
                 AITurn.expires_at > now,
@@ -113,13 +130,13 @@ class ContextStore:
             out.append(Turn(row.id, role, text, row.tokens, row.created_at, row.expires_at))
         return out
 
-    async def summary(self, session: AsyncSession, user_id: int, scope: str) -> Summary | None:
+    async def summary(self, session: AsyncSession, user_id: int, scope: Scope) -> Summary | None:
         now = self._clock()
         row = await session.scalar(
             select(AISummary)
             .where(
                 AISummary.user_id == user_id,
-                AISummary.scope == scope,
+                AISummary.scope.in_(scope.keys),
                 AISummary.expires_at > now,
             )
             .order_by(AISummary.covers_to.desc())
@@ -138,7 +155,7 @@ class ContextStore:
         self,
         session: AsyncSession,
         user_id: int,
-        scope: str,
+        scope: Scope,
         exchange: str,
         prompt: tuple[str, int],
         reply: tuple[str, int],
@@ -148,7 +165,7 @@ class ContextStore:
             session.add(
                 AITurn(
                     user_id=user_id,
-                    scope=scope,
+                    scope=scope.key,
                     exchange=exchange,
                     role=role,
                     content=self.cipher.encrypt(PURPOSE_TURN, text, row_id=user_id),
@@ -183,13 +200,13 @@ class ContextStore:
         )
         return True
 
-    async def clear(self, session: AsyncSession, user_id: int, scope: str) -> int:
+    async def clear(self, session: AsyncSession, user_id: int, scope: Scope) -> int:
         """``/new``: forget this conversation now (rows deleted, not just hidden)."""
         result = await session.execute(
-            delete(AITurn).where(AITurn.user_id == user_id, AITurn.scope == scope)
+            delete(AITurn).where(AITurn.user_id == user_id, AITurn.scope.in_(scope.keys))
         )
         await session.execute(
-            delete(AISummary).where(AISummary.user_id == user_id, AISummary.scope == scope)
+            delete(AISummary).where(AISummary.user_id == user_id, AISummary.scope.in_(scope.keys))
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -197,7 +214,7 @@ class ContextStore:
         self,
         session: AsyncSession,
         user_id: int,
-        scope: str,
+        scope: Scope,
         text: str,
         tokens: int,
         covered: Sequence[Turn],
@@ -208,7 +225,7 @@ class ContextStore:
             expires = min(expires, previous.expires_at)
         row = AISummary(
             user_id=user_id,
-            scope=scope,
+            scope=scope.key,
             covers_to=max(t.id for t in covered),
             content=self.cipher.encrypt(PURPOSE_SUMMARY, text, row_id=user_id),
             tokens=tokens,

@@ -2,13 +2,15 @@
 
 A token looks like ``f1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>``. The key id (8 hex
 characters) names the master key, so old values stay readable after a rotation while
-:func:`rotate_column` re-encrypts them in batches. The associated data binds each value to its
-purpose (``"group-link"``, ``"ai-context"`` …) and, when given, its row id: a value copied to
-another column or row does not decrypt. Any tampering raises :class:`FieldDecryptError`.
+``services.crypto.rotation`` re-encrypts them (``python -m bot rotate-master-key``). The
+associated data binds each value to its purpose (``"group-link"``, ``"ai-context"`` …) and, when
+given, its row id: a value copied to another column or row does not decrypt. Any tampering
+raises :class:`FieldDecryptError`.
 
 :meth:`FieldCipher.lookup_hash` is a keyed hash (HMAC-SHA256, per purpose) for finding rows by an
 encrypted value, e.g. a chat id. After a master key rotation use :meth:`FieldCipher.lookup_hashes`
-(one hash per known master key) until the hash column has been recomputed.
+(one hash per known master key) until the hash column has been recomputed, or its rows have
+expired where the hashed value is not stored.
 """
 
 from __future__ import annotations
@@ -24,14 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Table, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.crypto.config import CryptoSettings
 
@@ -150,6 +149,11 @@ class FieldCipher:
     def current_key_id(self) -> str:
         return self._keys[0].key_id
 
+    @property
+    def key_ids(self) -> list[str]:
+        """Every known master key's id, current first."""
+        return [k.key_id for k in self._keys]
+
     def _cipher(self, key_id: str, purpose: str) -> AESGCM:
         aead = self._aead.get((key_id, purpose))
         if aead is None:
@@ -240,51 +244,3 @@ class FieldCipher:
     def _hash(self, key_id: str, purpose: str, value: bytes | str | int) -> str:
         data = value if isinstance(value, bytes) else str(value).encode()
         return hmac.new(self._mac_key(key_id, purpose), data, hashlib.sha256).hexdigest()
-
-
-async def rotate_column(
-    session: AsyncSession,
-    table: Table,
-    *,
-    id_column: str,
-    value_column: str,
-    purpose: str,
-    cipher: FieldCipher,
-    bind_row_id: bool = False,
-    batch_size: int = 500,
-    hash_column: str | None = None,
-    hash_purpose: str | None = None,
-) -> int:
-    """Re-encrypt every value of ``table.value_column`` not under the current master key.
-
-    Works in batches of ``batch_size`` rows ordered by ``id_column``; the caller commits (this
-    only flushes). ``bind_row_id`` must match how the values were encrypted. When
-    ``hash_column`` is given its keyed hash is recomputed from the decrypted value under
-    ``hash_purpose``. Returns the number of rows changed.
-    """
-    id_col = table.c[id_column]
-    value_col = table.c[value_column]
-    changed = 0
-    last: Any = None
-    current_prefix = f"{TOKEN_PREFIX}.{cipher.current_key_id}."
-    while True:
-        query = select(id_col, value_col).order_by(id_col).limit(batch_size)
-        if last is not None:
-            query = query.where(id_col > last)
-        rows = (await session.execute(query)).all()
-        if not rows:
-            return changed
-        for row_id, token in rows:
-            last = row_id
-            if token is None or str(token).startswith(current_prefix):
-                continue
-            bound = row_id if bind_row_id else None
-            plaintext = cipher.decrypt(purpose, token, row_id=bound)
-            values: dict[str, Any] = {
-                value_column: cipher.encrypt(purpose, plaintext, row_id=bound)
-            }
-            if hash_column is not None:
-                values[hash_column] = cipher.lookup_hash(hash_purpose or purpose, plaintext)
-            await session.execute(update(table).where(id_col == row_id).values(**values))
-            changed += 1
-        await session.flush()

@@ -3,7 +3,8 @@
 The same rules as the private context (``services.ai.context``): turns are field-encrypted
 (purpose ``room-turn``, bound to the room), carry an ``expires_at`` at most ``hours`` ahead for
 the purge, and reads never return an older turn whatever the purge did. Each forum topic is its own
-scope (a keyed hash of the chat and topic ids). The model sees each question prefixed with the
+scope (a keyed hash of the chat and topic ids; reads match it under every known master key, as
+in ``services.ai.context``). The model sees each question prefixed with the
 asker's display name, so it knows who said what; the names live only inside the ciphertext.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models.rooms import RoomTurn
-from services.ai.context import Turn
+from services.ai.context import Scope, Turn
 from services.ai.providers.base import Role
 from services.crypto.fields import FieldCipher, FieldDecryptError
 
@@ -65,8 +66,8 @@ class RoomContext:
         self.ttl = timedelta(hours=hours)
         self._clock = clock
 
-    def scope(self, chat_id: int, thread_id: int | None) -> str:
-        return self.cipher.lookup_hash(PURPOSE_SCOPE, f"{chat_id}:{thread_id or 0}")
+    def scope(self, chat_id: int, thread_id: int | None) -> Scope:
+        return Scope.hashed(self.cipher, PURPOSE_SCOPE, f"{chat_id}:{thread_id or 0}")
 
     def _seal(self, room_id: int, name: str, text: str) -> str:
         payload = json.dumps({"n": name, "t": text}, ensure_ascii=False)
@@ -93,12 +94,12 @@ class RoomContext:
         )
 
     async def turns(
-        self, session: AsyncSession, room_id: int, scope: str, *, before: int | None = None
+        self, session: AsyncSession, room_id: int, scope: Scope, *, before: int | None = None
     ) -> list[RoomTurnView]:
         now = self._clock()
         query = select(RoomTurn).where(
             RoomTurn.room_id == room_id,
-            RoomTurn.scope == scope,
+            RoomTurn.scope.in_(scope.keys),
             RoomTurn.excluded.is_(False),
             RoomTurn.created_at > now - self.ttl,
             RoomTurn.expires_at > now,
@@ -128,7 +129,7 @@ class RoomContext:
         self,
         session: AsyncSession,
         room_id: int,
-        scope: str,
+        scope: Scope,
         exchange: str,
         author_id: int,
         name: str,
@@ -140,7 +141,7 @@ class RoomContext:
             session.add(
                 RoomTurn(
                     room_id=room_id,
-                    scope=scope,
+                    scope=scope.key,
                     exchange=exchange,
                     author_id=author_id,
                     role=role,
@@ -179,9 +180,9 @@ class RoomContext:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def clear(self, session: AsyncSession, room_id: int, scope: str) -> int:
+    async def clear(self, session: AsyncSession, room_id: int, scope: Scope) -> int:
         """``/new``: this topic's conversation is deleted now, not just hidden."""
         result = await session.execute(
-            delete(RoomTurn).where(RoomTurn.room_id == room_id, RoomTurn.scope == scope)
+            delete(RoomTurn).where(RoomTurn.room_id == room_id, RoomTurn.scope.in_(scope.keys))
         )
         return int(getattr(result, "rowcount", 0) or 0)

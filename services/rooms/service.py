@@ -26,7 +26,7 @@ from services import users
 from services.ai import personas
 from services.ai.catalogue import ModelInfo
 from services.ai.chat import AIService
-from services.ai.context import plan
+from services.ai.context import Scope, plan
 from services.ai.metering import (
     NotEnoughCredits,
     Payer,
@@ -46,6 +46,7 @@ from services.rooms.spend import Hold, LimitReached, SpendBook, SpendLine
 log = logging.getLogger(__name__)
 
 PURPOSE_CHAT = "room-chat"
+PURPOSE_CHAT_ID = "room-chat-id"
 TRIGGER_MENTION = "mention"
 TRIGGER_ALL = "all"
 TRIGGERS = (TRIGGER_MENTION, TRIGGER_ALL)
@@ -213,8 +214,24 @@ class RoomService:
     def chat_key(self, chat_id: int) -> str:
         return self.cipher.lookup_hash(PURPOSE_CHAT, chat_id)
 
+    def _seal_chat(self, room: Room, chat_id: int) -> str:
+        return self.cipher.encrypt(PURPOSE_CHAT_ID, str(chat_id), row_id=room.id)
+
     async def find(self, session: AsyncSession, chat_id: int) -> Room | None:
-        return await session.scalar(select(Room).where(Room.chat_key == self.chat_key(chat_id)))
+        """The chat's room. After a master-key rotation its ``chat_key`` may still be under the
+        old key (rooms made before ``chat_enc`` existed): matched under every known key, then
+        rewritten under the current one with the chat id kept encrypted, so the next rotation
+        recomputes it and the old key can go."""
+        room = await session.scalar(
+            select(Room)
+            .where(Room.chat_key.in_(self.cipher.lookup_hashes(PURPOSE_CHAT, chat_id)))
+            .limit(1)
+        )
+        if room is not None and (room.chat_enc is None or room.chat_key != self.chat_key(chat_id)):
+            room.chat_key = self.chat_key(chat_id)
+            room.chat_enc = self._seal_chat(room, chat_id)
+            await session.flush()
+        return room
 
     async def set_up(
         self, session: AsyncSession, chat_id: int, master_id: int, chat_admins: list[int]
@@ -230,6 +247,7 @@ class RoomService:
         )
         session.add(room)
         await session.flush()
+        room.chat_enc = self._seal_chat(room, chat_id)  # bound to the id the flush gave it
         for admin_id in sorted(set(chat_admins) - {master_id}):
             await users.get_or_create(session, admin_id)
             session.add(RoomMember(room_id=room.id, user_id=admin_id, role=Role.ADMIN.value))
@@ -532,7 +550,7 @@ class RoomService:
         room: _RoomView,
         guest: bool,
         question: Question,
-        scope: str,
+        scope: Scope,
         target: Target,
         sender: Sender,
         ui: AnswerUI,
@@ -630,7 +648,7 @@ class RoomService:
         self,
         room: _RoomView,
         question: Question,
-        scope: str,
+        scope: Scope,
         target: Target,
         sender: Sender,
         ui: AnswerUI,
@@ -755,7 +773,7 @@ class RoomService:
     async def _remember(
         self,
         room_id: int,
-        scope: str,
+        scope: Scope,
         exchange: str,
         question: Question,
         counter: TokenCounter,

@@ -13,6 +13,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
+from bot.db.encrypted import Rehash, encrypted, lookup_hash
 
 
 class AITurn(Base):
@@ -23,12 +24,14 @@ class AITurn(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(
+        String(64), info=lookup_hash("ai-scope", rehash=Rehash.EXPIRES, literals=("private",))
+    )
     """``private``, or a keyed hash of the group chat and topic the conversation happens in."""
     exchange: Mapped[str] = mapped_column(String(32), index=True)
     """Shared by a prompt and its reply: the "exclude" button names it."""
     role: Mapped[str] = mapped_column(String(16))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, info=encrypted("ai-context", bind=("user_id",)))
     """Field-encrypted text (purpose ``ai-context``)."""
     tokens: Mapped[int]
     excluded: Mapped[bool] = mapped_column(default=False)
@@ -44,10 +47,12 @@ class AISummary(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(
+        String(64), info=lookup_hash("ai-scope", rehash=Rehash.EXPIRES, literals=("private",))
+    )
     covers_to: Mapped[int]
     """The id of the last turn the summary covers."""
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, info=encrypted("ai-summary", bind=("user_id",)))
     """Field-encrypted text (purpose ``ai-summary``)."""
     tokens: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -64,7 +69,9 @@ class AIPreference(Base):
     )
     model: Mapped[str | None] = mapped_column(String(64), default=None)
     persona: Mapped[str | None] = mapped_column(String(32), default=None)
-    custom_persona: Mapped[str | None] = mapped_column(Text, default=None)
+    custom_persona: Mapped[str | None] = mapped_column(
+        Text, default=None, info=encrypted("ai-persona", bind=("user_id",))
+    )
     """Field-encrypted system prompt the user wrote (purpose ``ai-persona``)."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -78,7 +85,9 @@ class AIKey(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     provider: Mapped[str] = mapped_column(String(16), primary_key=True)
-    ciphertext: Mapped[str] = mapped_column(Text)
+    ciphertext: Mapped[str] = mapped_column(
+        Text, info=encrypted("ai-key", bind=("user_id", "provider"))
+    )
     """Purpose ``ai-key``, bound to the user and provider."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

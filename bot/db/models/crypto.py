@@ -14,6 +14,7 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, str_enum, utcnow
+from bot.db.encrypted import encrypted
 
 
 class ServerKeyStatus(enum.StrEnum):
@@ -27,9 +28,13 @@ class ServerKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     public_key: Mapped[str] = mapped_column(Text)
-    secret_key: Mapped[str | None] = mapped_column(Text, default=None)
+    secret_key: Mapped[str | None] = mapped_column(
+        Text, default=None, info=encrypted("server-key", bind=("fingerprint",))
+    )
     # Field-encrypted passphrase of ``secret_key``; None when the operator supplies it in settings.
-    passphrase: Mapped[str | None] = mapped_column(Text, default=None)
+    passphrase: Mapped[str | None] = mapped_column(
+        Text, default=None, info=encrypted("server-key-passphrase", bind=("fingerprint",))
+    )
     status: Mapped[ServerKeyStatus] = mapped_column(str_enum(ServerKeyStatus), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(default=None)

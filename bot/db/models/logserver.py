@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, str_enum, utcnow
+from bot.db.encrypted import encrypted, lookup_hash
 from services.retention.policy import MAX_AGE, Retention
 
 GENESIS = "0" * 64
@@ -34,13 +35,22 @@ class LogServer(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     # HMAC of the group's chat id (field encryption's lookup hash).
-    chat_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    chat_hash: Mapped[str] = mapped_column(
+        String(64),
+        unique=True,
+        info=lookup_hash("logserver-chat-id", source="chat_enc", json_field="chat_id"),
+    )
     # Field-encrypted JSON {"chat_id": …, "title": …}.
-    chat_enc: Mapped[str] = mapped_column(Text)
+    chat_enc: Mapped[str] = mapped_column(
+        Text, info=encrypted("logserver-group-link", bind=("user_id",))
+    )
     state: Mapped[LogServerState] = mapped_column(str_enum(LogServerState))
     disconnect_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     key_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
-    public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    # Field-encrypted armored key (its user ids name the person).
+    public_key: Mapped[str | None] = mapped_column(
+        Text, default=None, info=encrypted("logserver-public-key", bind=("user_id",))
+    )
     thread_chat: Mapped[int | None] = mapped_column(default=None)
     thread_billing: Mapped[int | None] = mapped_column(default=None)
     thread_audit: Mapped[int | None] = mapped_column(default=None)
@@ -90,7 +100,9 @@ class OutboxRecord(Base):
     seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
     thread_id: Mapped[int | None] = mapped_column(default=None)
-    body_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    body_enc: Mapped[str | None] = mapped_column(
+        Text, default=None, info=encrypted("logserver-outbox-body", bind=("user_id", "seq"))
+    )
     armored: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     attempts: Mapped[int] = mapped_column(default=0)

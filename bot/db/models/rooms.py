@@ -1,7 +1,8 @@
 """AI rooms: a group (or supergroup with topics) where people and the AI talk together.
 
-The chat a room lives in is kept only as a keyed hash; the room's conversation is kept as field
-encryption tokens and purged within 24 hours, like the private AI context.
+The chat a room lives in is found through a keyed hash and kept field-encrypted (so a master-key
+rotation can recompute the hash); the room's conversation is kept as field encryption tokens and
+purged within 24 hours, like the private AI context.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
+from bot.db.encrypted import encrypted, lookup_hash
 
 
 class Room(Base):
@@ -20,8 +22,15 @@ class Room(Base):
     __tablename__ = "rooms"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    chat_key: Mapped[str] = mapped_column(String(64), unique=True)
+    chat_key: Mapped[str] = mapped_column(
+        String(64), unique=True, info=lookup_hash("room-chat", source="chat_enc")
+    )
     """Keyed hash of the Telegram chat id (purpose ``room-chat``): look-ups without the id."""
+    chat_enc: Mapped[str | None] = mapped_column(
+        Text, default=None, info=encrypted("room-chat-id", bind=("id",))
+    )
+    """The chat id, field-encrypted (bound to the room): a master-key rotation recomputes
+    ``chat_key`` from it. Empty for rooms made before it existed until they are next used."""
     master_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     model: Mapped[str | None] = mapped_column(String(64), default=None)
     persona: Mapped[str | None] = mapped_column(String(32), default=None)
@@ -63,13 +72,13 @@ class RoomTurn(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(64), info=lookup_hash("room-scope"))
     """Keyed hash of the chat and topic: each forum topic has its own conversation."""
     exchange: Mapped[str] = mapped_column(String(32), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     """Who asked: they (and the room's Admins) may exclude or regenerate the exchange."""
     role: Mapped[str] = mapped_column(String(16))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, info=encrypted("room-turn", bind=("room_id",)))
     """Field-encrypted JSON of the speaker's display name and the text (purpose ``room-turn``)."""
     tokens: Mapped[int]
     excluded: Mapped[bool] = mapped_column(default=False)

@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, str_enum, utcnow
+from bot.db.encrypted import Rehash, lookup_hash
 
 
 class UserRole(enum.StrEnum):
@@ -41,7 +42,13 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Keyed hash (HMAC) of the lowercase @username, for admin look-ups; never the name itself.
-    username_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    # Rewritten when the user next writes after a master-key rotation (the name is not stored).
+    username_hash: Mapped[str | None] = mapped_column(
+        String(64),
+        default=None,
+        index=True,
+        info=lookup_hash("admin.username", rehash=Rehash.ON_CONTACT, seen="last_seen_at"),
+    )
 
     @property
     def is_banned(self) -> bool:

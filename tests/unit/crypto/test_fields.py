@@ -8,10 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.crypto.config import CryptoSettings
 from services.crypto.fields import (
@@ -21,7 +19,6 @@ from services.crypto.fields import (
     MasterKeyError,
     decode_master_key,
     master_keys_from_settings,
-    rotate_column,
 )
 
 KEY_A = bytes(range(32))
@@ -134,53 +131,3 @@ def test_master_key_setting_and_file(tmp_path: Path) -> None:
         old_master_keys=base64.b64encode(KEY_A).decode(),
     )
     assert master_keys_from_settings(with_old) == [KEY_B, KEY_A]
-
-
-async def test_rotate_column_in_batches(session: AsyncSession) -> None:
-    metadata = sa.MetaData()
-    table = sa.Table(
-        "rotation_demo",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("value", sa.Text, nullable=True),
-        sa.Column("value_hash", sa.String(64), nullable=True),
-    )
-    await session.run_sync(lambda s: metadata.create_all(s.connection()))
-    old = FieldCipher([KEY_A])
-    rows = [
-        {"id": i, "value": old.encrypt("demo", f"v{i}", row_id=i), "value_hash": None}
-        for i in range(1, 12)
-    ]
-    rows.append({"id": 12, "value": None, "value_hash": None})
-    await session.execute(sa.insert(table), rows)
-    new = FieldCipher([KEY_B, KEY_A])
-    changed = await rotate_column(
-        session,
-        table,
-        id_column="id",
-        value_column="value",
-        purpose="demo",
-        cipher=new,
-        bind_row_id=True,
-        batch_size=4,
-        hash_column="value_hash",
-        hash_purpose="demo-hash",
-    )
-    assert changed == 11
-    result = (await session.execute(sa.select(table).order_by(table.c.id))).all()
-    only_new = FieldCipher([KEY_B])
-    for row_id, value, value_hash in result[:11]:
-        assert only_new.decrypt_str("demo", value, row_id=row_id) == f"v{row_id}"
-        assert value_hash == only_new.lookup_hash("demo-hash", f"v{row_id}")
-    assert (
-        await rotate_column(
-            session,
-            table,
-            id_column="id",
-            value_column="value",
-            purpose="demo",
-            cipher=new,
-            bind_row_id=True,
-        )
-        == 0
-    )
