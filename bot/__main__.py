@@ -47,7 +47,14 @@ def main(argv: list[str] | None = None) -> None:
         from bot import rotate
 
         raise SystemExit(asyncio.run(rotate.run(settings, batch_size=args.batch_size)))
-    asyncio.run(_serve(settings))
+    from bot.app import StartupError
+
+    try:
+        asyncio.run(_serve(settings))
+    except StartupError as exc:
+        # Like a configuration error: one line an operator can act on, no traceback.
+        print(f"libral: cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 async def _serve(settings: object) -> None:

@@ -19,6 +19,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
@@ -306,8 +312,36 @@ def build(settings: Settings) -> Application:
     )
 
 
+class StartupError(Exception):
+    """Start-up failed for a reason the operator can fix; the message says which, in one line
+    (`python -m bot` prints it and exits 2, without a traceback)."""
+
+
+async def check_telegram(app: Application) -> None:
+    """getMe first: a wrong token or an unreachable API is reported before anything else runs."""
+    api = app.settings.telegram_api_url
+    try:
+        await app.bot.me()
+    except (TelegramUnauthorizedError, TelegramNotFound):
+        # Telegram answers 401 for a revoked or invented token, 404 for a malformed one.
+        raise StartupError(
+            "Telegram refused BOT_TOKEN (Unauthorized): put the token @BotFather gave you into "
+            "BOT_TOKEN in .env (the one from .env.example is only an example)"
+        ) from None
+    except TelegramNetworkError as exc:
+        raise StartupError(
+            f"cannot reach the Telegram Bot API at {api} ({exc.message}): check the network, "
+            "a proxy or firewall, or TELEGRAM_API_URL"
+        ) from None
+    except TelegramServerError as exc:
+        raise StartupError(
+            f"the Telegram Bot API at {api} answered {exc.message}: try again in a minute"
+        ) from None
+
+
 async def prepare(app: Application) -> None:
     """Everything that must hold before the first update is handled."""
+    await check_telegram(app)
     if app.settings.migrate_on_start:
         cipher = FieldCipher.from_settings(app.settings.crypto)  # data migrations encrypt with it
         await migrate.upgrade(app.engine, attributes={"field_cipher": cipher})
@@ -315,13 +349,18 @@ async def prepare(app: Application) -> None:
 
 
 async def run(app: Application, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set, then shut down cleanly."""
-    await prepare(app)
+    """Serve until `stop` is set, then shut down cleanly.
+
+    A start-up failure the operator can fix raises `StartupError`; everything opened so far
+    (the HTTP session to Telegram, the database pool) is closed first either way.
+    """
     settings = app.settings
     probe = HealthProbe(app.engine, app.state, app.metrics, redis_configured=app.redis is not None)
     runner: web.AppRunner | None = None
     polling: asyncio.Task[None] | None = None
+    started = False  # webhook mode: the startup handlers ran, so the shutdown handlers must run
     try:
+        await prepare(app)
         if settings.use_webhook:
             assert settings.webhook_url is not None
             assert settings.webhook_secret is not None
@@ -336,6 +375,7 @@ async def run(app: Application, stop: asyncio.Event) -> None:
             )
             # Services start before the first update can arrive: Telegram may hold a queue.
             await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
+            started = True
             runner = await _start_http(web_app, settings)
             await app.bot.set_webhook(
                 settings.webhook_url,
@@ -368,7 +408,7 @@ async def run(app: Application, stop: asyncio.Event) -> None:
         if polling is not None and not polling.done():
             await app.dispatcher.stop_polling()
             await polling
-        if settings.use_webhook:
+        if started:
             await app.dispatcher.emit_shutdown(bot=app.bot, **app.dispatcher.workflow_data)
         if runner is not None:
             await runner.cleanup()
@@ -379,7 +419,16 @@ async def _start_http(web_app: web.Application, settings: Settings) -> web.AppRu
     runner = web.AppRunner(web_app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        # Polling mode opens it too (the Mini App and /healthz): say how to move or turn it off.
+        hint = "" if settings.use_webhook else ", or HTTP_ENABLED=false if you need no Mini App"
+        raise StartupError(
+            f"cannot listen on {settings.http_host}:{settings.http_port} ({exc.strerror}): another "
+            f"program uses this port; choose another with HTTP_PORT{hint}"
+        ) from None
     return runner
 
 
