@@ -175,6 +175,10 @@ def build(settings: Settings) -> Application:
             every=timedelta(hours=settings.payments.reconcile_hours),
             sessionmaker=sessionmaker,
             stars=bot,
+            # Charges never credited, or never delivered, are credited and the user told.
+            catalogue=payments.catalogue,
+            billing=payments.billing,
+            notify=log_delivery.notify,
         )
     # AI chat: fields encrypted with the crypto service's cipher; exchanges go to the log server
     ai = AIService(settings.ai, sessionmaker, crypto.fields, exchange_log=logserver)

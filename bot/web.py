@@ -3,25 +3,15 @@ App under /app (bot/webapp)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from typing import Any
-
 from aiogram import Bot, Dispatcher
-from aiogram.methods import TelegramMethod
-from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.metrics import Metrics
 from bot.state import KeyValueState
-
-log = logging.getLogger(__name__)
 
 
 class HealthProbe:
@@ -46,61 +36,6 @@ class HealthProbe:
         else:
             report["redis"] = "not configured"
         return report
-
-
-class WebhookHandler(SimpleRequestHandler):
-    """aiogram's webhook handler, with the body checked before anything is handled.
-
-    aiogram parses the body inside the background task it starts, after answering 200: invalid
-    JSON ends in a 500 with a traceback, and a body that is not an update (`[]`, `{}`, wrong
-    types) fails in a task nobody awaits ("Task exception was never retrieved"). Here the body is
-    parsed and validated as an `Update` first; what is not one gets 400 (Telegram never sends
-    it, so it is a forged or broken request) and one log line without its content.
-    """
-
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, secret_token: str | None) -> None:
-        super().__init__(dispatcher, bot, secret_token=secret_token)
-        self._tasks: set[asyncio.Task[None]] = set()  # kept referenced until done
-
-    async def handle(self, request: web.Request) -> web.Response:
-        bot = await self.resolve_bot(request)
-        if not self.verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), bot):
-            return web.Response(body="Unauthorized", status=401)
-        update = await self._parse(request, bot)
-        if update is None:
-            return web.Response(text="not an update", status=400)
-        # Answered at once, handled in the background, as aiogram does (handle_in_background).
-        task = asyncio.create_task(self._feed(bot, update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return web.json_response({})
-
-    async def _parse(self, request: web.Request, bot: Bot) -> Update | None:
-        try:
-            raw: Any = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            log.info("webhook: a body that is not JSON; refused")
-            return None
-        if not isinstance(raw, dict) or "update_id" not in raw:
-            log.info("webhook: a JSON body that is not an update; refused")
-            return None
-        try:
-            return Update.model_validate(raw, context={"bot": bot})
-        except ValidationError as exc:
-            # The field paths only: the values may be personal.
-            where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
-            log.info("webhook: an update that does not validate (%s); refused", where)
-            return None
-
-    async def _feed(self, bot: Bot, update: Update) -> None:
-        # The error boundary (middlewares/updates.py) takes a handler's failure; what escapes it
-        # is logged here with the update id instead of as an orphaned task's exception.
-        try:
-            result = await self.dispatcher.feed_update(bot, update, **self.data)
-            if isinstance(result, TelegramMethod):
-                await self.dispatcher.silent_call_request(bot=bot, result=result)
-        except Exception:
-            log.exception("webhook: update %s failed outside the error boundary", update.update_id)
 
 
 HEALTH_KEY = web.AppKey("health", HealthProbe)
@@ -132,7 +67,7 @@ def create_web_app(
     app.router.add_get("/metrics", metrics)
     if dispatcher is not None and bot is not None:
         # aiogram answers 401 when X-Telegram-Bot-Api-Secret-Token is missing or wrong.
-        handler = WebhookHandler(dispatcher, bot, secret_token=webhook_secret)
+        handler = SimpleRequestHandler(dispatcher, bot, secret_token=webhook_secret)
         handler.register(app, path=webhook_path)
     if webapp is not None:
         app.add_subapp("/app", webapp)

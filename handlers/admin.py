@@ -17,7 +17,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -27,7 +27,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -44,13 +44,15 @@ from services.admin import audit, broadcast, stats
 from services.admin.access import is_admin
 from services.admin.audit import AuditAction
 from services.admin.chart import ChartLabels, render_png_async
-from services.admin.ports import RefundRefused
+from services.admin.ports import PaymentRow, RefundRefused
 from services.admin.service import AdminService
 from services.admin.users import LookupFailed, find_user, move_credits, parse_amount, set_banned
 
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 365
+# The attention list is short by nature; the newest first, on one screen.
+ATTENTION_LIMIT = 20
 
 
 class AdminStates(StatesGroup):
@@ -333,6 +335,34 @@ async def show_payments(ctx: Ctx, page: int) -> None:
     ctx.audit(AuditAction.PAYMENTS, AuditResult.OK)
 
 
+async def show_attention(ctx: Ctx) -> None:
+    """Payments that need a person: refund requests the policy left to an operator, charges
+    recorded but not credited (flagged off the catalogue, or still pending), and charges that
+    reached us only through reconciliation."""
+    ports = ctx.admin.ports
+    if ports.attention is None:
+        await ctx.alert(ctx.i18n("admin-payments-unavailable"))
+        return
+    rows = list(await ports.attention(ctx.session, ATTENTION_LIMIT))
+    if rows:
+        lines = [
+            ctx.i18n(
+                "admin-attention-line",
+                id=str(r.id),
+                user=str(r.user_id),
+                stars=r.stars,
+                date=r.created_at.strftime("%Y-%m-%d %H:%M"),
+                reason=ctx.i18n(f"admin-attention-{r.reason.value}", detail=r.detail),
+            )
+            for r in rows
+        ]
+        body = ctx.i18n("admin-attention", lines=Html("\n".join(lines)))
+    else:
+        body = ctx.i18n("admin-attention-empty")
+    await ctx.show(body, kb.attention(ctx.i18n, rows))
+    ctx.audit(AuditAction.PAYMENTS, AuditResult.OK, "attention")
+
+
 async def confirm_refund(ctx: Ctx, payment_id: int) -> None:
     if ctx.admin.ports.refund is None:
         await ctx.alert(ctx.i18n("admin-payments-unavailable"))
@@ -530,10 +560,35 @@ async def _refund(ctx: Ctx, payment_id: int) -> None:
         )
         return
     ctx.audit(AuditAction.REFUND, AuditResult.OK, target)
-    await ctx.show(
-        ctx.i18n("admin-refunded", id=str(row.id), stars=row.stars, user=str(row.user_id)),
-        kb.back_only(ctx.i18n, AdminAction.PAYMENTS),
+    # The Stars went back at Telegram: keep the record of it before telling anyone.
+    await ctx.session.commit()
+    body = ctx.i18n("admin-refunded", id=str(row.id), stars=row.stars, user=str(row.user_id))
+    if row.shortfall:
+        body += "\n" + ctx.i18n("admin-refund-shortfall", shortfall=row.shortfall)
+    told = await _tell_refunded(ctx, row)
+    body += "\n" + ctx.i18n("admin-refund-user-told" if told else "admin-refund-user-not-told")
+    await ctx.show(body, kb.back_only(ctx.i18n, AdminAction.PAYMENTS))
+
+
+async def _tell_refunded(ctx: Ctx, row: PaymentRow) -> bool:
+    """The user hears of a refund an operator made, in their language."""
+    translator = ctx.i18n.translator
+    locale = await ctx.session.scalar(select(User.locale).where(User.id == row.user_id))
+    balance = await ledger.balance(ctx.session, row.user_id)
+    await ctx.session.commit()  # no transaction held across the send
+    text = translator.get(
+        translator.resolve_locale(locale),
+        "pay-refunded-by-admin",
+        stars=row.stars,
+        reversed=row.credits_reversed,
+        balance=balance,
     )
+    try:
+        await ctx.bot.send_message(row.user_id, text)
+    except TelegramAPIError as exc:
+        log.info("user of refunded payment %s not told: %s", row.id, exc)
+        return False
+    return True
 
 
 def _refusal(i18n: I18n, reason: str) -> str:
@@ -636,6 +691,8 @@ async def _cancel(ctx: Ctx, cd: AdminCD) -> None:
         await _card(ctx, cd)
     elif back is AdminAction.PAYMENTS:
         await show_payments(ctx, 0)
+    elif back is AdminAction.ATTENTION:
+        await show_attention(ctx)
     elif back is AdminAction.SYSTEM:
         await show_system(ctx)
     elif back is AdminAction.BROADCAST:
@@ -672,6 +729,7 @@ SCREENS: dict[AdminAction, Screen] = {
     AdminAction.UNBAN: lambda ctx, cd: unban(ctx, cd.arg),
     AdminAction.PAYMENTS: lambda ctx, cd: show_payments(ctx, max(0, cd.arg)),
     AdminAction.REFUND: lambda ctx, cd: confirm_refund(ctx, cd.arg),
+    AdminAction.ATTENTION: lambda ctx, cd: show_attention(ctx),
     AdminAction.BROADCAST: lambda ctx, cd: ask_broadcast(ctx),
     AdminAction.AUDIENCE: _audience,
     AdminAction.AUDIENCE_DAYS: _ask_days,

@@ -45,8 +45,8 @@ from keyboards.payments import (
 from services.payments import Payments, history, invoices, purchases, refunds, subscriptions
 from services.payments.catalogue import PayloadError, decode_payload
 from services.payments.errors import (
+    ChargeIdTooLong,
     NoSubscription,
-    PaymentError,
     RefundRefusal,
     RefundRefused,
     SubscriptionEditFailed,
@@ -166,6 +166,9 @@ async def pre_checkout(
 async def successful_payment(
     message: Message, session: AsyncSession, user: User, i18n: I18n, payments: Payments
 ) -> None:
+    """Telegram has taken the Stars. The charge is committed first, on its own, then credited;
+    a failure in between is retried (error boundary, redelivery, the reconciliation job), and the
+    user is never told to pay again (see `ErrorBoundaryMiddleware`: "credits on the way")."""
     paid = message.successful_payment
     assert paid is not None
     expiration = (
@@ -173,24 +176,33 @@ async def successful_payment(
         if paid.subscription_expiration_date
         else None
     )
+    charge_id = paid.telegram_payment_charge_id
     try:
-        receipt = await purchases.record_successful_payment(
+        recorded = await purchases.record_charge(
             session,
+            payments.catalogue,
             user_id=user.id,
-            charge_id=paid.telegram_payment_charge_id,
+            charge_id=charge_id,
             payload=paid.invoice_payload,
             currency=paid.currency,
             total_amount=paid.total_amount,
             is_recurring=bool(paid.is_recurring),
             is_first_recurring=bool(paid.is_first_recurring),
             subscription_expiration=expiration,
-            billing=payments.billing,
         )
-    except PaymentError as exc:
-        log.error("payment from user %s could not be attributed: %r", user.id, exc)
+    except ChargeIdTooLong:
+        # Telegram's ids are ~40 characters; one this long is not a charge we can key on.
+        log.error("payment from user %s: charge id of %d characters", user.id, len(charge_id))
+        await session.commit()
         await message.answer(i18n("pay-receipt-unknown"))
         return
+    await session.commit()  # durable before anything else: a charge is never forgotten
+    receipt = await purchases.credit_charge(session, charge_id, billing=payments.billing)
     await session.commit()
+    if receipt.flag is not None:
+        if recorded.new:
+            await message.answer(i18n("pay-receipt-unknown"))
+        return
     if receipt.duplicate:
         return
     args: dict[str, object] = {

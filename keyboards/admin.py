@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import I18n
-from services.admin.ports import PaymentRow
+from services.admin.ports import AttentionRow, PaymentRow
 
 
 class AdminAction(enum.StrEnum):
@@ -26,6 +26,7 @@ class AdminAction(enum.StrEnum):
     BAN = "b"
     UNBAN = "ub"
     PAYMENTS = "p"
+    ATTENTION = "at"  # payments that need a person
     REFUND = "r"
     BROADCAST = "bc"
     AUDIENCE = "au"
@@ -89,6 +90,7 @@ def menu(i18n: I18n, *, payments: bool, dashboard_url: str | None = None) -> Inl
                 _button(i18n("admin-btn-users"), AdminAction.USERS),
             ],
             [pay, _button(i18n("admin-btn-broadcast"), AdminAction.BROADCAST)],
+            *([[_button(i18n("admin-btn-attention"), AdminAction.ATTENTION)]] if payments else []),
             [_button(i18n("admin-btn-system"), AdminAction.SYSTEM)],
             # The dashboard Mini App, when the bot has a public https address (WEBAPP__PUBLIC_URL).
             *(
@@ -183,6 +185,22 @@ def system(i18n: I18n, *, purge: bool) -> InlineKeyboardMarkup:
             [back_button(i18n)],
         ]
     )
+
+
+def attention(i18n: I18n, rows: Sequence[AttentionRow]) -> InlineKeyboardMarkup:
+    """A refund button for each payment still refundable, then back to the menu."""
+    builder = InlineKeyboardBuilder()
+    for row in rows:
+        if row.refundable:
+            builder.row(
+                _button(
+                    i18n("admin-btn-refund", id=str(row.id), stars=row.stars),
+                    AdminAction.REFUND,
+                    row.id,
+                )
+            )
+    builder.row(back_button(i18n))
+    return builder.as_markup()
 
 
 def payments(

@@ -21,7 +21,6 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import TelegramObject, Update, User
-from aiogram.types.update import UpdateTypeLookupError
 
 from bot.i18n import Translator
 from bot.metrics import Metrics
@@ -49,6 +48,12 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
     ConnectionError,
 )
+
+
+def is_charge(update: Update) -> bool:
+    """A `successful_payment`: Telegram has taken the Stars. Keyed by its charge id (not the
+    update id), and never answered with "try again", which would invite a second payment."""
+    return update.message is not None and update.message.successful_payment is not None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -101,35 +106,15 @@ class InFlightMiddleware(BaseMiddleware):
             log.warning("shutting down with %d updates still being handled", self._count)
 
 
-UNKNOWN_KIND = "unknown"
-
-
-def kind_of(update: Update) -> str:
-    """The update's type, or "unknown" for one that carries no kind this aiogram knows (only an
-    update_id, or a kind added to the Bot API later)."""
-    try:
-        return update.event_type
-    except UpdateTypeLookupError:
-        return UNKNOWN_KIND
-
-
 class MetricsMiddleware(BaseMiddleware):
-    """Counts every update and its handling time (errors are counted by the error boundary).
-
-    An update of no known kind is counted and dropped here: nothing could handle it, and
-    aiogram's own warning for it would print the whole update (personal data) to the log.
-    """
+    """Counts every update and its handling time (errors are counted by the error boundary)."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        kind = kind_of(event)
-        if kind == UNKNOWN_KIND:
-            self.metrics.updates.labels(kind).inc()
-            log.info("update %s has no kind this version handles; skipped", event.update_id)
-            return None
+        kind = event.event_type
         started = time.perf_counter()
         try:
             return await handler(event, data)
@@ -173,7 +158,7 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                 return await handler(event, attempt)
             except Exception as error:
                 if not counted:
-                    self.metrics.errors.labels(kind_of(event)).inc()
+                    self.metrics.errors.labels(event.event_type).inc()
                     counted = True
                 elapsed = time.monotonic() - started
                 retry = (
@@ -184,14 +169,14 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                     and not (event.pre_checkout_query is not None and delivery.attempt >= 1)
                 )
                 if not retry:
-                    log.exception("update %s (%s) failed", event.update_id, kind_of(event))
+                    log.exception("update %s (%s) failed", event.update_id, event.event_type)
                     await self._tell(event, attempt, "error-generic")
                     return None
                 delivery.attempt += 1
                 log.warning(
                     "update %s (%s): transient failure (%s), attempt %d; retrying",
                     event.update_id,
-                    kind_of(event),
+                    event.event_type,
                     type(error).__name__,
                     delivery.attempt,
                 )
@@ -213,8 +198,12 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
             if i18n
             else self.translator.resolve_locale(user.language_code if user else None)
         )
-        text = self.translator.get(locale, key)
         final = key == "error-generic"
+        if is_charge(update):
+            # The charge is recorded, or Telegram's redelivery and the reconciliation job will
+            # record it: the truth is "received, credits on the way", never "try again".
+            key = "pay-receipt-pending"
+        text = self.translator.get(locale, key)
         try:
             if update.callback_query is not None:
                 query = update.callback_query
@@ -238,7 +227,8 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
 
 
 class DeduplicateMiddleware(BaseMiddleware):
-    """Each update id is handled once across redeliveries and instances.
+    """Each update id is handled once across redeliveries and instances, except a
+    `successful_payment`, whose effect is keyed by its charge id instead.
 
     The key is claimed once and kept across the error boundary's retries (they are this
     update's own attempts, not redeliveries).
@@ -250,6 +240,10 @@ class DeduplicateMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
+        if is_charge(event):
+            # Idempotent by its charge id. A copy must run again: if the first was killed
+            # mid-way (kill -9 between Telegram's charge and our commit), only it can credit.
+            return await handler(event, data)
         delivery = view(data).get("delivery")
         if delivery is None or not delivery.claimed:
             if not await self.state.set_once(f"upd:{event.update_id}", DEDUP_TTL):

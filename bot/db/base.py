@@ -11,6 +11,12 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+# Telegram does not bound `telegram_payment_charge_id`; ours are ~40 characters. 1,024 keeps a
+# long one whole and stays far below PostgreSQL's B-tree entry limit (~2,700 bytes) for the
+# unique indexes on it; a longer one is refused in code (services/payments/purchases.py), never
+# by a database error.
+CHARGE_ID_LENGTH = 1024
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

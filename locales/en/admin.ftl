@@ -151,3 +151,17 @@ admin-purged = Purged { $count } expired rows.
 admin-purge-failed = Part of the purge failed. Check the logs and try again.
 
 ban-notice = This account is banned and cannot use the bot. If you think this is a mistake, please contact the operators.
+
+admin-btn-attention = ⚠️ Payments that need a person
+admin-attention =
+    <b>Payments that need a person</b>
+    { $lines }
+admin-attention-empty = Nothing needs a person: no refund requests waiting, every charge is credited.
+admin-attention-line = #{ $id } user { $user }: { $stars } ⭐ on { $date }: { $reason }
+admin-attention-refund-requested = the user asked for a refund the policy could not grant
+admin-attention-flagged = charged but not credited ({ $detail }): it does not match the catalogue
+admin-attention-credit-pending = charged and recorded; the credit is not applied yet
+admin-attention-reconciled = found by reconciliation (the payment never reached us) and credited
+admin-refund-shortfall = { $shortfall } credits of it had been used already and could not be taken back.
+admin-refund-user-told = The user has been told.
+admin-refund-user-not-told = The user could not be told (Telegram refused the message).

@@ -101,3 +101,10 @@ pay-terms =
     } A refund returns the full amount; the credits it added are taken off, as far as your balance allows.
     • We keep only payment ids, amounts and times. A record of each payment is encrypted and delivered to the Billing topic of your log server.
     • Questions about payments: /paysupport
+pay-receipt-pending = We received your payment; your credits are on the way. There is no need to pay again: if they do not arrive shortly, see /paysupport.
+pay-reconciled =
+    We found a payment of { $stars } ⭐ that had not reached us, and credited it: { $credits } credits added.
+    Balance: { $balance } credits.
+pay-refunded-by-admin =
+    An operator refunded your payment of { $stars } ⭐; { $reversed } credits were taken back.
+    Balance: { $balance } credits.

@@ -151,3 +151,17 @@ admin-purged = 期限切れのデータを { $count } 行削除しました。
 admin-purge-failed = 削除の一部が失敗しました。ログを確認して、もう一度試してください。
 
 ban-notice = このアカウントは利用停止中のため、ボットを使うことはできません。誤りだと思われる場合は運営者にお問い合わせください。
+
+admin-btn-attention = ⚠️ 対応が必要な支払い
+admin-attention =
+    <b>対応が必要な支払い</b>
+    { $lines }
+admin-attention-empty = 対応が必要なものはありません。未処理の返金依頼はなく、すべての決済にクレジットが付与されています。
+admin-attention-line = #{ $id } ユーザー { $user }: { $stars } ⭐（{ $date }）: { $reason }
+admin-attention-refund-requested = 規定では自動で返金できない返金依頼があります
+admin-attention-flagged = 決済済みですがクレジット未付与です（{ $detail }）: カタログと一致しません
+admin-attention-credit-pending = 決済を記録済みで、クレジットはまだ付与されていません
+admin-attention-reconciled = 照合で見つかった支払い（こちらに届いていなかったもの）で、付与済みです
+admin-refund-shortfall = そのうち { $shortfall } クレジットはすでに使われていたため、差し引けませんでした。
+admin-refund-user-told = ユーザーに通知しました。
+admin-refund-user-not-told = ユーザーに通知できませんでした（Telegram がメッセージを拒否しました）。

@@ -6,6 +6,7 @@ disabled with a localised note. The admin service never imports another feature 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +33,33 @@ class PaymentRow:
     stars: int
     created_at: datetime
     refunded: bool
+    credits: int = 0
+    credits_reversed: int = 0
+
+    @property
+    def shortfall(self) -> int:
+        """Of a refunded payment: credits that could not be taken back (already spent)."""
+        return self.credits - self.credits_reversed if self.refunded else 0
+
+
+class AttentionReason(enum.StrEnum):
+    """Why a payment needs a person (the admin panel's attention list)."""
+
+    REFUND_REQUESTED = "refund-requested"  # a user's request the policy could not grant
+    FLAGGED = "flagged"  # charged, not credited: off the catalogue (detail: why)
+    CREDIT_PENDING = "credit-pending"  # charged and recorded, credit not yet applied
+    RECONCILED = "reconciled"  # found by reconciliation, never delivered to us
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionRow:
+    id: int
+    user_id: int
+    stars: int
+    created_at: datetime
+    reason: AttentionReason
+    detail: str = ""  # for FLAGGED: the flag (currency, payload, amount, item, terms)
+    refundable: bool = False
 
 
 class RefundRefused(Exception):
@@ -71,6 +99,8 @@ class AdminPorts:
         None
     )
     refund: Callable[[AsyncSession, int], Awaitable[PaymentRow]] | None = None
+    # Payments that need a person, newest first, at most `limit`.
+    attention: Callable[[AsyncSession, int], Awaitable[Sequence[AttentionRow]]] | None = None
     # Purge everything expired now; returns rows removed.
     purge_now: Callable[[], Awaitable[int]] | None = None
     provider_status: Callable[[], Sequence[ProviderState]] | None = None

@@ -18,6 +18,14 @@ class WrongCurrency(PaymentError):
     pass
 
 
+class ChargeIdTooLong(PaymentError):
+    """A charge id longer than the column holds whole (`bot.db.base.CHARGE_ID_LENGTH`)."""
+
+
+class UnknownCharge(PaymentError):
+    """No recorded payment has this charge id."""
+
+
 class RefundRefusal(enum.StrEnum):
     NOT_FOUND = "not-found"  # no such payment, or not this user's
     ALREADY_REFUNDED = "already-refunded"

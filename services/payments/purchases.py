@@ -1,12 +1,18 @@
 """Pre-checkout validation and successful payments.
 
-A successful payment is written in one transaction: the `payments` row (unique charge id), the
-ledger movement keyed by the same charge id, and for subscriptions the subscription state. A
-redelivered or concurrent duplicate finds the charge id taken and changes nothing.
+A successful payment is handled in two steps, each idempotent by the Telegram charge id:
+1. `record_charge`: the `payments` row (unique charge id), checked against the catalogue, and
+   committed on its own before anything else, so a charge Telegram made is never forgotten;
+2. `credit_charge`: the ledger movement keyed by the same charge id, the subscription state and
+   `credited_at`, in one transaction, retried until it succeeds (the error boundary; then the
+   reconciliation job, which credits any recorded charge still uncredited).
+A redelivered or concurrent duplicate finds the charge recorded and credited and changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import enum
 import logging
 from dataclasses import dataclass
@@ -16,9 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import utcnow
+from bot.db.base import CHARGE_ID_LENGTH, utcnow
 from bot.db.models import MovementKind, User
 from bot.db.models.payments import (
+    ChargeFlag,
+    ChargeSource,
     Payment,
     PaymentKind,
     PaymentStatus,
@@ -26,9 +34,16 @@ from bot.db.models.payments import (
     SubscriptionState,
 )
 from services import ledger
-from services.payments.catalogue import Catalogue, ItemKind, PayloadError, decode_payload
+from services.payments.catalogue import (
+    Catalogue,
+    ItemKind,
+    Payload,
+    PayloadError,
+    decode_payload,
+    encode_payload,
+)
 from services.payments.config import SUBSCRIPTION_PERIOD_SECONDS
-from services.payments.errors import UnknownPayload, WrongCurrency
+from services.payments.errors import ChargeIdTooLong, UnknownCharge
 from services.payments.ports import BillingEvent, BillingLog, NullBillingLog
 
 log = logging.getLogger(__name__)
@@ -89,20 +104,244 @@ class Receipt:
     stars: int
     credits: int
     balance: int
-    duplicate: bool
+    duplicate: bool  # credited before (or flagged before): nothing changed now
     expires_at: datetime | None
+    flag: ChargeFlag | None = None  # recorded, not credited: an operator settles it
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    payment: Payment
+    new: bool  # False: the charge id was recorded before (a redelivery or a retry)
 
 
 def _insert(
-    session: AsyncSession, model: type[Payment] | type[StarSubscription]
+    session: AsyncSession, model: type[Payment] | type[StarSubscription] | type[User]
 ) -> postgresql.Insert | sqlite.Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
 
 
+def check_charge(
+    catalogue: Catalogue,
+    *,
+    payload: str,
+    currency: str,
+    total_amount: int,
+    renewal: bool,
+    subscribed_payload: str | None,
+) -> tuple[Payload | None, ChargeFlag | None]:
+    """Check a charge against the catalogue version its invoice was made from.
+
+    That version is the current item's (pre-checkout refused any other), except for a renewal:
+    Telegram renews at the terms the subscriber signed up to, which the subscription row keeps
+    (`subscribed_payload`). Anything else (amount 0 or negative, a forged credit count, an
+    unknown item) is recorded but not credited.
+    """
+    if currency != CURRENCY:
+        return None, ChargeFlag.CURRENCY
+    try:
+        parsed = decode_payload(payload)
+    except PayloadError:
+        return None, ChargeFlag.PAYLOAD
+    if total_amount <= 0 or total_amount != parsed.stars or parsed.credits <= 0:
+        return parsed, ChargeFlag.AMOUNT
+    item = catalogue.get(parsed.kind, parsed.item_id)
+    if item is None:
+        return parsed, ChargeFlag.ITEM
+    current = (
+        parsed.version == item.version
+        and parsed.stars == item.stars
+        and parsed.credits == item.credits
+    )
+    if current:
+        return parsed, None
+    if renewal and parsed.kind is ItemKind.SUBSCRIPTION and payload == subscribed_payload:
+        return parsed, None
+    return parsed, ChargeFlag.TERMS
+
+
+async def record_charge(
+    session: AsyncSession,
+    catalogue: Catalogue,
+    *,
+    user_id: int,
+    charge_id: str,
+    payload: str,
+    currency: str,
+    total_amount: int,
+    is_recurring: bool = False,
+    is_first_recurring: bool = False,
+    subscription_expiration: datetime | None = None,
+    source: ChargeSource = ChargeSource.UPDATE,
+) -> Recorded:
+    """Step one of a successful payment: store the charge, keyed by its charge id, before
+    anything else; the caller commits at once. Nothing is credited here (`credit_charge`).
+
+    A charge that does not match the catalogue is stored flagged (`Payment.flag`, 0 credits).
+    Raises `ChargeIdTooLong` for a charge id the column cannot hold whole.
+    """
+    if len(charge_id) > CHARGE_ID_LENGTH:
+        raise ChargeIdTooLong(str(len(charge_id)))
+    renewal = is_recurring and not is_first_recurring
+    subscribed: str | None = None
+    if renewal:
+        with contextlib.suppress(PayloadError):
+            sub = await subscription_of(session, user_id, decode_payload(payload).item_id)
+            subscribed = sub.payload if sub is not None else None
+    parsed, flag = check_charge(
+        catalogue,
+        payload=payload,
+        currency=currency,
+        total_amount=total_amount,
+        renewal=renewal,
+        subscribed_payload=subscribed,
+    )
+    if parsed is None or parsed.kind is ItemKind.PACK:
+        kind = PaymentKind.PACK
+    elif renewal:
+        kind = PaymentKind.RENEWAL
+    else:
+        kind = PaymentKind.SUBSCRIPTION
+    now = utcnow()
+    expires: datetime | None = None
+    if parsed is not None and parsed.kind is ItemKind.SUBSCRIPTION:
+        expires = subscription_expiration or now + timedelta(seconds=SUBSCRIPTION_PERIOD_SECONDS)
+    payment_id = await session.scalar(
+        _insert(session, Payment)
+        .values(
+            charge_id=charge_id,
+            user_id=user_id,
+            kind=kind,
+            # A flagged charge keeps what fits of the payload's words, for the operator.
+            item_id=(parsed.item_id if parsed else "?")[:16],
+            item_version=(parsed.version if parsed else "")[:8],
+            stars=total_amount,
+            credits=0 if flag is not None or parsed is None else parsed.credits,
+            status=PaymentStatus.PAID,
+            credits_reversed=0,
+            subscription_expires_at=expires,
+            created_at=now,
+            flag=flag,
+            source=source,
+        )
+        .on_conflict_do_nothing(index_elements=[Payment.charge_id])
+        .returning(Payment.id)
+    )
+    found = await session.scalar(
+        select(Payment)
+        .where(Payment.charge_id == charge_id)
+        .execution_options(populate_existing=True)
+    )
+    assert found is not None
+    if payment_id is None:
+        log.info("payment %s already recorded", found.id)
+    elif flag is not None:
+        log.warning("payment %s from user %s recorded, not credited: %s", found.id, user_id, flag)
+    return Recorded(found, new=payment_id is not None)
+
+
+async def credit_charge(
+    session: AsyncSession, charge_id: str, *, billing: BillingLog | None = None
+) -> Receipt:
+    """Step two: credit a recorded charge exactly once; the caller commits.
+
+    Safe to run any number of times, concurrently too (the row is locked, and the ledger
+    movement is unique per charge id): only the first changes anything.
+    """
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.charge_id == charge_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if payment is None:
+        raise UnknownCharge(charge_id)
+    if payment.credited_at is not None or payment.flag is not None:
+        return _receipt(payment, await ledger.balance(session, payment.user_id), duplicate=True)
+    if payment.status is PaymentStatus.REFUNDED:
+        # Refunded before it was credited (an operator settled it): nothing to credit.
+        return _receipt(payment, await ledger.balance(session, payment.user_id), duplicate=True)
+    movement = (
+        MovementKind.RENEWAL if payment.kind is PaymentKind.RENEWAL else MovementKind.PURCHASE
+    )
+    async with session.begin_nested():
+        try:
+            balance = await ledger.apply_movement(
+                session, payment.user_id, payment.credits, movement, ref=charge_id
+            )
+        except ledger.DuplicateMovement:
+            # Credited by a path that did not set `credited_at` (a copy on SQLite, which has no
+            # row locks): the movement is the truth.
+            balance = await ledger.balance(session, payment.user_id)
+            payment.credited_at = utcnow()
+            await session.flush()
+            return _receipt(payment, balance, duplicate=True)
+        if payment.subscription_expires_at is not None:
+            payload = encode_payload(
+                Payload(
+                    ItemKind.SUBSCRIPTION,
+                    payment.item_id,
+                    payment.item_version,
+                    payment.stars,
+                    payment.credits,
+                )
+            )
+            payment.subscription_charge_id = await _track_subscription(
+                session,
+                payment.user_id,
+                payment.item_id,
+                charge_id,
+                payload,
+                payment.kind,
+                payment.subscription_expires_at,
+            )
+        payment.credited_at = utcnow()
+        await session.flush()
+    log.info(
+        "payment %s (%s) credited %s to user %s",
+        payment.id,
+        payment.kind,
+        payment.credits,
+        payment.user_id,
+    )
+    expires = payment.subscription_expires_at
+    await record_billing(
+        session,
+        billing,
+        payment.user_id,
+        BillingEvent.RENEWAL if payment.kind is PaymentKind.RENEWAL else BillingEvent.PAYMENT,
+        {
+            "charge_id": charge_id,
+            "kind": payment.kind.value,
+            "item": payment.item_id,
+            "stars": payment.stars,
+            "credits": payment.credits,
+            "balance": balance,
+            "expires_at": int(expires.timestamp()) if expires else None,
+        },
+    )
+    return _receipt(payment, balance, duplicate=False)
+
+
+def _receipt(payment: Payment, balance: int, *, duplicate: bool) -> Receipt:
+    return Receipt(
+        payment_id=payment.id,
+        kind=payment.kind,
+        item_id=payment.item_id,
+        stars=payment.stars,
+        credits=payment.credits,
+        balance=balance,
+        duplicate=duplicate,
+        expires_at=payment.subscription_expires_at,
+        flag=payment.flag,
+    )
+
+
 async def record_successful_payment(
     session: AsyncSession,
+    catalogue: Catalogue,
     *,
     user_id: int,
     charge_id: str,
@@ -114,102 +353,32 @@ async def record_successful_payment(
     subscription_expiration: datetime | None = None,
     billing: BillingLog | None = None,
 ) -> Receipt:
-    """Credit a successful payment exactly once per `charge_id`; the caller commits.
-
-    Raises `UnknownPayload` / `WrongCurrency` (nothing written) for a payment this bot cannot
-    attribute; reconciliation then reports the charge as unmatched.
-    """
-    if currency != CURRENCY:
-        raise WrongCurrency(currency)
-    try:
-        parsed = decode_payload(payload)
-    except PayloadError as exc:
-        raise UnknownPayload(str(exc)) from None
-
-    if parsed.kind is ItemKind.PACK:
-        kind, movement = PaymentKind.PACK, MovementKind.PURCHASE
-    elif is_recurring and not is_first_recurring:
-        kind, movement = PaymentKind.RENEWAL, MovementKind.RENEWAL
-    else:
-        kind, movement = PaymentKind.SUBSCRIPTION, MovementKind.PURCHASE
-
-    now = utcnow()
-    expires: datetime | None = None
-    if parsed.kind is ItemKind.SUBSCRIPTION:
-        expires = subscription_expiration or now + timedelta(seconds=SUBSCRIPTION_PERIOD_SECONDS)
-
-    async with session.begin_nested():
-        payment_id = await session.scalar(
-            _insert(session, Payment)
-            .values(
-                charge_id=charge_id,
-                user_id=user_id,
-                kind=kind,
-                item_id=parsed.item_id,
-                item_version=parsed.version,
-                stars=total_amount,
-                credits=parsed.credits,
-                status=PaymentStatus.PAID,
-                credits_reversed=0,
-                subscription_expires_at=expires,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[Payment.charge_id])
-            .returning(Payment.id)
-        )
-        if payment_id is None:
-            existing = await session.scalar(select(Payment).where(Payment.charge_id == charge_id))
-            assert existing is not None
-            log.info("payment %s already recorded; nothing changed", existing.id)
-            return Receipt(
-                payment_id=existing.id,
-                kind=existing.kind,
-                item_id=existing.item_id,
-                stars=existing.stars,
-                credits=existing.credits,
-                balance=await ledger.balance(session, existing.user_id),
-                duplicate=True,
-                expires_at=existing.subscription_expires_at,
-            )
-        balance = await ledger.apply_movement(
-            session, user_id, parsed.credits, movement, ref=charge_id
-        )
-        if expires is not None:
-            first_charge = await _track_subscription(
-                session, user_id, parsed.item_id, charge_id, payload, kind, expires
-            )
-            payment = await session.get(Payment, payment_id)
-            assert payment is not None
-            payment.subscription_charge_id = first_charge
-            await session.flush()
-
-    receipt = Receipt(
-        payment_id=payment_id,
-        kind=kind,
-        item_id=parsed.item_id,
-        stars=total_amount,
-        credits=parsed.credits,
-        balance=balance,
-        duplicate=False,
-        expires_at=expires,
-    )
-    log.info("payment %s (%s) credited %s to user %s", payment_id, kind, parsed.credits, user_id)
-    await record_billing(
+    """Both steps in the caller's one transaction (services and tests; the handler commits
+    between them). A flagged charge comes back with `flag` set and nothing credited."""
+    recorded = await record_charge(
         session,
-        billing,
-        user_id,
-        BillingEvent.RENEWAL if kind is PaymentKind.RENEWAL else BillingEvent.PAYMENT,
-        {
-            "charge_id": charge_id,
-            "kind": kind.value,
-            "item": parsed.item_id,
-            "stars": total_amount,
-            "credits": parsed.credits,
-            "balance": balance,
-            "expires_at": int(expires.timestamp()) if expires else None,
-        },
+        catalogue,
+        user_id=user_id,
+        charge_id=charge_id,
+        payload=payload,
+        currency=currency,
+        total_amount=total_amount,
+        is_recurring=is_recurring,
+        is_first_recurring=is_first_recurring,
+        subscription_expiration=subscription_expiration,
     )
+    receipt = await credit_charge(session, charge_id, billing=billing)
+    if receipt.flag is not None and recorded.new:
+        return dataclasses.replace(receipt, duplicate=False)
     return receipt
+
+
+async def ensure_user(session: AsyncSession, user_id: int) -> None:
+    """A charge found by reconciliation may be of someone who has no row yet (the update that
+    would have made it never arrived): an id-only row, as /start makes."""
+    await session.execute(
+        _insert(session, User).values(id=user_id).on_conflict_do_nothing(index_elements=[User.id])
+    )
 
 
 async def _track_subscription(

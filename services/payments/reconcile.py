@@ -4,17 +4,24 @@ against Telegram's own record (`getStarTransactions`). An empty report means all
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 
 from aiogram.types import StarTransaction, TransactionPartnerUser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import CreditMovement, MovementKind
-from bot.db.models.payments import Payment, PaymentKind, PaymentStatus
+from bot.db.models.payments import ChargeSource, Payment, PaymentKind, PaymentStatus
 from services import ledger
-from services.payments.ports import StarsPort
+from services.payments import purchases
+from services.payments.catalogue import Catalogue, PayloadError, decode_payload
+from services.payments.ports import BillingLog, StarsPort
+from services.payments.purchases import Receipt
+
+log = logging.getLogger(__name__)
 
 PAGE = 100
 _CREDIT_KIND = {
@@ -35,6 +42,7 @@ class IssueKind(enum.StrEnum):
     AMOUNT_MISMATCH = "amount-mismatch"  # Stars differ between us and Telegram
     REFUND_UNRECORDED = "refund-unrecorded"  # Telegram refunded, our payment still paid
     REFUND_MISSING = "refund-missing"  # we marked refunded, Telegram shows no refund
+    FLAGGED = "flagged"  # recorded, not credited: it did not match the catalogue (an operator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +104,17 @@ def _check_payments(
     seen: set[tuple[MovementKind, str]] = set()
     for p in payments:
         credit_key = (_CREDIT_KIND[p.kind], p.charge_id)
-        seen.add(credit_key)
         delta = movements.get(credit_key)
+        if p.credited_at is None and delta is None:
+            # Recorded, not (yet) credited: `settle` credits it, or an operator settles a flag.
+            if p.status is PaymentStatus.PAID:
+                kind = IssueKind.FLAGGED if p.flag is not None else IssueKind.CREDIT_MISSING
+                issues.append(Issue(kind, p.charge_id, p.flag.value if p.flag else ""))
+        else:
+            seen.add(credit_key)
         if delta is None:
-            issues.append(Issue(IssueKind.CREDIT_MISSING, p.charge_id))
+            if p.credited_at is not None:
+                issues.append(Issue(IssueKind.CREDIT_MISSING, p.charge_id))
         elif delta != p.credits:
             issues.append(Issue(IssueKind.CREDIT_WRONG, p.charge_id, f"{delta} != {p.credits}"))
         refund_key = (MovementKind.REFUND, p.charge_id)
@@ -156,3 +171,118 @@ def _check_telegram(payments: list[Payment], transactions: list[StarTransaction]
     for charge_id in refunded - ours.keys():
         issues.append(Issue(IssueKind.UNKNOWN_AT_US, charge_id, "refund"))
     return issues
+
+
+# -- settling: what reconciliation can put right by itself -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A charge credited by reconciliation (or found flagged): whom to tell, and what."""
+
+    user_id: int
+    receipt: Receipt
+    found_at_telegram: bool  # never delivered to us: recorded from getStarTransactions
+
+
+async def settle(
+    session: AsyncSession,
+    stars: StarsPort,
+    catalogue: Catalogue,
+    *,
+    billing: BillingLog | None = None,
+    max_transactions: int = 100_000,
+) -> list[Settled]:
+    """Credit every charge Telegram made that we did not credit; the caller commits, then tells
+    each user (`Settled`).
+
+    - a payment recorded but not credited (the handler died between its two steps and was never
+      run again) is credited now;
+    - an incoming Stars payment in `getStarTransactions` that we never recorded (the update was
+      lost) is recorded from Telegram's own data (payer, payload, amount), checked against the
+      catalogue like any other, and credited, or kept flagged for an operator.
+    Idempotent as the handler is (charge id): running it alongside a late redelivery credits once.
+    """
+    settled: list[Settled] = []
+    waiting = await session.scalars(
+        select(Payment.charge_id).where(
+            Payment.credited_at.is_(None),
+            Payment.flag.is_(None),
+            Payment.status == PaymentStatus.PAID,
+        )
+    )
+    for charge_id in list(waiting):
+        receipt = await purchases.credit_charge(session, charge_id, billing=billing)
+        if not receipt.duplicate:
+            settled.append(Settled(await _owner(session, charge_id), receipt, False))
+    known = set(await session.scalars(select(Payment.charge_id)))
+    for tx in await _all_transactions(stars, max_transactions):
+        partner = tx.source
+        if (
+            not isinstance(partner, TransactionPartnerUser)
+            or partner.transaction_type != "invoice_payment"
+            or tx.id in known
+        ):
+            continue
+        await purchases.ensure_user(session, partner.user.id)
+        recurring = partner.subscription_period is not None
+        first = recurring and not await _has_subscription_payment(
+            session, partner.user.id, partner.invoice_payload
+        )
+        recorded = await purchases.record_charge(
+            session,
+            catalogue,
+            user_id=partner.user.id,
+            charge_id=tx.id,
+            payload=partner.invoice_payload or "",
+            currency=purchases.CURRENCY,
+            total_amount=tx.amount,
+            is_recurring=recurring,
+            is_first_recurring=first,
+            subscription_expiration=(
+                tx.date.astimezone(UTC) + timedelta(seconds=partner.subscription_period)
+                if partner.subscription_period
+                else None
+            ),
+            source=ChargeSource.RECONCILE,
+        )
+        known.add(tx.id)
+        receipt = await purchases.credit_charge(session, tx.id, billing=billing)
+        if recorded.new or not receipt.duplicate:
+            settled.append(Settled(partner.user.id, receipt, True))
+    for item in settled:
+        log.warning(
+            "reconciliation settled payment %s of user %s: %s",
+            item.receipt.payment_id,
+            item.user_id,
+            f"flagged {item.receipt.flag}" if item.receipt.flag else "credited",
+        )
+    return settled
+
+
+async def _owner(session: AsyncSession, charge_id: str) -> int:
+    user_id = await session.scalar(select(Payment.user_id).where(Payment.charge_id == charge_id))
+    assert user_id is not None
+    return int(user_id)
+
+
+async def _has_subscription_payment(
+    session: AsyncSession, user_id: int, payload: str | None
+) -> bool:
+    """Whether this subscriber's plan was paid before (then a recurring charge is a renewal)."""
+    if not payload:
+        return False
+    try:
+        plan_id = decode_payload(payload).item_id
+    except PayloadError:
+        return False
+    found = await session.scalar(
+        select(Payment.id)
+        .where(
+            Payment.user_id == user_id,
+            Payment.item_id == plan_id[:16],
+            Payment.kind.in_((PaymentKind.SUBSCRIPTION, PaymentKind.RENEWAL)),
+        )
+        .limit(1)
+    )
+    return found is not None

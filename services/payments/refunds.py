@@ -194,6 +194,12 @@ async def _claim(session: AsyncSession, charge_id: str, actor: RefundSource) -> 
 async def _reverse_credits(session: AsyncSession, payment: Payment) -> tuple[int, int]:
     """Take back the payment's credits, at most the balance; return (taken, new balance)."""
     balance = await ledger.balance(session, payment.user_id)
+    if payment.credited_at is None:
+        # Recorded, never credited (flagged, or its credit still pending): nothing to take back,
+        # and the claim (status refunded) stops the credit from ever being applied.
+        payment.credits_reversed = 0
+        await session.flush()
+        return 0, balance
     for _ in range(5):
         amount = min(payment.credits, balance)
         if amount <= 0:

@@ -32,7 +32,7 @@ from services.admin.config import AdminSettings
 from services.admin.service import AdminConfigError
 from services.crypto import GENESIS_DIGEST, ContextLock, RecordContext
 from services.crypto.sequoia_engine import SequoiaEngine
-from tests.e2e.test_payments import buy_pack
+from tests.e2e.test_payments import buy_pack, has_button
 from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import payments_of
 from tests.emulator.server import BotAPIEmulator
@@ -875,3 +875,114 @@ async def test_a_deduction_confirmed_after_the_balance_fell_is_refused(
     assert (await db_user(sessions, target.id)).credits == 50
     events = await audit_rows(sessions)
     assert ("deduct", AuditResult.FAILED) in {(e.action, e.result) for e in events}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_payments_that_need_a_person_and_an_admin_refund_told_to_both(
+    locale: str,
+    emulator: BotAPIEmulator,
+    make_settings: Callable[..., Settings],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 13: the attention list shows a refund request left to an operator, a charge off
+    the catalogue (recorded, not credited) and one credited by reconciliation; an admin refund
+    reports its shortfall to the operator and is told to the user."""
+    from services.payments import jobs
+    from services.payments.catalogue import Item, ItemKind
+    from services.payments.config import PaymentsSettings
+    from tests.emulator.methods_payments import Charge
+
+    settings = make_settings(
+        admin_ids=frozenset({ADMIN_ID}),
+        throttle_rate=1000.0,
+        throttle_burst=100_000,
+        payments=PaymentsSettings(auto_refund_hours=0),  # every user request goes to a person
+    )
+    stars = payments_of(emulator)
+    pack = Item(ItemKind.PACK, "small", 50, 500)
+    async with run_bot(emulator, settings) as app:
+        buyer = emulator.create_user("Nao", language_code="ja")
+        charge = await buy_pack(emulator, stars, buyer, "small")
+        sent = await buyer.send_text("/paysupport")
+        support = await buyer.wait_reply(after=sent)
+        await buyer.press(support, data=support.inline_buttons[0]["callback_data"])
+        stored = emulator.chat(buyer.chat).messages[support.message_id]
+        await emulator.wait_until(lambda: has_button(stored, T.get("ja", "pay-refund-yes")))
+        await buyer.press(stored, text=T.get("ja", "pay-refund-yes"))
+        manual = T.get("ja", "pay-refund-refused-manual-only")
+        await emulator.wait_until(lambda: stored.text == manual or None)
+        # A charge of 0 Stars (off the catalogue) and one that never reached us.
+        message, _ = stars._service_message(
+            buyer.id,
+            {
+                "successful_payment": {
+                    "currency": "XTR",
+                    "total_amount": 0,
+                    "invoice_payload": pack.payload,
+                    "telegram_payment_charge_id": "stxZeroStars",
+                    "provider_payment_charge_id": "stxZeroStars",
+                }
+            },
+        )
+        await buyer.wait_reply(after=message)
+        stars._record_charge(
+            Charge("stxNeverCame", buyer.id, 50, pack.payload, emulator.clock.timestamp()), None
+        )
+        payments = app.dispatcher["payments"]
+        await jobs.reconcile_tick(
+            app.sessionmaker,
+            app.bot,
+            catalogue=payments.catalogue,
+            billing=payments.billing,
+            notify=app.dispatcher["log_delivery"].notify,
+        )
+        # 1,000 credited (the pack, the reconciled charge); 800 spent: a refund of the pack can
+        # take back only 200, 300 short.
+        async with sessions() as s:
+            await ledger.apply_movement(s, buyer.id, -800, MovementKind.USAGE, ref="spent")
+            await s.commit()
+            ids = dict((await s.execute(select(Payment.charge_id, Payment.id))).tuples().all())
+
+        admin = emulator.create_user("Ops", language_code=locale, user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, locale)
+        await panel.press("admin-btn-attention")
+        await panel.shows("admin-attention", lines="")
+        for charge_id, reason, detail in [
+            (charge, "refund-requested", ""),
+            ("stxZeroStars", "flagged", "amount"),
+            ("stxNeverCame", "reconciled", ""),
+        ]:
+            line = plain(
+                locale,
+                "admin-attention-line",
+                id=str(ids[charge_id]),
+                user=str(buyer.id),
+                stars=0 if charge_id == "stxZeroStars" else 50,
+                date="",
+                reason=plain(locale, f"admin-attention-{reason}", detail=detail),
+            )
+            head, tail = line.split(" ", 1)[0], line.rsplit(": ", 1)[-1]
+            assert any(
+                row.startswith(head) and row.endswith(tail) for row in panel.text.split("\n")
+            ), (charge_id, panel.text)
+        refund_label = panel.label("admin-btn-refund", id=str(ids[charge]), stars=50)
+        labels = [b["text"] for b in panel.current.inline_buttons]
+        assert refund_label in labels
+        # Refundable: the request and the flagged charge (the reconciled one is settled).
+        assert len([t for t in labels if t != panel.label("admin-btn-back")]) == 3
+
+        last = emulator.messages(buyer.chat, from_bot=True)[-1]
+        await admin.press(panel.current, text=refund_label)
+        await panel.shows("admin-confirm-refund", id=str(ids[charge]))
+        await panel.press("admin-btn-confirm")
+        await panel.shows("admin-refunded", id=str(ids[charge]), stars=50, user=str(buyer.id))
+        await panel.shows("admin-refund-shortfall", shortfall=300)
+        await panel.shows("admin-refund-user-told")
+        told = await emulator.wait_for(
+            lambda m: m.from_bot, chat=buyer.chat, since=last, timeout=10
+        )
+        # The buyer chose no language: the default, as for every notice not a reply.
+        assert told.text == T.get(
+            T.resolve_locale(None), "pay-refunded-by-admin", stars=50, reversed=200, balance=0
+        )
+        assert stars.refund_calls == {charge: 1}

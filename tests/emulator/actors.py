@@ -120,21 +120,15 @@ class UserActor:
         chat: ChatRef = None,
         thread_id: int | None = None,
         reply_to: StoredMessage | None = None,
-        entities: list[dict[str, Any]] | None = None,
     ) -> StoredMessage:
         """Send a text message (to the private chat with the bot unless ``chat`` is given).
 
-        A leading ``/command`` gets its ``bot_command`` entity, as Telegram clients send it;
-        ``entities`` adds others (mentions, hashtags: offsets in UTF-16 units, as Telegram's).
+        A leading ``/command`` gets its ``bot_command`` entity, as Telegram clients send it.
         """
         body: dict[str, Any] = {"text": text}
-        found: list[dict[str, Any]] = []
         if text.startswith("/"):
             command = text.split()[0]
-            found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command)})
-        found.extend(entities or [])
-        if found:
-            body["entities"] = sorted(found, key=lambda e: int(e["offset"]))
+            body["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
         return self._post(body, chat, thread_id, reply_to)
 
     async def edit_text(self, message: StoredMessage, text: str) -> StoredMessage:

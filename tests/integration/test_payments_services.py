@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models import CreditMovement, MovementKind, User
 from bot.db.models.payments import (
+    ChargeFlag,
     Payment,
     PaymentKind,
     PaymentStatus,
@@ -34,12 +35,12 @@ from services.payments.errors import (
     RefundRefusal,
     RefundRefused,
     SubscriptionEditFailed,
-    UnknownPayload,
 )
 from services.payments.ports import BillingEvent
 
 PACK = Item(ItemKind.PACK, "small", 50, 500)
 PLAN = Item(ItemKind.SUBSCRIPTION, "monthly", 250, 3000, 2_592_000)
+CATALOGUE = Catalogue(PaymentsSettings())  # holds PACK and PLAN as they are
 USER = 500_000_001
 
 
@@ -147,6 +148,7 @@ async def _pay(
     stars.paid(charge, user_id, item.stars)
     receipt = await purchases.record_successful_payment(
         session,
+        CATALOGUE,
         user_id=user_id,
         charge_id=charge,
         payload=item.payload,
@@ -226,25 +228,26 @@ async def test_a_duplicate_changes_nothing_and_a_failing_log_changes_nothing(
     assert await _report(session, stars) == []
 
 
-async def test_a_payload_we_cannot_read_credits_nothing_and_shows_in_reconciliation(
+async def test_a_payload_we_cannot_read_is_recorded_flagged_and_credits_nothing(
     session: AsyncSession,
 ) -> None:
     await _user(session)
     stars = FakeStars()
     stars.paid("odd", USER, 70)
-    with pytest.raises(UnknownPayload):
-        await purchases.record_successful_payment(
-            session,
-            user_id=USER,
-            charge_id="odd",
-            payload="something-else",
-            currency="XTR",
-            total_amount=70,
-        )
+    receipt = await purchases.record_successful_payment(
+        session,
+        CATALOGUE,
+        user_id=USER,
+        charge_id="odd",
+        payload="something-else",
+        currency="XTR",
+        total_amount=70,
+    )
     await session.commit()
+    assert (receipt.flag, receipt.credits, receipt.duplicate) == (ChargeFlag.PAYLOAD, 0, False)
     assert await ledger.balance(session, USER) == 0
     issues = await _report(session, stars)
-    assert [(i.kind, i.ref) for i in issues] == [(reconcile.IssueKind.UNKNOWN_AT_US, "odd")]
+    assert [(i.kind, i.ref) for i in issues] == [(reconcile.IssueKind.FLAGGED, "odd")]
 
 
 async def test_pre_checkout_checks(session: AsyncSession) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base, str_enum, utcnow
+from bot.db.base import CHARGE_ID_LENGTH, Base, str_enum, utcnow
 
 
 class MovementKind(enum.StrEnum):
@@ -35,5 +35,5 @@ class CreditMovement(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     delta: Mapped[int]
     kind: Mapped[MovementKind] = mapped_column(str_enum(MovementKind))
-    ref: Mapped[str | None] = mapped_column(String(128), default=None)
+    ref: Mapped[str | None] = mapped_column(String(CHARGE_ID_LENGTH), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
