@@ -272,7 +272,9 @@ def build(settings: Settings) -> Application:
     dispatcher.update.outer_middleware(
         ErrorBoundaryMiddleware(translator, metrics, stopping=in_flight.stopping)
     )
-    dispatcher.update.outer_middleware(DeduplicateMiddleware(state, metrics))
+    dispatcher.update.outer_middleware(
+        DeduplicateMiddleware(state, metrics, lease=settings.update_lease_seconds)
+    )
     dispatcher.update.outer_middleware(
         ThrottlingMiddleware(
             state,

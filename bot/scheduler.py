@@ -114,6 +114,8 @@ class Scheduler:
             return False
         status.runs += 1
         status.last_started = now
+        # One line per run: across instances the lines show each tick ran once, and where.
+        log.info("job %s tick %d started", name, tick)
         try:
             await ref_to_obj(job.ref)(**job.kwargs)
         except Exception as exc:

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     default_locale: Locale = "ja"
     throttle_rate: float = Field(default=1.5, gt=0, description="messages per second per user")
     throttle_burst: int = Field(default=15, ge=1)
+    # How long an update being handled stays claimed by a process that died (middlewares/updates)
+    update_lease_seconds: float = Field(default=30.0, ge=1, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migrate_on_start: bool = True
     admin: AdminSettings = AdminSettings()

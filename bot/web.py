@@ -3,7 +3,10 @@ App under /app (bot/webapp)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -12,6 +15,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.metrics import Metrics
 from bot.state import KeyValueState
+from middlewares.data import WebhookDelivery
+
+
+class WebhookHandler(SimpleRequestHandler):
+    """Answers Telegram when the update is handled, not before (aiogram's default answers at once
+    and handles it in the background, so a process dying mid-way would lose it).
+
+    An update that another instance is still handling gets 503: Telegram delivers it again later
+    (middlewares/updates.py, DeduplicateMiddleware). A handler running past aiogram's 55 s is
+    answered then and finishes in the background (Telegram gives up at about 60 s).
+    """
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, secret_token: str | None) -> None:
+        super().__init__(dispatcher, bot, handle_in_background=False, secret_token=secret_token)
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        webhook = WebhookDelivery()
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+            bot, await request.json(loads=bot.session.json_loads), webhook=webhook, **self.data
+        )
+        if webhook.in_progress:
+            return web.Response(status=503, text="update in progress; deliver it again later")
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 class HealthProbe:
@@ -67,7 +93,7 @@ def create_web_app(
     app.router.add_get("/metrics", metrics)
     if dispatcher is not None and bot is not None:
         # aiogram answers 401 when X-Telegram-Bot-Api-Secret-Token is missing or wrong.
-        handler = SimpleRequestHandler(dispatcher, bot, secret_token=webhook_secret)
+        handler = WebhookHandler(dispatcher, bot, secret_token=webhook_secret)
         handler.register(app, path=webhook_path)
     if webapp is not None:
         app.add_subapp("/app", webapp)

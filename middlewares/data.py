@@ -6,6 +6,7 @@ middlewares write them only through the helpers below, never as loose string key
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -27,10 +28,25 @@ class Delivery:
     throttle_passed: bool = False
     # The user heard "temporarily unavailable" already.
     told_unavailable: bool = False
+    # Set by the de-duplication middleware once it holds the update's lease: called with True
+    # when the update is handled (done, or failed finally and the user told), with False when
+    # its handling was cut off (the lease then runs out and a redelivery runs it again).
+    settle: Callable[[bool], Awaitable[None]] | None = None
+
+
+@dataclass
+class WebhookDelivery:
+    """One webhook request's answer to Telegram, decided while the update is handled."""
+
+    # Another instance (or an earlier delivery) holds this update's lease: answer non-2xx, so
+    # that Telegram delivers it again later, when it is either done or its holder died.
+    in_progress: bool = False
 
 
 class MiddlewareData(TypedDict, total=False):
     delivery: Delivery
+    # Present in webhook mode only (bot/web.py).
+    webhook: WebhookDelivery
     # The sender's cached snapshot (absent: not registered, or not a user).
     account: UserSnapshot
     session: AsyncSession

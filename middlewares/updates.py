@@ -3,9 +3,11 @@
 "Handled" means done: an update counts as handled when its handler finished, or when its failure
 was final and the user was told. A transient failure (the database or Redis unreachable, a pooled
 connection found dead) runs the update again, here, until it succeeds or the retry budget is
-spent; the user hears once that the answer is delayed. Telegram's own redelivery cannot be relied
-on: in polling mode the offset has moved on, in webhook mode the update was acknowledged with 200
-before it was handled (aiogram handles it in the background).
+spent; the user hears once that the answer is delayed. In polling mode Telegram's offset has moved
+on, so this retry is the only one. In webhook mode the update is answered only once handled
+(bot/web.py), and its de-duplication key is a lease while it is being handled: if the process
+dies mid-way, Telegram's redelivery (nginx sends it to another instance) runs it again once the
+lease has run out, instead of finding it "already handled".
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from aiogram.types import TelegramObject, Update, User
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.state import KeyValueState
-from middlewares.data import Delivery, put, view
+from middlewares.data import Delivery, WebhookDelivery, put, view
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,12 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 # Telegram redelivers an update for at most a day; an hour covers every retry we have seen.
 DEDUP_TTL = 3600.0
+# While an update is being handled its key is a lease of this length, renewed every third of it:
+# a process killed mid-update frees it within this time. Long enough that a loaded event loop
+# never misses a renewal.
+UPDATE_LEASE_SECONDS = 30.0
+BUSY = "busy"
+DONE = "done"
 # Retries of a transiently failed update: at once (a dead pooled connection is replaced on the
 # next checkout), then backing off up to RETRY_MAX_DELAY, for RETRY_BUDGET seconds in all.
 RETRY_BUDGET_SECONDS = 600.0
@@ -150,6 +158,20 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
         assert isinstance(event, Update)
         delivery = Delivery()
         put(data, delivery=delivery)
+        try:
+            result = await self._attempts(handler, event, data, delivery)
+        except BaseException:
+            # Cut off (cancelled at shutdown, or an error we do not handle): not done.
+            if delivery.settle is not None:
+                await asyncio.shield(delivery.settle(False))
+            raise
+        if delivery.settle is not None:
+            await delivery.settle(True)
+        return result
+
+    async def _attempts(
+        self, handler: Handler, event: Update, data: dict[str, Any], delivery: Delivery
+    ) -> Any:
         started = time.monotonic()
         counted = False
         while True:
@@ -230,13 +252,20 @@ class DeduplicateMiddleware(BaseMiddleware):
     """Each update id is handled once across redeliveries and instances, except a
     `successful_payment`, whose effect is keyed by its charge id instead.
 
-    The key is claimed once and kept across the error boundary's retries (they are this
-    update's own attempts, not redeliveries).
+    The key `upd:<id>` is first a lease (`busy`, `lease` seconds, renewed while the update is
+    handled) and becomes `done` for DEDUP_TTL once it is handled (`Delivery.settle`). A copy that
+    finds it `done` is skipped. A copy that finds it `busy` is skipped in polling mode (the holder
+    is this process); in webhook mode it is answered non-2xx (`WebhookDelivery.in_progress`), so
+    Telegram delivers it again: the holder finishes it meanwhile, or died and its lease runs out.
+    The key is kept across the error boundary's retries (they are this update's own attempts).
     """
 
-    def __init__(self, state: KeyValueState, metrics: Metrics) -> None:
+    def __init__(
+        self, state: KeyValueState, metrics: Metrics, *, lease: float = UPDATE_LEASE_SECONDS
+    ) -> None:
         self.state = state
         self.metrics = metrics
+        self.lease = lease
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -245,11 +274,57 @@ class DeduplicateMiddleware(BaseMiddleware):
             # mid-way (kill -9 between Telegram's charge and our commit), only it can credit.
             return await handler(event, data)
         delivery = view(data).get("delivery")
-        if delivery is None or not delivery.claimed:
-            if not await self.state.set_once(f"upd:{event.update_id}", DEDUP_TTL):
-                self.metrics.duplicates.inc()
-                log.info("update %s already handled; skipped", event.update_id)
+        if delivery is not None and delivery.claimed:
+            return await handler(event, data)
+        key = f"upd:{event.update_id}"
+        if not await self.state.set_once(key, self.lease):
+            held = await self.state.get(key)
+            webhook = view(data).get("webhook")
+            if held != DONE and isinstance(webhook, WebhookDelivery):
+                webhook.in_progress = True
+                log.info("update %s is being handled elsewhere; asked for later", event.update_id)
                 return None
-            if delivery is not None:
-                delivery.claimed = True
+            self.metrics.duplicates.inc()
+            log.info("update %s already handled; skipped", event.update_id)
+            return None
+        settle = _Lease(self.state, key, self.lease).settle
+        if delivery is None:  # no error boundary around us (tests): settle here
+            try:
+                result = await handler(event, data)
+            except BaseException:
+                await asyncio.shield(settle(False))
+                raise
+            await settle(True)
+            return result
+        delivery.claimed = True
+        delivery.settle = settle
         return await handler(event, data)
+
+
+class _Lease:
+    """Renews an update's lease while it is handled; marks it done, or lets it run out."""
+
+    def __init__(self, state: KeyValueState, key: str, lease: float) -> None:
+        self.state = state
+        self.key = key
+        self.lease = lease
+        self._renewal = asyncio.create_task(self._renew(), name=f"lease {key}")
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self.state.put(self.key, BUSY, self.lease)
+            except Exception:  # Redis away: try again (the handler sees it too)
+                log.warning("could not renew the lease %s", self.key, exc_info=True)
+
+    async def settle(self, done: bool) -> None:
+        self._renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._renewal
+        if not done:
+            return
+        try:
+            await self.state.put(self.key, DONE, DEDUP_TTL)
+        except Exception:  # the lease runs out; a redelivery is idempotent
+            log.warning("could not mark %s done", self.key, exc_info=True)

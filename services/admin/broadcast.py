@@ -46,7 +46,6 @@ from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
 _BATCH = 50
 _MIN_PROGRESS_INTERVAL = 1.5  # the progress chat is private: about 1 message a second
 # Composed text is kept under Telegram's 4096 so the preview (with its header) still fits.
@@ -223,6 +222,10 @@ class BroadcastWorker:
             if await self._lease(broadcast_id):
                 await self._deliver(broadcast_id)
 
+    @property
+    def _lease_length(self) -> timedelta:
+        return timedelta(seconds=self.settings.broadcast_lease_seconds)
+
     async def _lease(self, broadcast_id: int) -> bool:
         now = utcnow()
         async with self.sessionmaker() as session:
@@ -237,7 +240,7 @@ class BroadcastWorker:
                         Broadcast.lease_until < now,
                     ),
                 )
-                .values(lease_owner=self.owner, lease_until=now + LEASE)
+                .values(lease_owner=self.owner, lease_until=now + self._lease_length)
             )
             await session.commit()
             return bool(getattr(result, "rowcount", 0))
@@ -275,7 +278,7 @@ class BroadcastWorker:
             if utcnow() >= expires_at:
                 await self._finish(broadcast_id, BroadcastStatus.EXPIRED)
                 return
-            if time.monotonic() - renewed > LEASE.total_seconds() / 3:
+            if time.monotonic() - renewed > self._lease_length.total_seconds() / 3:
                 if not await self._lease(broadcast_id):
                     return  # another instance took over
                 renewed = time.monotonic()

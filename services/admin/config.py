@@ -14,6 +14,9 @@ class AdminSettings(BaseModel):
     operator_key: SecretStr | None = None
     # Edit the progress message after this many recipients (and at most once a second).
     progress_every: int = Field(default=50, ge=1)
+    # A broadcast's worker holds it for this long, renewed every third of it: another instance
+    # takes over this long after the holder died.
+    broadcast_lease_seconds: float = Field(default=60.0, ge=3, le=600)
     # How long audit events and broadcast delivery state are kept (hours, at most 24).
     retention_hours: float = Field(default=24.0, gt=0, le=24)
     # Days shown in the stats chart.

@@ -27,6 +27,19 @@ def update_kind(update: dict[str, Any]) -> str:
     return next(key for key in update if key != "update_id")
 
 
+def _chat_key(update: dict[str, Any]) -> object:
+    """The chat an update belongs to (its sender for queries), for per-chat ordering."""
+    body = update[update_kind(update)]
+    if isinstance(body, dict):
+        for holder in (body, body.get("message")):
+            if isinstance(holder, dict) and isinstance(holder.get("chat"), dict):
+                return ("chat", holder["chat"].get("id"))
+        sender = body.get("from") or body.get("user")
+        if isinstance(sender, dict):
+            return ("chat", sender.get("id"))
+    return ("update", update["update_id"])
+
+
 @dataclass
 class WebhookConfig:
     url: str
@@ -61,6 +74,9 @@ class UpdateQueue:
     webhook: WebhookConfig | None = None
     webhook_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
     webhook_timeout: float = 10.0
+    # False: one POST at a time, in order (the default, simplest to reason about in tests).
+    # True: as Telegram does, up to the webhook's max_connections at once, one at a time per chat.
+    webhook_parallel: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     webhook_attempts: list[WebhookAttempt] = field(default_factory=list)
     on_webhook_reply: (
@@ -237,6 +253,9 @@ class UpdateQueue:
             self._worker = None
 
     async def _deliver_loop(self) -> None:
+        if self.webhook_parallel:
+            await self._deliver_parallel()
+            return
         attempt = 0
         while self.webhook is not None:
             if not self._pending:
@@ -253,6 +272,41 @@ class UpdateQueue:
             delay = self.webhook_retry_delays[min(attempt, len(self.webhook_retry_delays) - 1)]
             attempt += 1
             await asyncio.sleep(delay)
+
+    async def _deliver_parallel(self) -> None:
+        in_flight: dict[object, asyncio.Task[None]] = {}
+
+        async def deliver(item: _Pending, key: object) -> None:
+            attempt = 0
+            try:
+                while self.webhook is not None:
+                    if await self._post(self.webhook, item.update):
+                        return
+                    delay = self.webhook_retry_delays[
+                        min(attempt, len(self.webhook_retry_delays) - 1)
+                    ]
+                    attempt += 1
+                    await asyncio.sleep(delay)
+            finally:
+                in_flight.pop(key, None)
+                self._event.set()
+
+        try:
+            while self.webhook is not None:
+                self._event.clear()
+                for item in list(self._pending):
+                    if len(in_flight) >= self.webhook.max_connections:
+                        break
+                    key = _chat_key(item.update)
+                    if key in in_flight:
+                        continue  # one at a time per chat, in order
+                    self._pending.remove(item)
+                    in_flight[key] = asyncio.create_task(deliver(item, key))
+                await self._event.wait()
+        finally:
+            for task in list(in_flight.values()):
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     async def _post(self, config: WebhookConfig, update: dict[str, Any]) -> bool:
         if self._http is None:
