@@ -9,10 +9,11 @@ import re
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType, MessageEntityType
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
+from aiogram.types import CallbackQuery, Message, MessageEntity, MessageGenerationStopped
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
+from bot.entities import entity_text, remove_entities
 from bot.i18n import I18n
 from keyboards.chat import (
     ChatAction,
@@ -131,19 +132,26 @@ async def _addressed_text(message: Message, bot: Bot) -> str | None:
     ):
         replied = None
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
-    mentioned = False
-    for entity in message.entities or []:
-        fragment = entity.extract_from(text)
-        if entity.type == MessageEntityType.MENTION and me.username:
-            if fragment.lower() == f"@{me.username.lower()}":
-                mentioned = True
-                text = text.replace(fragment, " ")
-        elif (
+    username = (me.username or "").lower()
+
+    def to_me(entity: MessageEntity, covered: str) -> bool:
+        if entity.type == MessageEntityType.MENTION:
+            return bool(username) and covered.lower() == f"@{username}"
+        return (
             entity.type == MessageEntityType.TEXT_MENTION
             and entity.user is not None
             and entity.user.id == me.id
-        ):
-            mentioned = True
+        )
+
+    entities = message.entities or []
+    mentioned = any(to_me(entity, entity_text(text, entity)) for entity in entities)
+    # An @mention is taken out of the question; a text mention (a name without @) stays: it is
+    # the bot's name in a sentence.
+    text, _ = remove_entities(
+        text,
+        entities,
+        lambda entity, covered: entity.type == MessageEntityType.MENTION and to_me(entity, covered),
+    )
     if not mentioned and me.username:
         # Telegram marks @mentions as entities; accept the plain text form too
         pattern = re.compile(rf"(?<!\w)@{re.escape(me.username)}(?!\w)", re.IGNORECASE)

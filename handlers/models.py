@@ -15,6 +15,7 @@ from bot.db.models import User, UserRole
 from bot.i18n import I18n
 from bot.settings import Settings
 from handlers.chat import model_indexes
+from handlers.secret_message import delete_secret
 from keyboards.chat import ModelAction, ModelCD, PersonaCD, models_keyboard, personas_keyboard
 from services.ai import personas
 from services.ai.catalogue import ProviderName
@@ -210,11 +211,6 @@ async def show_usage(
     await message.answer("\n".join(lines))
 
 
-async def _delete_quietly(message: Message) -> None:
-    with contextlib.suppress(TelegramBadRequest):
-        await message.delete()
-
-
 async def apikey(
     message: Message,
     command: CommandObject,
@@ -237,7 +233,9 @@ async def apikey(
         await message.answer(i18n("chat-apikey-removed", count=count))
         return
     # Anything else carries a key: it must not stay in the chat, whatever happens next.
-    await _delete_quietly(message)
+    deleted = await delete_secret(message)
+    # Every answer below says whether the message with the key is gone.
+    note = "\n" + i18n("chat-apikey-deleted" if deleted else "chat-apikey-not-deleted")
     if len(words) >= 2 and words[0].lower() in PROVIDER_NAMES:
         named: ProviderName | None = PROVIDER_NAMES[words[0].lower()]
         key = words[1]
@@ -245,29 +243,33 @@ async def apikey(
         key = words[0]
         named = guess_provider(key)
     if named is None:
-        await message.answer(i18n("chat-apikey-unknown"))
+        await message.answer(i18n("chat-apikey-unknown") + note)
         return
     if not plausible(key):
-        await message.answer(i18n("chat-apikey-bad-shape"))
+        await message.answer(i18n("chat-apikey-bad-shape") + note)
         return
     label = named.value
     try:
         await ai.add_key(session, user.id, named, key)
     except ProviderError as exc:
         if exc.kind in (ErrorKind.AUTH, ErrorKind.BAD_REQUEST, ErrorKind.QUOTA):
-            await message.answer(i18n("chat-apikey-invalid", provider=label))
+            await message.answer(i18n("chat-apikey-invalid", provider=label) + note)
         else:
-            await message.answer(i18n("chat-apikey-check-failed", provider=label))
+            await message.answer(i18n("chat-apikey-check-failed", provider=label) + note)
         return
     await session.commit()  # done before the user is told
-    await message.answer(i18n("chat-apikey-saved", provider=label))
+    await message.answer(i18n("chat-apikey-saved", provider=label) + note)
 
 
 async def apikey_in_group(message: Message, i18n: I18n) -> None:
-    """A key sent in a group is deleted at once and never looked at."""
+    """A key sent in a group is deleted at once and never looked at. Where the bot may not
+    delete it (a plain member), the group is told it is still there and the key must be revoked.
+    """
     if message.text and len(message.text.split()) > 1:
-        await _delete_quietly(message)
-        await message.answer(i18n("chat-apikey-group"))
+        deleted = await delete_secret(message)
+        await message.answer(
+            i18n("chat-apikey-group" if deleted else "chat-apikey-group-not-deleted")
+        )
 
 
 def setup() -> Router:

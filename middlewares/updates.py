@@ -23,6 +23,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import TelegramObject, Update, User
+from aiogram.types.update import UpdateTypeLookupError
 
 from bot.i18n import Translator
 from bot.metrics import Metrics
@@ -114,15 +115,35 @@ class InFlightMiddleware(BaseMiddleware):
             log.warning("shutting down with %d updates still being handled", self._count)
 
 
+UNKNOWN_KIND = "unknown"
+
+
+def kind_of(update: Update) -> str:
+    """The update's type, or "unknown" for one that carries no kind this aiogram knows (only an
+    update_id, or a kind added to the Bot API later)."""
+    try:
+        return update.event_type
+    except UpdateTypeLookupError:
+        return UNKNOWN_KIND
+
+
 class MetricsMiddleware(BaseMiddleware):
-    """Counts every update and its handling time (errors are counted by the error boundary)."""
+    """Counts every update and its handling time (errors are counted by the error boundary).
+
+    An update of no known kind is counted and dropped here: nothing could handle it, and
+    aiogram's own warning for it would print the whole update (personal data) to the log.
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        kind = event.event_type
+        kind = kind_of(event)
+        if kind == UNKNOWN_KIND:
+            self.metrics.updates.labels(kind).inc()
+            log.info("update %s has no kind this version handles; skipped", event.update_id)
+            return None
         started = time.perf_counter()
         try:
             return await handler(event, data)
@@ -180,7 +201,7 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                 return await handler(event, attempt)
             except Exception as error:
                 if not counted:
-                    self.metrics.errors.labels(event.event_type).inc()
+                    self.metrics.errors.labels(kind_of(event)).inc()
                     counted = True
                 elapsed = time.monotonic() - started
                 retry = (
@@ -191,14 +212,14 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                     and not (event.pre_checkout_query is not None and delivery.attempt >= 1)
                 )
                 if not retry:
-                    log.exception("update %s (%s) failed", event.update_id, event.event_type)
+                    log.exception("update %s (%s) failed", event.update_id, kind_of(event))
                     await self._tell(event, attempt, "error-generic")
                     return None
                 delivery.attempt += 1
                 log.warning(
                     "update %s (%s): transient failure (%s), attempt %d; retrying",
                     event.update_id,
-                    event.event_type,
+                    kind_of(event),
                     type(error).__name__,
                     delivery.attempt,
                 )

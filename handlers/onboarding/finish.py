@@ -5,12 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models.logserver import LogServer, LogServerState
@@ -86,13 +81,19 @@ async def show_panel(bot: Bot, logserver: LogServerService, server: LogServer, i
             message_id=server.panel_message_id,
             reply_markup=server_panel_keyboard(i18n, server),
         )
-    except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
-        log.info("panel not refreshed now: %s", type(exc).__name__)
-        return False
-    except TelegramAPIError as exc:
+    except TelegramBadRequest as exc:
         if "not modified" not in exc.message.lower():
+            # The panel is gone or cannot be edited: retrying would not help.
             log.info("panel not refreshed: %s", exc.message)
             return True
+    except TelegramForbiddenError as exc:
+        log.info("panel not refreshed: %s", exc.message)  # the bot left: delivery disconnects
+        return True
+    except TelegramAPIError as exc:
+        # A 5xx, a network error, or a flood wait longer than the send budget waits out for
+        # us (bot/sendbudget.py paces and retries every call; nothing is retried here).
+        log.info("panel not refreshed now: %s", type(exc).__name__)
+        return False
     server.panel_seq = head_seq
     return True
 

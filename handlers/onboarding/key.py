@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from bot.db.models.logserver import LogServer, LogServerState
 from bot.i18n import I18n
 from bot.settings import Settings
 from handlers.onboarding.finish import finish_setup, refresh_panel
+from handlers.secret_message import delete_secret
 from keyboards.logserver import key_choice_keyboard
 from services.crypto import KeyErrorKind, KeyImportError, KeyInfo
 from services.crypto.port import format_fingerprint
@@ -54,12 +54,7 @@ def looks_secret(raw: bytes, crypto: CryptoService) -> bool:
 
 async def refuse_secret(message: Message, i18n: I18n) -> None:
     """Delete a message that holds a secret key; if that fails, say so and to revoke the key."""
-    try:
-        await message.delete()
-        deleted = True
-    except TelegramAPIError as exc:
-        log.info("a secret key could not be deleted: %s", exc.message)
-        deleted = False
+    deleted = await delete_secret(message)
     key = "logserver-key-secret-refused" if deleted else "logserver-key-secret-not-deleted"
     await message.answer(i18n(key))
 

@@ -73,10 +73,13 @@ chat-apikey-help =
     Remove: <code>/apikey remove</code> (all) or <code>/apikey remove openai</code>
     Added: { $providers }
 chat-apikey-none = none
-chat-apikey-saved = Your { $provider } key works and is stored (the message with it was deleted). Replies from this provider use no credits.
-chat-apikey-invalid = { $provider } did not accept this key. Nothing was stored (the message with it was deleted).
+chat-apikey-saved = Your { $provider } key works and is stored. Replies from this provider use no credits.
+chat-apikey-invalid = { $provider } did not accept this key. Nothing was stored.
 chat-apikey-check-failed = Could not reach { $provider } to check the key. Nothing was stored; please try again later.
 chat-apikey-unknown = Could not tell which provider this key is for. Name it: <code>/apikey openai KEY</code> (openai, anthropic, gemini).
 chat-apikey-bad-shape = That does not look like an API key. Nothing was stored.
 chat-apikey-removed = Removed your own API keys ({ $count }).
 chat-apikey-group = Please do not send API keys in a group. The message was deleted; use /apikey in a private chat with the bot.
+chat-apikey-group-not-deleted = Please do not send API keys in a group. I could <b>not</b> delete the message (I am not allowed to delete messages here), so everyone in the group can see the key: delete the message now and <b>revoke the key</b> at the provider, then add a new one with /apikey in a private chat with the bot.
+chat-apikey-deleted = The message with the key was deleted.
+chat-apikey-not-deleted = I could <b>not</b> delete the message with the key: delete it yourself now, and <b>revoke the key</b> at the provider if anyone else may have seen it.

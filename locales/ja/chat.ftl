@@ -73,10 +73,13 @@ chat-apikey-help =
     削除: <code>/apikey remove</code>（すべて）または <code>/apikey remove openai</code>
     登録済み: { $providers }
 chat-apikey-none = なし
-chat-apikey-saved = { $provider } のキーを確認して保存しました（キーを含むメッセージは削除しました）。このプロバイダーの返答はクレジットを消費しません。
-chat-apikey-invalid = { $provider } がこのキーを受け付けませんでした。保存していません（キーを含むメッセージは削除しました）。
+chat-apikey-saved = { $provider } のキーを確認して保存しました。このプロバイダーの返答はクレジットを消費しません。
+chat-apikey-invalid = { $provider } がこのキーを受け付けませんでした。保存していません。
 chat-apikey-check-failed = { $provider } に接続してキーを確かめられませんでした。保存していません。しばらくしてからお試しください。
 chat-apikey-unknown = どのプロバイダーのキーか判別できませんでした。<code>/apikey openai キー</code> のようにプロバイダー名を付けてください（openai、anthropic、gemini）。
 chat-apikey-bad-shape = キーの形式が正しくないようです。保存していません。
 chat-apikey-removed = 自分の API キーを削除しました（{ $count } 件）。
 chat-apikey-group = API キーはグループに送らないでください。メッセージを削除しました。ボットとの個別チャットで /apikey を使ってください。
+chat-apikey-group-not-deleted = API キーはグループに送らないでください。このグループではメッセージを削除する権限がないため、メッセージを<b>削除できませんでした</b>。キーはグループの全員に見えています。今すぐメッセージを削除し、プロバイダーで<b>キーを無効化</b>してから、ボットとの個別チャットで /apikey から新しいキーを登録してください。
+chat-apikey-deleted = キーを含むメッセージは削除しました。
+chat-apikey-not-deleted = キーを含むメッセージを<b>削除できませんでした</b>。今すぐご自身で削除し、他人に見られた可能性があればプロバイダーで<b>キーを無効化</b>してください。

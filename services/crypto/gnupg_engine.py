@@ -411,7 +411,9 @@ class GnupgEngine:
                 clearsign=True,
                 extra_args=["--digest-algo", "SHA256"],
             )
-        signed = str(result)
+        # The signed text is UTF-8: python-gnupg's str() decodes as Latin-1, which turns every
+        # non-ASCII character into others and breaks the signature once encoded again.
+        signed = bytes(result.data).decode("utf-8")
         if cleartext.BEGIN not in signed:
             raise KeyImportError(KeyErrorKind.BAD_PASSPHRASE)
         return signed

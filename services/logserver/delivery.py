@@ -17,7 +17,8 @@ One loop plans; each send runs as its own task, at most one per group and `concu
 * Limits: every send goes through the bot's one send budget (`services.sendbudget`, shared by
   all instances) as bulk traffic, which also waits out `retry_after` and sends again. When a
   group's queue is longer than its free slots beyond a reserve of half its limit, the queued
-  records of one kind go as one `.asc` document.
+  records of one kind go as one coalesced document (one OpenPGP message in one `.asc` file,
+  `chain.py`).
 * 5xx and timeouts: the group backs off exponentially.
   403 (bot removed, group gone): the log server is disconnected and the user told; records wait.
   A topic the user deleted is created again and the records waiting for it go there.
@@ -45,7 +46,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
@@ -386,7 +387,7 @@ class DeliveryWorker:
                 return
             batch_sealed, thread_id, start_digest = sealed
             with send_priority(Priority.BULK):
-                await self._post(chat_id, thread_id, batch_sealed.records)
+                await self._post(chat_id, thread_id, batch_sealed.message)
         except _TopicMissing:
             await self._release(user_id, ids, failed=False)
             await self._recreate_topic(user_id, kind)
@@ -407,12 +408,15 @@ class DeliveryWorker:
             self._back_off(user_id)
             await self._release(user_id, ids, failed=True)
         else:
-            await self._ack(user_id, ids, batch_sealed, start_digest)
+            # Only the rows the message carries; the rest of the batch (after a row sealed by an
+            # older version) waits for the next send.
+            await self._ack(user_id, batch_sealed, start_digest)
             if self.panel is not None and batch_sealed.head_seq is not None:
                 self._heads.add(user_id)
             self._backoff.pop(user_id, None)
-            self.stats.records += len(batch_sealed.records)
-            self.stats.seqs_sent.setdefault(user_id, []).extend(o.seq for o in batch_sealed.records)
+            seqs = batch_sealed.message.seqs
+            self.stats.records += len(seqs)
+            self.stats.seqs_sent.setdefault(user_id, []).extend(seqs)
 
     async def _seal(
         self, user_id: int, kind: RecordKind, ids: list[int]
@@ -423,6 +427,7 @@ class DeliveryWorker:
             rows = (
                 await session.execute(
                     select(
+                        OutboxRecord.id,
                         OutboxRecord.seq,
                         OutboxRecord.created_at,
                         OutboxRecord.body_enc,
@@ -439,7 +444,7 @@ class DeliveryWorker:
         if thread_id is None:
             raise _TopicMissing
         chat_id, _ = self.service.chat_of(server)
-        stored = [StoredRecord(int(s), kind, c, b, a) for s, c, b, a in rows]
+        stored = [StoredRecord(int(i), int(s), kind, c, b, a) for i, s, c, b, a in rows]
         start = server.last_digest
         sealed = await asyncio.to_thread(
             seal_batch,
@@ -454,9 +459,9 @@ class DeliveryWorker:
         )
         return sealed, thread_id, start
 
-    async def _post(self, chat_id: int, thread_id: int | None, records: list[Outgoing]) -> None:
+    async def _post(self, chat_id: int, thread_id: int | None, message: Outgoing) -> None:
         timeout = int(max(1, self.cfg.request_timeout))
-        text = as_message(records[0]) if len(records) == 1 else None
+        text = as_message(message)
         try:
             if text is not None:
                 await self.bot.send_message(
@@ -468,7 +473,7 @@ class DeliveryWorker:
                 )
                 self.stats.messages += 1
                 return
-            name, content, caption = as_document(records)
+            name, content, caption = as_document(message)
             await self.bot.send_document(
                 chat_id,
                 BufferedInputFile(content, filename=name),
@@ -488,18 +493,18 @@ class DeliveryWorker:
         delay = min(self.cfg.backoff_max, last * 2 if last else self.cfg.backoff_initial)
         self._backoff[user_id] = (time.monotonic() + delay, delay)
 
-    async def _ack(
-        self, user_id: int, ids: list[int], sealed: SealedBatch, start_digest: str
-    ) -> None:
-        """Telegram has the batch: delete its rows and move the chain head, in one commit."""
+    async def _ack(self, user_id: int, sealed: SealedBatch, start_digest: str) -> None:
+        """Telegram has the message: delete its rows and move the chain head, in one commit.
+        The first seq the group receives is kept for the signed head (`first`)."""
         async with self.service.sessionmaker() as session:
-            await session.execute(delete(OutboxRecord).where(OutboxRecord.id.in_(ids)))
+            await session.execute(delete(OutboxRecord).where(OutboxRecord.id.in_(sealed.ids)))
             moved = await session.execute(
                 update(LogServer)
                 .where(LogServer.user_id == user_id, LogServer.last_digest == start_digest)
                 .values(
                     last_digest=sealed.head_digest,
                     head_seq=sealed.head_seq,
+                    first_seq=func.coalesce(LogServer.first_seq, sealed.message.seqs[0]),
                     last_delivery_at=utcnow(),
                     delivery_lease=None,
                 )

@@ -1,5 +1,6 @@
 """How a record looks in the group: a plaintext header (hashtags, date, kind, sequence number —
-nothing else) and the armored ciphertext; a long record or a batch goes as one `.asc` document."""
+nothing else) and the armored ciphertext. A long record, or a coalesced document of several
+records of one topic, goes as one `.asc` file holding one OpenPGP message."""
 
 from __future__ import annotations
 
@@ -17,12 +18,21 @@ MAX_CAPTION = 1024
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One queued record, as the worker sends it."""
+    """One OpenPGP message as the worker posts it: a single record, or a coalesced document
+    (``libral-document/1``, services/crypto/records.py) of several records of one topic."""
 
-    seq: int
+    seqs: tuple[int, ...]  # the records it carries, in order
     kind: RecordKind
     armored: str
-    created_at: datetime
+    created_at: datetime  # of its first record
+
+    def __post_init__(self) -> None:
+        if not self.seqs:
+            raise ValueError("an outgoing message carries at least one record")
+
+    @property
+    def is_document(self) -> bool:
+        return len(self.seqs) > 1
 
 
 def _utf16_len(text: str) -> int:
@@ -30,32 +40,35 @@ def _utf16_len(text: str) -> int:
 
 
 def header(kind: RecordKind, seqs: Sequence[int], day: datetime) -> str:
-    """`#chat #d20261122` / `chat · seq 41` (or `seq 41–140 (100)` for a batch)."""
+    """`#chat #d20261122` / `chat · seq 41` (or `seq 41–140 (100)` for a document)."""
     tags = f"{kind.hashtag} #d{day:%Y%m%d}"
     if len(seqs) == 1:
         return f"{tags}\n{kind.value} · seq {seqs[0]}"
     return f"{tags}\n{kind.value} · seq {seqs[0]}–{seqs[-1]} ({len(seqs)})"
 
 
-def as_message(record: Outgoing) -> str | None:
-    """HTML text of one record as a message, or None when it does not fit into one."""
-    head = header(record.kind, [record.seq], record.created_at)
-    armored = record.armored.strip()
+def as_message(out: Outgoing) -> str | None:
+    """HTML text of a single record as a message; None for a document or when it does not fit
+    into one message."""
+    if out.is_document:
+        return None
+    head = header(out.kind, out.seqs, out.created_at)
+    armored = out.armored.strip()
     if _utf16_len(head) + 1 + _utf16_len(armored) > MAX_TEXT:
         return None
     return f"{html.escape(head)}\n<pre>{html.escape(armored)}</pre>"
 
 
-def as_document(records: Sequence[Outgoing]) -> tuple[str, bytes, str]:
-    """(file name, content, HTML caption) for one or more records of one topic."""
-    kind = records[0].kind
-    seqs = [r.seq for r in records]
+def as_document(out: Outgoing) -> tuple[str, bytes, str]:
+    """(file name, content, HTML caption): one `.asc` file holding the one OpenPGP message, so
+    `gpg --decrypt file.asc` reads all of it with one command."""
+    seqs = out.seqs
     if len(seqs) == 1:
-        name = f"libral-{kind.value}-{seqs[0]:06d}.asc"
+        name = f"libral-{out.kind.value}-{seqs[0]:06d}.asc"
     else:
-        name = f"libral-{kind.value}-{seqs[0]:06d}-{seqs[-1]:06d}.asc"
-    content = "\n".join(r.armored.strip() + "\n" for r in records).encode()
-    caption = html.escape(header(kind, seqs, records[0].created_at))
+        name = f"libral-{out.kind.value}-{seqs[0]:06d}-{seqs[-1]:06d}.asc"
+    content = (out.armored.strip() + "\n").encode()
+    caption = html.escape(header(out.kind, seqs, out.created_at))
     return name, content, caption
 
 

@@ -125,11 +125,18 @@ class LogServerService:
 
     def head_block(self, server: LogServer) -> str | None:
         """The signed head for the pinned panel (FORMATS: cleartext-signed by the server key):
-        the last delivered record's seq and digest; None before the first delivery."""
+        the last delivered record's seq and digest, and the first seq this group received (so a
+        reader tells a log moved here from records cut off its start); None before the first
+        delivery."""
         if server.head_seq is None:
             return None
         chat_id, _ = self.chat_of(server)
-        return self.lock.sign_head(chat_id, server.head_seq, server.last_digest, datetime.now(UTC))
+        first = server.first_seq or 0
+        if first > server.head_seq:  # only a row sealed by an older version went to this group
+            first = server.head_seq
+        return self.lock.sign_head(
+            chat_id, server.head_seq, server.last_digest, datetime.now(UTC), first=first
+        )
 
     async def get(self, session: AsyncSession, user_id: int) -> LogServer | None:
         return await session.get(LogServer, user_id)
@@ -169,6 +176,7 @@ class LogServerService:
                     setattr(server, f"thread_{kind.value}", None)
                 server.panel_message_id = None
                 server.panel_seq = None
+                server.first_seq = None  # set by this group's first delivery
             server.state = (
                 LogServerState.ACTIVE if server.public_key else LogServerState.AWAITING_KEY
             )

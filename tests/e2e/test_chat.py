@@ -590,3 +590,81 @@ async def test_balance_usage_persona(
     openai_fake.queue(Reply("Arr."))
     await ask(emulator, user, "hi")
     assert contents(openai_fake.stream_requests[-1])[0].startswith("You are a pirate.")
+
+
+async def test_a_mention_before_an_emoji_and_a_later_entity_is_answered(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI
+) -> None:
+    # Entity offsets are UTF-16 units: the mention taken out of the text must not move the
+    # hashtag, and the emoji after it (two units each) must not be cut in half. Which hashtag
+    # lands a stale offset inside an emoji depends on the bot's name length: both are sent.
+    owner = emulator.create_user("Mia", language_code="en")
+    await grant(app, owner.id, 1000)
+    group = emulator.create_supergroup(owner=owner, title="Team")
+    await owner.add_bot_to_group(group, rights=admin_rights())
+    mention = f"@{emulator.bot_user.username}"
+    emoji = "😀" * 10
+    for number, tag in enumerate(("#b", "#bc")):
+        openai_fake.queue(Reply(f"Answer {number}."))
+        await owner.send_text(
+            f"{mention} a {tag} {emoji}",
+            chat=group,
+            entities=[
+                {"type": "mention", "offset": 0, "length": utf16_len(mention)},
+                {"type": "hashtag", "offset": utf16_len(f"{mention} a "), "length": len(tag)},
+            ],
+        )
+        await emulator.wait_for(
+            lambda m, n=number: m.from_bot and m.text == f"Answer {n}." and finished(m),
+            chat=group,
+        )
+        assert contents(openai_fake.stream_requests[number])[-1] == f"a {tag} {emoji}"
+    assert emulator.errors() == []
+
+
+async def test_a_key_in_a_group_the_bot_cannot_delete_is_reported_with_revoke(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    owner = emulator.create_user("Kai", language_code="en")
+    group = emulator.create_supergroup(owner=owner, title="Team")
+    # a plain member: Telegram refuses to delete other people's messages
+    await owner.add_bot_to_group(group)
+    sent = await owner.send_text(f"/apikey {USER_KEY}", chat=group)
+    answer = await emulator.wait_for(
+        lambda m: m.from_bot and m.message_id > sent.message_id, chat=group
+    )
+    assert not emulator.chat(group).messages[sent.message_id].deleted
+    assert "I could not delete the message" in (answer.text or "")
+    assert "revoke the key" in (answer.text or "")
+    assert "was deleted" not in (answer.text or "")
+    async with app.sessionmaker() as session:
+        assert (await session.scalars(select(AIKey))).all() == []
+
+    # as an administrator with the right, the key leaves the group
+    await owner.promote_bot(group, admin_rights(can_delete_messages=True))
+    sent = await owner.send_text(f"/apikey {USER_KEY}", chat=group)
+    await emulator.wait_for(
+        lambda m: (
+            m.from_bot
+            and m.message_id > sent.message_id
+            and "The message was deleted" in (m.text or "")
+        ),
+        chat=group,
+    )
+    assert emulator.chat(group).messages[sent.message_id].deleted
+
+
+async def test_a_private_key_message_that_cannot_be_deleted_says_so(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    user = emulator.create_user("Ren", language_code="en")
+
+    async def refuse(call: Call) -> Any:
+        raise bad_request("message can't be deleted for everyone")
+
+    emulator.override_method("deleteMessage", refuse)
+    sent = await user.send_text(f"/apikey {USER_KEY}")
+    answer = await user.wait_reply(after=sent)
+    assert "works and is stored" in (answer.text or "")
+    assert "revoke the key" in (answer.text or "")
+    assert "was deleted" not in (answer.text or "")

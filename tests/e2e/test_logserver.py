@@ -30,6 +30,8 @@ from bot.db.base import utcnow
 from bot.db.models import Base
 from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
 from bot.settings import Settings
+from handlers.onboarding.finish import show_panel
+from handlers.onboarding.link import bind_and_continue
 from keyboards.language import LanguageAction, LanguageCD
 from keyboards.logserver import REQUEST_GROUP, PanelAction, PanelCD
 from services.crypto import (
@@ -39,13 +41,17 @@ from services.crypto import (
     RecordContext,
     RecordOpenError,
     VerifiedRecord,
+    cleartext,
 )
 from services.crypto.port import normalize_fingerprint
+from services.crypto.reader import FindingKind, FoundRecord, SecretKey, verify
+from services.crypto.records import DOCUMENT_HEADER
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.crypto.service import CryptoService
 from services.logserver import LogServerService, LogServerSettings, RecordKind, RecordResult
 from services.logserver.delivery import DeliveryWorker
 from services.logserver.format import split_armored
+from services.logserver.onboarding import check_group
 from services.sendbudget import SendBudgetSettings
 from tests.emulator import admin_rights
 from tests.emulator.actors import UserActor
@@ -102,37 +108,70 @@ def user_key() -> GeneratedKey:
 
 @dataclass
 class Posted:
+    """One OpenPGP message the bot posted: a single record, or a coalesced document."""
+
     message: StoredMessage
     armored: str
     header: str
 
+    @property
+    def count(self) -> int:
+        """How many records it carries, as its plaintext header says (`seq 5–9 (5)`)."""
+        found = re.search(r"seq \d+–\d+ \((\d+)\)", self.header)
+        return int(found.group(1)) if found else 1
+
 
 def posted_records(emulator: BotAPIEmulator, group: Chat) -> list[Posted]:
-    """Every armored record the bot posted into the group (messages and `.asc` documents)."""
+    """Every OpenPGP message the bot posted into the group (messages and `.asc` documents)."""
     found: list[Posted] = []
     for message in emulator.messages(group, from_bot=True):
         if message.document is not None:
             content = emulator.state.files[message.document["file_id"]].content.decode()
             header = message.caption or ""
-            found.extend(Posted(message, block, header) for block in split_armored(content))
+            blocks = split_armored(content)
+            # A file holds one message, read whole by one `gpg --decrypt` (issue 11).
+            assert len(blocks) == 1, f"{len(blocks)} OpenPGP messages in one file"
+            found.append(Posted(message, blocks[0], header))
         elif message.text and "BEGIN PGP MESSAGE" in message.text:
             header = message.text.split("-----BEGIN", 1)[0].strip()
             found.extend(Posted(message, block, header) for block in split_armored(message.text))
     return found
 
 
+def record_count(emulator: BotAPIEmulator, group: Chat) -> int:
+    """How many records the bot posted into the group (a document counts each of its own)."""
+    return sum(p.count for p in posted_records(emulator, group))
+
+
 def open_all(app: Application, key: GeneratedKey, posted: list[Posted]) -> list[VerifiedRecord]:
+    """Every record in `posted`, in order (each record of a document on its own)."""
+    return [record for _, record in open_each(app, key, posted)]
+
+
+def open_each(
+    app: Application, key: GeneratedKey, posted: list[Posted]
+) -> list[tuple[Posted, VerifiedRecord]]:
     crypto = crypto_of(app)
     lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
-    return [lock.open_record(p.armored, key.secret_armored, key.passphrase) for p in posted]
+    out: list[tuple[Posted, VerifiedRecord]] = []
+    for item in posted:
+        opened = lock.open_message(item.armored, key.secret_armored, key.passphrase)
+        assert opened.signer_fingerprint is not None
+        for one in opened.items:
+            assert isinstance(one, VerifiedRecord), one
+            out.append((item, one))
+        assert len(opened.items) == item.count, item.header
+    return out
 
 
 async def wait_records(
     app: Application, emulator: BotAPIEmulator, group: Chat, count: int, timeout: float = 90
 ) -> list[Posted]:
+    """Wait until `count` records are in the group; the messages that carry them."""
+
     def enough() -> list[Posted] | None:
         found = posted_records(emulator, group)
-        return found if len(found) >= count else None
+        return found if sum(p.count for p in found) >= count else None
 
     return await emulator.wait_until(enough, timeout, what=f"{count} records in the group")
 
@@ -549,7 +588,7 @@ async def test_each_panel_button_works_and_only_for_the_owner(
     new_key = SequoiaEngine().generate_key("New", version=KeyVersion.V4, passphrase="pw2")
     await user.send_text(new_key.info.armored)
     await reply_containing(emulator, user, "Key accepted")
-    before = len(posted_records(emulator, group))
+    before = record_count(emulator, group)
     assert await service.record(user.id, RecordKind.BILLING, {"stars": 5}) is RecordResult.QUEUED
     posted = await wait_records(app, emulator, group, before + 2)
     last = open_all(app, new_key, posted[-1:])[0]
@@ -737,6 +776,43 @@ async def test_records_decrypt_and_verify_with_the_gpg_command_line_alone(
             assert item.message.thread_id == chat_topic.thread_id
             assert re.fullmatch(rf"#chat #d\d{{8}}\nchat · seq {doc['seq']}", item.header)
 
+    # A backed-up queue goes out as coalesced documents: each `.asc` file the bot uploaded
+    # decrypts with one gpg command and exit status 0 (issue 11), and every record in it
+    # verifies on its own with `gpg --verify`, exit status 0.
+    emulator.limits.enabled = True
+    await user.remove_bot_from_group(group)
+    await reply_containing(emulator, user, "disconnected")
+    for n in range(40):
+        await service_of(app).record(user.id, RecordKind.CHAT, {"n": n, "text": "こんにちは"})
+    await user.add_bot_to_group(group, BOT_RIGHTS)
+    posted = await wait_records(app, emulator, group, 42)
+    documents = [p for p in posted if p.count > 1]
+    assert documents, "nothing was coalesced"
+    seen: list[int] = []
+    for item in documents:
+        assert item.message.document is not None
+        content = emulator.state.files[item.message.document["file_id"]].content
+        out = gpg(gpg_home, "--decrypt", input_=content)
+        status = out.stderr.decode(errors="replace")
+        assert out.returncode == 0, status
+        assert "GOODSIG" in status, status
+        assert server_fpr in status, status
+        text = out.stdout.decode()
+        assert text.startswith(DOCUMENT_HEADER + "\n")
+        blocks = cleartext.find_blocks(text)
+        assert len(blocks) == item.count
+        for block in blocks:
+            verified = gpg(gpg_home, "--verify", input_=block.encode())
+            checked = verified.stderr.decode(errors="replace")
+            assert verified.returncode == 0, checked
+            assert "GOODSIG" in checked, checked
+            assert server_fpr in checked, checked
+            signed = gpg(gpg_home, "--decrypt", input_=block.encode())
+            doc = json.loads(signed.stdout)
+            assert doc["ctx"] == {"chat_id": group.id, "thread_id": chat_topic.thread_id}
+            seen.append(doc["seq"])
+    assert seen == sorted(seen)
+
 
 # ---------------------------------------------------------------------- delivery under stress
 
@@ -759,7 +835,7 @@ async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twic
             await service.record(user.id, RecordKind.CHAT, {"n": n})
         # Kill it as soon as part of the burst is out.
         await emulator.wait_until(
-            lambda: len(posted_records(emulator, group)) >= 20 or None, 60, what="burst started"
+            lambda: record_count(emulator, group) >= 20 or None, 60, what="burst started"
         )
         worker_of(app).kill()
         async with app.sessionmaker() as session:
@@ -770,7 +846,7 @@ async def test_killing_the_worker_mid_burst_loses_nothing_and_sends_nothing_twic
         restarted.start()
         try:
             await emulator.wait_until(
-                lambda: len(posted_records(emulator, group)) >= total + 1 or None,
+                lambda: record_count(emulator, group) >= total + 1 or None,
                 120,
                 what="every record after the restart",
             )
@@ -819,7 +895,7 @@ async def test_every_record_arrives_with_20_percent_429_and_5xx(
             await service.record(user.id, RecordKind.BILLING, {"n": n})
             await asyncio.sleep(0.02)  # a trickle, so that most go as single messages
         await emulator.wait_until(
-            lambda: len(posted_records(emulator, group)) >= total + 1 or None,
+            lambda: record_count(emulator, group) >= total + 1 or None,
             120,
             what="every record despite faults",
         )
@@ -848,7 +924,7 @@ async def test_a_backed_up_queue_is_coalesced_into_one_document_per_topic(
             await service.record(user.id, RecordKind.CHAT, {"n": n})
         await user.add_bot_to_group(group, BOT_RIGHTS)
         await emulator.wait_until(
-            lambda: len(posted_records(emulator, group)) >= 61 or None, 120, what="all 61 records"
+            lambda: record_count(emulator, group) >= 61 or None, 120, what="all 61 records"
         )
         documents = [m for m in emulator.messages(group, from_bot=True) if m.document]
         assert documents, "nothing was coalesced"
@@ -1133,6 +1209,108 @@ async def test_the_pinned_panel_carries_the_signed_head_of_the_last_delivered_re
         assert not emulator.errors(429)
 
 
+async def test_a_panel_edit_telegram_cannot_take_now_is_tried_later(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    """`show_panel` leaves 429s to the send budget (bot/sendbudget.py); a flood wait longer than
+    the budget waits out, a 5xx or a network error means "try later" (False, the panel's head
+    not marked shown); a panel that is gone is not worth retrying (True)."""
+    user = emulator.create_user("Pat", language_code="en")
+    group = await onboard(app, emulator, user, user_key)
+    crypto = crypto_of(app)
+    lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
+    await emulator.wait_until(
+        lambda: lock.verify_head(panel_of(emulator, group).text or ""), WAIT, what="the head"
+    )
+    answers = iter(
+        [
+            too_many_requests(3600),  # beyond the budget's max_retry_wait: it gives up at once
+            server_error(502),
+            bad_request("message to edit not found"),
+        ]
+    )
+
+    async def failing(call: Call) -> Any:
+        raise next(answers)
+
+    emulator.override_method("editMessageText", failing)
+    i18n = app.translator.for_locale("en")
+    async with app.sessionmaker() as session:
+        server = await session.get(LogServer, user.id)
+        assert server is not None
+        server.panel_seq = None
+        assert await show_panel(app.bot, service_of(app), server, i18n) is False
+        assert await show_panel(app.bot, service_of(app), server, i18n) is False
+        assert server.panel_seq is None
+        assert await show_panel(app.bot, service_of(app), server, i18n) is True
+        assert server.panel_seq is None  # not shown, only not worth another try
+    assert app.send_budget.stats.gave_up >= 1
+
+
+async def test_a_log_moved_to_a_new_group_signs_the_first_seq_it_got_there(
+    app: Application, emulator: BotAPIEmulator, user_key: GeneratedKey
+) -> None:
+    """The chain goes on in the new group; its signed head names the first seq delivered there,
+    so the reader tells a moved log (clean) from records cut off the start (a failure)."""
+    user = emulator.create_user("Moe", language_code="en")
+    old = await onboard(app, emulator, user, user_key)
+    service = service_of(app)
+    for n in range(3):
+        await service.record(user.id, RecordKind.CHAT, {"n": n})
+    await wait_records(app, emulator, old, 4)  # seq 0-3
+    await wait_queued(app, user.id, 0)
+
+    new = emulator.create_supergroup(user, "Logs, new", is_forum=True)
+    await user.add_bot_to_group(new, BOT_RIGHTS)
+    report = await check_group(app.bot, new.id, user.id)
+    assert report.ok, report
+    async with app.sessionmaker() as session:
+        await bind_and_continue(
+            app.bot,
+            session,
+            service,
+            app.translator.for_locale("en"),
+            user.id,
+            report,
+            settings=app.settings,
+        )
+    await service.record(user.id, RecordKind.CHAT, {"n": 3})
+    posted = await wait_records(app, emulator, new, 2)  # the new group's setup record, seq 5
+    crypto = crypto_of(app)
+    lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
+
+    def head_at(seq: int) -> Any:
+        if not new.pinned:
+            return None
+        head = lock.verify_head(panel_of(emulator, new).text or "")
+        return head if head is not None and head.seq == seq else None
+
+    head = await emulator.wait_until(lambda: head_at(5), WAIT, what="the new group's head")
+    assert (head.chat_id, head.first) == (new.id, 4)
+
+    # The reader over the new group alone: complete from `first`, nothing cut off.
+    found = [
+        FoundRecord(
+            f"message {p.message.message_id}",
+            p.armored,
+            p.message.message_id,
+            RecordContext(new.id, p.message.thread_id),
+        )
+        for p in posted
+    ]
+    panel = (f"message {panel_of(emulator, new).message_id}", panel_of(emulator, new).text or "")
+    key = SecretKey.load("key.asc", user_key.secret_armored.encode(), user_key.passphrase)
+    result = verify("new", found, lock, [key], heads=[panel], chat_id=new.id)
+    assert [r.verified.record.seq for r in result.entries if r.verified] == [4, 5]
+    assert result.clean, result.findings
+    # The same head without `first` (as if the group had the log from seq 0) misses 0-3.
+    signer = ContextLock(crypto.engine, crypto.server_key, crypto.verification_certs)
+    unmoved = signer.sign_head(new.id, head.seq, head.digest, head.ts)
+    result = verify("new", found, lock, [key], heads=[("panel", unmoved)], chat_id=new.id)
+    cut = [(f.kind, f.detail) for f in result.findings]
+    assert cut == [(FindingKind.CUT_START, "0-3")]
+
+
 # ---------------------------------------------------------------------- the Audit topic (issue 11)
 
 
@@ -1150,7 +1328,7 @@ def audit_events(
             continue
         for key in keys:
             try:
-                opened = lock.open_record(
+                message = lock.open_message(
                     item.armored,
                     key.secret_armored,
                     key.passphrase,
@@ -1158,10 +1336,13 @@ def audit_events(
                 )
             except RecordOpenError:
                 continue
-            assert opened.ok, opened.problems
-            assert opened.record.kind == "audit"
-            assert item.message.thread_id == audit_thread
-            found[str(opened.record.body["event"])] = opened
+            assert message.signer_fingerprint is not None
+            for opened in message.items:  # one record, or each record of a document
+                assert isinstance(opened, VerifiedRecord), opened
+                assert opened.ok, opened.problems
+                assert opened.record.kind == "audit"
+                assert item.message.thread_id == audit_thread
+                found[str(opened.record.body["event"])] = opened
             break
         else:
             raise AssertionError(f"an Audit record none of the keys opens: {item.header}")

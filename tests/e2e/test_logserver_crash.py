@@ -19,16 +19,17 @@ from sqlalchemy import func, select
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models.logserver import GENESIS, OutboxRecord
 from bot.settings import Settings
-from services.crypto import ContextLock, GeneratedKey, KeyVersion, RecordContext
+from services.crypto import GeneratedKey, KeyVersion, RecordContext
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.logserver import LogServerSettings
 from tests.e2e.test_logserver import (
     FAST,
     UNLIMITED,
     WAIT,
-    crypto_of,
     onboard,
+    open_each,
     posted_records,
+    record_count,
     service_of,
     until,
 )
@@ -60,7 +61,7 @@ async def test_kill_9_between_record_and_delivery_loses_nothing_and_sends_nothin
         user = emulator.create_user("Crash", language_code="en")
         group = await onboard(app, emulator, user, user_key)
         user_id = user.id
-    assert len(posted_records(emulator, group)) == 1  # the setup record
+    assert record_count(emulator, group) == 1  # the setup record
 
     # Delivery into the group fails (502) while the first process lives: every record it
     # stores is between record() and delivery when it is killed.
@@ -120,7 +121,7 @@ async def test_kill_9_between_record_and_delivery_loses_nothing_and_sends_nothin
                 .where(OutboxRecord.user_id == user_id)
             )
         assert stored == TOTAL
-        assert len(posted_records(emulator, group)) == 1
+        assert record_count(emulator, group) == 1
     finally:
         await engine.dispose()
         if child.returncode is None:
@@ -133,7 +134,7 @@ async def test_kill_9_between_record_and_delivery_loses_nothing_and_sends_nothin
     relaxed = FAST.model_copy(update={"lease_seconds": 3})
     async with run_bot(emulator, make_settings(logserver=relaxed)) as restarted:
         await emulator.wait_until(
-            lambda: len(posted_records(emulator, group)) >= TOTAL + 1 or None,
+            lambda: record_count(emulator, group) >= TOTAL + 1 or None,
             300,
             what="every record after the restart",
         )
@@ -143,13 +144,11 @@ async def test_kill_9_between_record_and_delivery_loses_nothing_and_sends_nothin
                 return await service_of(restarted).queued(session, user_id) == 0
 
         await until(drained, "the outbox drained")
-        crypto = crypto_of(restarted)
-        lock = ContextLock(crypto.engine, server_certs=crypto.verification_certs)
         posted = posted_records(emulator, group)
-        opened = [
-            (p, lock.open_record(p.armored, user_key.secret_armored, user_key.passphrase))
-            for p in posted
-        ]
+        # Each record on its own, those inside a coalesced document too.
+        opened = open_each(restarted, user_key, posted)
+        documents = [p for p in posted if p.count > 1]
+        assert documents, "the backlog was not coalesced: documents were not tested"
 
     # Exactly once each, and one chain: every record's prev is the digest of the record
     # before it, each sealed for the topic it was posted in.

@@ -120,15 +120,21 @@ class UserActor:
         chat: ChatRef = None,
         thread_id: int | None = None,
         reply_to: StoredMessage | None = None,
+        entities: list[dict[str, Any]] | None = None,
     ) -> StoredMessage:
         """Send a text message (to the private chat with the bot unless ``chat`` is given).
 
-        A leading ``/command`` gets its ``bot_command`` entity, as Telegram clients send it.
+        A leading ``/command`` gets its ``bot_command`` entity, as Telegram clients send it;
+        ``entities`` adds others (mentions, hashtags: offsets in UTF-16 units, as Telegram's).
         """
         body: dict[str, Any] = {"text": text}
+        found: list[dict[str, Any]] = []
         if text.startswith("/"):
             command = text.split()[0]
-            body["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+            found.append({"type": "bot_command", "offset": 0, "length": utf16_len(command)})
+        found.extend(entities or [])
+        if found:
+            body["entities"] = sorted(found, key=lambda e: int(e["offset"]))
         return self._post(body, chat, thread_id, reply_to)
 
     async def edit_text(self, message: StoredMessage, text: str) -> StoredMessage:

@@ -3,6 +3,7 @@ verify, and packet inspection shows SEIPDv1 with AES-256."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,8 @@ from services.crypto.records import (
     encode_record,
     record_digest,
 )
+from services.logserver.chain import StoredRecord, seal_batch
+from services.logserver.format import as_document
 from services.logserver.types import RecordKind
 from tests.crypto_support import PASSPHRASE, GpgHome, GpgKeys
 
@@ -153,6 +156,73 @@ def test_coalesced_document_reads_with_one_gpg_command(
         assert verified.returncode == 0, verified.stderr.decode(errors="replace")
         validsig = next(s for s in status_lines(verified.stderr) if "VALIDSIG" in s)
         assert validsig.split()[-1] == server_in_gpg.fingerprint
+
+
+def delivered_document(lock: ContextLock, recipient: str, count: int) -> tuple[str, bytes]:
+    """What the delivery worker posts for a backed-up topic: `seal_batch` over stored rows, then
+    the `.asc` file `as_document` makes of it (file name, content), exactly as it is uploaded."""
+    t0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    rows = [
+        StoredRecord(seq, seq, RecordKind.CHAT, t0, f"body-{seq}", None)
+        for seq in range(1, count + 1)
+    ]
+    sealed = seal_batch(
+        lock,
+        rows,
+        open_body=lambda seq, enc: {"n": seq, "text": "こんにちは " + "x" * seq, "enc": enc},
+        public_key=recipient,
+        chat_id=CTX.chat_id,
+        thread_id=CTX.thread_id,
+        head_seq=0,
+        head_digest="e" * 64,
+    )
+    assert sealed.message.seqs == tuple(range(1, count + 1))
+    name, content, _caption = as_document(sealed.message)
+    return name, content
+
+
+@pytest.mark.parametrize("count", [2, 7, 100])
+def test_a_document_the_delivery_posts_decrypts_with_one_gpg_command_and_exit_0(
+    any_engine: OpenPGPEngine, gpg_keys: GpgKeys, server_in_gpg: SigningKey, count: int
+) -> None:
+    """Issue 11: `gpg --decrypt libral-chat-….asc` reads every record of a coalesced document
+    and exits 0 (several messages concatenated in one file made it stop after the first and exit
+    2); each record inside verifies with `gpg --verify` on its own, also exit 0."""
+    lock = ContextLock(any_engine, server_in_gpg)
+    name, content = delivered_document(lock, gpg_keys.user_public, count)
+    assert name == f"libral-chat-000001-{count:06d}.asc"
+    plaintext, status = gpg_decrypt(gpg_keys.home, content.decode())  # asserts exit status 0
+    assert any(s.startswith("[GNUPG:] GOODSIG") for s in status)
+    assert any(s.startswith("[GNUPG:] DECRYPTION_OKAY") for s in status)
+    validsig = next(s for s in status if s.startswith("[GNUPG:] VALIDSIG"))
+    assert validsig.split()[-1] == server_in_gpg.fingerprint
+    text = plaintext.decode()
+    assert text.startswith(DOCUMENT_HEADER + "\n")
+    blocks = cleartext.find_blocks(text)
+    assert len(blocks) == count
+    prev = "e" * 64
+    for seq, block in enumerate(blocks, start=1):
+        verified = gpg_keys.home.run(
+            "--status-fd", "2", "--verify", input=block.encode(), check=False
+        )
+        assert verified.returncode == 0, verified.stderr.decode(errors="replace")
+        good = status_lines(verified.stderr)
+        assert any(s.startswith("[GNUPG:] GOODSIG") for s in good)
+        assert next(s for s in good if "VALIDSIG" in s).split()[-1] == server_in_gpg.fingerprint
+        # What gpg verified is the record itself: its seq, and the chain through the document.
+        signed = gpg_keys.home.run("--decrypt", input=block.encode(), check=False)
+        assert signed.returncode == 0, signed.stderr.decode(errors="replace")
+        doc = json.loads(signed.stdout)
+        assert (doc["seq"], doc["prev"], doc["ctx"]) == (
+            seq,
+            prev,
+            {"chat_id": CTX.chat_id, "thread_id": CTX.thread_id},
+        )
+        prev = record_digest(signed.stdout.rstrip(b"\n"))  # gpg ends the text with a newline
+    # A record altered inside the decrypted document fails gpg's check of that record.
+    forged = blocks[0].replace('"n":1,', '"n":9,')
+    assert forged != blocks[0]
+    assert gpg_keys.home.run("--verify", input=forged.encode(), check=False).returncode != 0
 
 
 def test_signed_head_verifies_with_gpg(

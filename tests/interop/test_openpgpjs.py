@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from services.crypto.records import (
     encode_record,
     record_digest,
 )
+from services.logserver.chain import StoredRecord, seal_batch
+from services.logserver.format import as_document, split_armored
 from services.logserver.types import RecordKind
 from tests.crypto_support import PASSPHRASE
 
@@ -180,3 +183,54 @@ def test_v6_every_kind_and_a_coalesced_document_in_openpgpjs(
     verified = node_verify(openpgpjs.parent, tmp_path, server_key.public_armored, head)
     assert json.loads(verified["text"])["seq"] == 3
     assert verified["signatures"][0]["valid"] is True
+
+
+def test_v6_document_the_delivery_posts_reads_in_openpgpjs_record_by_record(
+    openpgpjs: Path,
+    tmp_path: Path,
+    sequoia: OpenPGPEngine,
+    user_v6: GeneratedKey,
+    server_key: SigningKey,
+) -> None:
+    """The `.asc` file the delivery worker uploads for a backed-up topic (`seal_batch`, then
+    `as_document`) for a v6 key: one SEIPDv2 message that OpenPGP.js decrypts whole, each record
+    inside verifying on its own and chaining to the one before it."""
+    lock = ContextLock(sequoia, server_key)
+    t0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    rows = [StoredRecord(seq, seq, RecordKind.BILLING, t0, "enc", None) for seq in range(3, 15)]
+    sealed = seal_batch(
+        lock,
+        rows,
+        open_body=lambda seq, _enc: {"stars": seq, "note": "ありがとう"},
+        public_key=user_v6.info.armored,
+        chat_id=CTX.chat_id,
+        thread_id=CTX.thread_id,
+        head_seq=2,
+        head_digest="d" * 64,
+    )
+    _name, content, _caption = as_document(sealed.message)
+    (message,) = split_armored(content.decode())
+    out = node_decrypt(
+        openpgpjs, tmp_path, user_v6.secret_armored, server_key.public_armored, message
+    )
+    assert out["pkesk"] == 6
+    assert out["seipd"] == {"version": 2, "cipher": "aes256", "aead": "ocb"}
+    assert [s["valid"] for s in out["signatures"]] == [True]
+    assert out["data"].startswith(DOCUMENT_HEADER + "\n")
+    blocks = cleartext.find_blocks(out["data"])
+    assert len(blocks) == len(rows)
+    prev = "d" * 64
+    for seq, block in enumerate(blocks, start=3):
+        verified = node_verify(openpgpjs.parent, tmp_path, server_key.public_armored, block)
+        assert verified["signatures"] == [{"fingerprint": server_key.fingerprint, "valid": True}]
+        doc = json.loads(verified["text"])
+        assert (doc["seq"], doc["prev"], doc["body"]) == (
+            seq,
+            prev,
+            {"stars": seq, "note": "ありがとう"},
+        )
+        prev = record_digest(verified["text"].encode())
+    assert prev == sealed.head_digest
+    forged = blocks[1].replace('"stars":4', '"stars":5')
+    verified = node_verify(openpgpjs.parent, tmp_path, server_key.public_armored, forged)
+    assert [s["valid"] for s in verified["signatures"]] == [False]

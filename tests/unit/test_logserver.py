@@ -3,8 +3,8 @@ the check report's locale keys."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -23,28 +23,31 @@ DAY = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)
 
 
 def test_a_message_is_header_then_ciphertext_and_nothing_else() -> None:
-    text = as_message(Outgoing(41, RecordKind.BILLING, ARMOR, DAY))
+    text = as_message(Outgoing((41,), RecordKind.BILLING, ARMOR, DAY))
     assert text == ("#billing #d20261122\nbilling · seq 41\n<pre>" + ARMOR.strip() + "</pre>")
 
 
 def test_a_record_too_long_for_a_message_goes_as_a_document() -> None:
     long = ARMOR.replace("wV4DAAAA", "A" * MAX_TEXT)
-    assert as_message(Outgoing(1, RecordKind.CHAT, long, DAY)) is None
-    name, content, caption = as_document([Outgoing(1, RecordKind.CHAT, long, DAY)])
+    assert as_message(Outgoing((1,), RecordKind.CHAT, long, DAY)) is None
+    name, content, caption = as_document(Outgoing((1,), RecordKind.CHAT, long, DAY))
     assert name == "libral-chat-000001.asc"
     assert caption == "#chat #d20261122\nchat · seq 1"
     assert split_armored(content.decode()) == [long.strip() + "\n"]
 
 
-def test_a_batch_document_keeps_every_record_in_order() -> None:
-    records = [
-        Outgoing(n, RecordKind.AUDIT, ARMOR.replace("AAAA", f"{n:04d}"), DAY) for n in (7, 8, 9)
-    ]
-    name, content, caption = as_document(records)
+def test_a_coalesced_document_is_one_message_in_one_file() -> None:
+    """Several records travel as one OpenPGP message (one `gpg --decrypt`), never as several
+    messages concatenated in one file."""
+    document = Outgoing((7, 8, 9), RecordKind.AUDIT, ARMOR, DAY)
+    assert document.is_document
+    assert as_message(document) is None  # a document is always a file, however short
+    name, content, caption = as_document(document)
     assert name == "libral-audit-000007-000009.asc"
     assert caption == "#audit #d20261122\naudit · seq 7–9 (3)"
-    blocks = split_armored(content.decode())
-    assert [re.search(r"wV4D(\d{4})", b).group(1) for b in blocks] == ["0007", "0008", "0009"]  # type: ignore[union-attr]
+    assert split_armored(content.decode()) == [ARMOR]
+    with pytest.raises(ValueError):
+        Outgoing((), RecordKind.AUDIT, ARMOR, DAY)
 
 
 def _worker(group_per_minute: int, **settings: object) -> DeliveryWorker:
@@ -90,3 +93,17 @@ def test_every_dynamic_key_exists(locale: str) -> None:
     keys += ["logserver-confirm-purge", "logserver-confirm-disc"]
     missing = [k for k in keys if not translator.has(locale, k)]
     assert not missing
+
+
+def test_only_the_send_budget_handles_429s() -> None:
+    """One send budget (bot/sendbudget.py) paces every Bot API call and waits out 429s; no
+    feature catches `TelegramRetryAfter` itself (the panel editor once did)."""
+    root = Path(__file__).resolve().parents[2]
+    allowed = {root / "bot" / "sendbudget.py"}
+    found = [
+        str(path.relative_to(root))
+        for folder in ("bot", "handlers", "services", "middlewares", "keyboards")
+        for path in (root / folder).rglob("*.py")
+        if path not in allowed and "TelegramRetryAfter" in path.read_text("utf-8")
+    ]
+    assert found == []

@@ -63,6 +63,10 @@ class LogServer(Base):
     # are sealed at delivery, each chaining to the one delivered before it.
     last_digest: Mapped[str] = mapped_column(String(64), default=GENESIS)
     head_seq: Mapped[int | None] = mapped_column(default=None)
+    # The first seq delivered to the current group (the signed head's `first`): a log moved to a
+    # new group starts there, and the reader must not count the records before it as cut off.
+    # None until the group's first delivery (and for log servers delivered to before it existed).
+    first_seq: Mapped[int | None] = mapped_column(default=None)
     # The head seq the pinned panel shows (signed); behind `head_seq` until the panel is edited.
     panel_seq: Mapped[int | None] = mapped_column(default=None)
     # Set while one delivery worker (of any instance) sends this user's records: the chain is

@@ -3,8 +3,9 @@
 // The rules mirror services/crypto/reader.py (python -m bot.reader) and docs/reader.md:
 // signature by a Libral server key (forged), the topic the record was signed for (moved), the
 // chain of seq/prev (missing, reordered, duplicate, chain-broken), coalesced documents
-// (libral-document/1: each record cleartext-signed on its own) and the signed head in the
-// pinned panel (records cut off at the start or the end). Nothing is sent anywhere.
+// (libral-document/1: one signed and encrypted message, each record inside cleartext-signed on
+// its own) and the signed head in the pinned panel (records cut off at the start or the end; a
+// log moved here from another group starts at the head's `first`). Nothing is sent anywhere.
 import * as openpgp from "./vendor/openpgp.min.mjs";
 import { loadStrings, t } from "./webapp.js";
 
@@ -15,10 +16,10 @@ const SUPERGROUP_OFFSET = 1000000000000;
 const ARMOR_RE = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/g;
 const CLEARTEXT_RE = /-----BEGIN PGP SIGNED MESSAGE-----[\s\S]*?-----END PGP SIGNATURE-----/g;
 const RECORD_FILE = /\.(asc|pgp|gpg)$/i;
-// Findings that mean "not verified" (the CLI exits non-zero on these).
+// Findings that mean "not verified" (the CLI exits non-zero on these): all but a duplicate.
 const SEVERE = new Set([
-  "forged", "moved", "missing", "reordered", "chain-broken", "damaged", "head-forged",
-  "head-mismatch", "no-head", "no-records",
+  "forged", "moved", "missing", "reordered", "chain-broken", "damaged", "malformed",
+  "file-missing", "head-forged", "head-mismatch", "no-head", "no-records",
 ]);
 
 class ReaderError extends Error {
@@ -258,6 +259,12 @@ async function openItem(item, keys, serverKeys, result) {
     return;
   }
   // A coalesced document: each record is its own cleartext-signed block, checked like a single one.
+  // The document itself is signed too: one that is not was not made by Libral.
+  if (!signed) {
+    result.findings.push({ kind: "forged", source: item.source, seq: null, detail: "" });
+    result.entries.push({ source: item.source, item, record: null, error: "forged" });
+    return;
+  }
   const text = new TextDecoder().decode(data.subarray(header.length));
   const blocks = text.match(CLEARTEXT_RE) || [];
   for (const [n, block] of blocks.entries()) {
@@ -292,9 +299,12 @@ async function readHead(heads, serverKeys, chatId, result) {
       continue; // not a head (or not readable as one)
     }
     if (!doc || doc.kind !== "head") continue;
+    // `first`: the first seq this group received (absent: 0); a log moved here starts there.
+    const first = doc.first === undefined ? 0 : doc.first;
     const ok =
       doc.v === 1 && Number.isInteger(doc.seq) && Number.isInteger(doc.chat_id) &&
-      typeof doc.digest === "string" && doc.digest.length === 64;
+      typeof doc.digest === "string" && doc.digest.length === 64 &&
+      Number.isInteger(first) && first >= 0 && first <= doc.seq + 1;
     if (!ok || !(await anyValid(verified.signatures))) {
       result.findings.push({ kind: "head-forged", source, seq: ok ? doc.seq : null, detail: "" });
       continue;
@@ -303,7 +313,7 @@ async function readHead(heads, serverKeys, chatId, result) {
       result.findings.push({ kind: "head-forged", source, seq: doc.seq, detail: String(doc.chat_id) });
       continue;
     }
-    if (!newest || doc.seq >= newest.seq) newest = { ...doc, source };
+    if (!newest || doc.seq >= newest.seq) newest = { ...doc, first, source };
   }
   return newest;
 }
@@ -339,15 +349,19 @@ function chainFindings(entries, head) {
     }
   }
   if (head) {
-    // Every record up to the head's seq was delivered: none may be missing at either end.
-    const lowest = seqs.length ? seqs[0] : null;
-    const top = seqs.length ? seqs[seqs.length - 1] : null;
+    // Every record from the head's `first` up to its seq was delivered to this group: none may
+    // be missing at either end.
+    const inGroup = seqs.filter((seq) => seq >= head.first && seq <= head.seq);
+    const lowest = inGroup.length ? inGroup[0] : null;
+    const top = inGroup.length ? inGroup[inGroup.length - 1] : null;
     if (lowest === null) {
-      out.push({ kind: "missing", source: head.source, seq: 0, detail: range(0, head.seq) });
+      out.push({ kind: "missing", source: head.source, seq: head.first, detail: range(head.first, head.seq) });
     } else {
-      if (lowest > 0) {
-        out.push({ kind: "missing", source: bySeq.get(lowest).source, seq: 0, detail: range(0, lowest - 1) });
-      } else if (bySeq.get(0).record.prev !== GENESIS) {
+      if (lowest > head.first) {
+        out.push({
+          kind: "missing", source: bySeq.get(lowest).source, seq: head.first, detail: range(head.first, lowest - 1),
+        });
+      } else if (lowest === 0 && bySeq.get(0).record.prev !== GENESIS) {
         out.push({ kind: "chain-broken", source: bySeq.get(0).source, seq: 0, detail: "" });
       }
       if (top < head.seq) {

@@ -122,6 +122,29 @@ def test_document_flags_forged_moved_and_chain(
     assert second.problems == {RecordProblem.MOVED}  # chains to the first inside the document
 
 
+def test_document_of_non_ascii_records_verifies_on_every_engine(
+    any_engine: OpenPGPEngine, user_v4: GeneratedKey, server_key: SigningKey
+) -> None:
+    """Records are UTF-8 (Japanese chats): each cleartext-signed block must keep its bytes (the
+    GnuPG engine once read gpg's output as Latin-1, and every such record became "forged")."""
+    lock = ContextLock(any_engine, server_key)
+    items = [
+        (LogRecord("chat", 0, GENESIS_DIGEST, {"text": "こんにちは ü ✓"}, ts=TS), CTX),
+    ]
+    items.append(
+        (
+            LogRecord("chat", 1, record_digest(encode_record(*items[0])), {"t": "日本"}, ts=TS),
+            CTX,
+        )
+    )
+    sealed = lock.seal_document(items, user_v4.info.armored)
+    opened = lock.open_message(
+        sealed.armored, user_v4.secret_armored, PASSPHRASE, CTX, GENESIS_DIGEST
+    )
+    assert [v.problems for v in opened.records] == [frozenset(), frozenset()]
+    assert opened.records[0].record.body == {"text": "こんにちは ü ✓"}
+
+
 def test_document_size_limits(
     sequoia: OpenPGPEngine, user_v4: GeneratedKey, server_key: SigningKey
 ) -> None:

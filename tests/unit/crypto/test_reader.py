@@ -16,7 +16,10 @@ from bot.i18n import Translator
 from bot.settings import SUPPORTED_LOCALES
 from services.crypto import reader
 from services.crypto.port import GeneratedKey, OpenPGPEngine, SigningKey
-from services.crypto.records import ContextLock, RecordContext, SealedRecord
+from services.crypto.records import GENESIS_DIGEST, ContextLock, RecordContext, SealedRecord
+from services.logserver.chain import StoredRecord, seal_batch
+from services.logserver.format import as_document
+from services.logserver.types import RecordKind
 from tests.crypto_support import PASSPHRASE, dearmor
 from tests.unit.crypto.test_records import (
     CHAT_ID,
@@ -392,3 +395,118 @@ def test_loose_asc_files_with_a_copied_panel(
 
 def test_export_chat_id_matches_records() -> None:
     assert reader.export_chat_id({"id": GROUP_EXPORT_ID, "type": "private_supergroup"}) == CHAT_ID
+
+
+# ---------------------------------------------------------------- what the delivery posts
+
+
+def delivered_export(
+    folder: Path, lock: ContextLock, recipient: str
+) -> tuple[list[tuple[RecordContext, str, dict[str, Any]]], str]:
+    """Records 0 (a message), 1-4 (one coalesced `.asc` document) and 5 (a message), sealed and
+    formatted by the delivery's own code (`seal_batch`, `as_document`); and the signed head."""
+    t0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    conv = CTXS[0]
+    head_seq: int | None = None
+    digest = GENESIS_DIGEST
+    items: list[tuple[RecordContext, str, dict[str, Any]]] = []
+    (folder / "files").mkdir(parents=True, exist_ok=True)
+    for seqs in ([0], [1, 2, 3, 4], [5]):
+        rows = [StoredRecord(s, s, RecordKind.CHAT, t0, "enc", None) for s in seqs]
+        sealed = seal_batch(
+            lock,
+            rows,
+            open_body=lambda seq, _enc: {"text": f"こんにちは {seq}"},
+            public_key=recipient,
+            chat_id=conv.chat_id,
+            thread_id=conv.thread_id,
+            head_seq=head_seq,
+            head_digest=digest,
+        )
+        head_seq, digest = sealed.head_seq, sealed.head_digest
+        if sealed.message.is_document:
+            name, content, caption = as_document(sealed.message)
+            (folder / "files" / name).write_bytes(content)
+            extra = {"file": f"files/{name}", "file_name": name, "text": caption}
+            items.append((conv, "", extra))
+        else:
+            items.append((conv, sealed.message.armored, {}))
+    assert head_seq == 5
+    head = lock.sign_head(CHAT_ID, head_seq, digest, t0)
+    return items, head
+
+
+def _flip(folder: Path) -> None:
+    (path,) = (folder / "files").iterdir()
+    lines = path.read_text("utf-8").splitlines()
+    line = lines[len(lines) // 2]
+    lines[len(lines) // 2] = line[:10] + ("A" if line[10] != "A" else "B") + line[11:]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+DOCUMENT_SCENARIOS: dict[str, set[tuple[reader.FindingKind, int | None]]] = {
+    "clean": set(),
+    "flipped-byte": {(F.DAMAGED, None), (F.MISSING, 5)},
+    "dropped": {(F.MISSING, 5)},
+    "reordered": {(F.REORDERED, 1)},
+    "moved": {(F.MOVED, 1), (F.MOVED, 4)},
+    "file-missing": {(F.FILE_MISSING, None), (F.MISSING, 5)},
+    "first-missing": {(F.CUT_START, 1)},
+    "last-missing": {(F.CUT_END, 5)},
+    "forged": {(F.FORGED, None), (F.MISSING, 5)},
+}
+
+
+@pytest.mark.parametrize("scenario", list(DOCUMENT_SCENARIOS))
+def test_the_reader_checks_a_document_the_delivery_posted(
+    scenario: str,
+    tmp_path: Path,
+    any_engine: OpenPGPEngine,
+    user_v4: GeneratedKey,
+    server_key: SigningKey,
+    other_server_key: SigningKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "export"
+    items, head = delivered_export(
+        folder, ContextLock(any_engine, server_key), user_v4.info.armored
+    )
+    if scenario == "flipped-byte":
+        _flip(folder)
+    elif scenario == "dropped":
+        del items[1]
+    elif scenario == "reordered":
+        items[1], items[2] = items[2], items[1]
+    elif scenario == "moved":
+        items[1] = (CTXS[1], "", items[1][2])
+    elif scenario == "file-missing":
+        for path in (folder / "files").iterdir():
+            path.unlink()
+    elif scenario == "first-missing":
+        del items[0]
+    elif scenario == "last-missing":
+        del items[2]
+    elif scenario == "forged":
+        # The same records in a document an impostor signed and encrypted to the user's key.
+        impostor = ContextLock(any_engine, other_server_key)
+        delivered_export(tmp_path / "impostor", impostor, user_v4.info.armored)
+        (name,) = (p.name for p in (tmp_path / "impostor" / "files").iterdir())
+        (folder / "files" / name).write_bytes((tmp_path / "impostor" / "files" / name).read_bytes())
+    write_export(folder, items, head, server_key)
+    result = read_export(folder, export_json(items, head=head), any_engine, user_v4, server_key)
+    expected = DOCUMENT_SCENARIOS[scenario]
+    if not expected:
+        assert kinds(result) == []
+        assert result.verified_count == 6
+        assert [e.found.source for e in result.entries][1:5] == [
+            f"message 101 #{n}" for n in range(1, 5)
+        ]
+    else:
+        assert expected <= set(kinds(result)), kinds(result)
+        assert not result.clean
+    # The command line says the same with its exit status: 0 only when everything verified.
+    key = tmp_path / "key.asc"
+    key.write_text(user_v4.secret_armored, "utf-8")
+    monkeypatch.setenv(reader_cli.PASSPHRASE_VAR, PASSPHRASE)
+    args = [str(folder), "--key", str(key), "--out", str(tmp_path / "t.md"), "--lang", "en"]
+    assert reader_cli.main(args) == (0 if not expected else 1)
