@@ -15,6 +15,7 @@ from handlers import (
     admin,
     chat,
     fallback,
+    group_commands,
     group_panel,
     models,
     onboarding,
@@ -55,8 +56,10 @@ def get_routers() -> list[Router]:
         rooms.setup(),
         group_panel.setup(),
         models.setup_group(),
-        # last: answers only when the bot is mentioned or replied to
+        # answers only when the bot is mentioned or replied to
         chat.setup_group(),
+        # last: commands nobody above took (/help, the private-chat ones, unknown /x@bot)
+        group_commands.setup(),
     ]
     if group_routers:
         groups.include_routers(*group_routers)

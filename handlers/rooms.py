@@ -738,10 +738,12 @@ async def bot_added(
         raise SkipHandler
     if await rooms.find(session, event.chat.id) is not None:
         return
+    # One message: who the bot is, then the room offer (the `new_chat_members` service message
+    # that comes with this update gets no answer of its own).
+    me = await bot.me()
+    text = i18n("group-hello", bot=me.username or "") + "\n\n" + i18n("rooms-setup-offer")
     try:
-        await bot.send_message(
-            event.chat.id, i18n("rooms-setup-offer"), reply_markup=setup_keyboard(i18n)
-        )
+        await bot.send_message(event.chat.id, text, reply_markup=setup_keyboard(i18n))
     except TelegramAPIError as exc:
         log.info("room setup not offered: %s", exc.message)
 
