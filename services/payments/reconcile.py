@@ -13,6 +13,7 @@ from aiogram.types import StarTransaction, TransactionPartnerUser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import CHARGE_ID_LENGTH
 from bot.db.models import CreditMovement, MovementKind
 from bot.db.models.payments import ChargeSource, Payment, PaymentKind, PaymentStatus
 from services import ledger
@@ -224,6 +225,8 @@ async def settle(
             or tx.id in known
         ):
             continue
+        if len(tx.id) > CHARGE_ID_LENGTH:
+            continue  # cannot be keyed on whole: `reconcile` reports it (unknown-at-us)
         await purchases.ensure_user(session, partner.user.id)
         recurring = partner.subscription_period is not None
         first = recurring and not await _has_subscription_payment(

@@ -401,7 +401,7 @@ async def test_a_charge_id_too_long_to_key_on_is_answered_not_a_database_error(
                     "currency": "XTR",
                     "total_amount": 50,
                     "invoice_payload": pack.payload,
-                    "telegram_payment_charge_id": "x" * 5000,
+                    "telegram_payment_charge_id": "x" * 5000,  # as listed below
                     "provider_payment_charge_id": "x",
                 }
             },
@@ -409,3 +409,12 @@ async def test_a_charge_id_too_long_to_key_on_is_answered_not_a_database_error(
         reply = await bot_message_after(emulator, user, message)
         assert reply.text == EN("pay-receipt-unknown")
         assert not app.metrics.registry.get_sample_value("libral_errors_total", {"type": "message"})
+        # Telegram lists it: the job neither fails on it nor guesses; it is reported.
+        long_id = "x" * 5000
+        stars._record_charge(
+            Charge(long_id, user.id, 50, pack.payload, emulator.clock.timestamp()), None
+        )
+        report = await settle_job(app)
+        assert [(i.kind, i.ref) for i in report.issues] == [
+            (reconcile.IssueKind.UNKNOWN_AT_US, long_id)
+        ]
