@@ -60,15 +60,54 @@ class Translator:
                 message = bundle.get_message(key)
                 if message.value is None:
                     break
-                text, errors = bundle.format_pattern(message.value, args)
+                outside, args_in = _hold_long_values(args)
+                text, errors = bundle.format_pattern(message.value, args_in)
                 if errors:
                     log.warning("fluent errors in %s/%s: %s", candidate, key, errors)
-                return str(text)
+                return _restore_long_values(str(text), outside)
         log.error("missing catalogue key %s (%s)", key, locale)
         return key
 
     def for_locale(self, locale: str) -> I18n:
         return I18n(self, locale)
+
+
+# Fluent replaces an inserted value longer than 2,500 characters by "{???}" (fluent.runtime's
+# MAX_PART_LENGTH, a guard against expansion attacks): string values longer than this are
+# inserted after formatting instead. Well below the cap: a placeable may wrap a value in text.
+LONG_VALUE = 1000
+
+
+def _hold_long_values(args: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Long string values swapped for short markers (returned with the values they stand for).
+
+    The marker holds a NUL, which no catalogue or Telegram text contains; a long value is text
+    to show, never a selector's key, so Fluent loses nothing by seeing only the marker.
+    """
+    outside: dict[str, str] = {}
+    held: dict[str, Any] = {}
+    for name, value in args.items():
+        if isinstance(value, str) and len(value) > LONG_VALUE:
+            marker = f"\x00{len(outside)}\x00"
+            outside[marker] = str(value)
+            held[name] = marker
+        else:
+            held[name] = value
+    return outside, held
+
+
+def _restore_long_values(text: str, outside: dict[str, str]) -> str:
+    for marker, value in outside.items():
+        text = text.replace(marker, value)
+    return text
+
+
+def preview(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, visibly ("…" at the end), for echoing user input
+    back (an unknown command, a name) inside a message that must stay under Telegram's limit."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…"
 
 
 class Html(str):

@@ -6,7 +6,11 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
 
-from bot.i18n import I18n
+from bot.i18n import I18n, preview
+
+# Telegram's commands are at most 32 characters; a longer "command" is echoed cut short, so the
+# answer stays far below the 4,096-character message limit.
+COMMAND_ECHO = 64
 
 
 async def expired_button(query: CallbackQuery, i18n: I18n) -> None:
@@ -16,7 +20,7 @@ async def expired_button(query: CallbackQuery, i18n: I18n) -> None:
 
 async def unknown_command(message: Message, i18n: I18n) -> None:
     command = (message.text or "").split()[0]
-    await message.answer(i18n("error-unknown-command", command=command))
+    await message.answer(i18n("error-unknown-command", command=preview(command, COMMAND_ECHO)))
 
 
 async def plain_text(message: Message, i18n: I18n) -> None:

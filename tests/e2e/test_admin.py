@@ -986,3 +986,24 @@ async def test_payments_that_need_a_person_and_an_admin_refund_told_to_both(
             T.resolve_locale(None), "pay-refunded-by-admin", stars=50, reversed=200, balance=0
         )
         assert stars.refund_calls == {charge: 1}
+
+
+async def test_a_broadcast_at_the_limit_is_previewed_and_confirmed_in_full(
+    emulator: BotAPIEmulator, settings: Settings
+) -> None:
+    # 3,500 characters is allowed: the operator must see all of it before sending, never the
+    # "{???}" Fluent puts in place of an inserted value over 2,500 characters.
+    text = ("Long news. " * 400)[:3499] + "!"
+    async with run_bot(emulator, settings):
+        admin = emulator.create_user("Ops", language_code="en", user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, "en")
+        await panel.press("admin-btn-broadcast")
+        await panel.shows("admin-bc-prompt", limit=3500)
+        await panel.reply(text)
+        await emulator.wait_until(lambda: "Choose who receives it." in panel.text, what="preview")
+        assert text in panel.text
+        assert "{???}" not in panel.text
+        await panel.press("admin-btn-aud-all")
+        await emulator.wait_until(lambda: "Send it?" in panel.text, what="confirmation")
+        assert text in panel.text
+        assert "{???}" not in panel.text

@@ -106,6 +106,11 @@ async def test_unknown_command_and_unsupported_message(
 ) -> None:
     user = emulator.create_user("Mia", language_code="en")
     assert "There is no command /frobnicate" in await ask(user, "/frobnicate")
+    # A "command" of 4,000 characters is echoed cut short, never as Fluent's "{???}".
+    long_reply = await ask(user, "/" + "x" * 3999)
+    assert "There is no command /xxxx" in long_reply
+    assert "…" in long_reply
+    assert "{???}" not in long_reply
     sent = await user.send_document(b"\x00\x01", "thing.bin")
     reply = await user.wait_reply(after=sent)
     assert "can't handle this kind of message" in (reply.text or "")
