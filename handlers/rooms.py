@@ -68,6 +68,16 @@ def _adder_key(rooms: RoomService, chat_id: int) -> str:
     return "room:adder:" + rooms.chat_key(chat_id)
 
 
+async def adder_of(kv: KeyValueState, rooms: RoomService, chat_id: int) -> str | None:
+    """Who added the bot. Looked up under every known master key: one stored before a
+    master-key rotation is still found (it lives 24 hours)."""
+    for key in rooms.chat_keys(chat_id):
+        found = await kv.get("room:adder:" + key)
+        if found is not None:
+            return found
+    return None
+
+
 def _handover_key(room: Room) -> str:
     return f"room:handover:{room.id}"
 
@@ -589,7 +599,7 @@ async def _setup_pressed(
     if await rooms.find(session, chat_id) is not None:
         await query.answer(i18n("rooms-already"), show_alert=True)
         return
-    adder = await kv.get(_adder_key(rooms, chat_id))
+    adder = await adder_of(kv, rooms, chat_id)
     status = await _member_status(bot, chat_id, presser)
     if status is not ChatMemberStatus.CREATOR and adder != str(presser):
         await query.answer(i18n("rooms-setup-only"), show_alert=True)

@@ -214,6 +214,10 @@ class RoomService:
     def chat_key(self, chat_id: int) -> str:
         return self.cipher.lookup_hash(PURPOSE_CHAT, chat_id)
 
+    def chat_keys(self, chat_id: int) -> list[str]:
+        """``chat_key`` under every known master key, current first (for look-ups)."""
+        return self.cipher.lookup_hashes(PURPOSE_CHAT, chat_id)
+
     def _seal_chat(self, room: Room, chat_id: int) -> str:
         return self.cipher.encrypt(PURPOSE_CHAT_ID, str(chat_id), row_id=room.id)
 
@@ -223,9 +227,7 @@ class RoomService:
         rewritten under the current one with the chat id kept encrypted, so the next rotation
         recomputes it and the old key can go."""
         room = await session.scalar(
-            select(Room)
-            .where(Room.chat_key.in_(self.cipher.lookup_hashes(PURPOSE_CHAT, chat_id)))
-            .limit(1)
+            select(Room).where(Room.chat_key.in_(self.chat_keys(chat_id))).limit(1)
         )
         if room is not None and (room.chat_enc is None or room.chat_key != self.chat_key(chat_id)):
             room.chat_key = self.chat_key(chat_id)

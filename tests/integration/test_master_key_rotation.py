@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import String, Text, func, select
+from sqlalchemy import String, Text, Update, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import rotate
@@ -28,6 +28,7 @@ from bot.db.models.logserver import OutboxRecord
 from bot.db.models.rooms import Room
 from bot.settings import Settings
 from bot.state import MemoryState
+from handlers.rooms import adder_of
 from middlewares.users import UserDirectory
 from services.admin.identity import ActivityRecorder, UsernameHasher
 from services.admin.users import LookupFailed, find_user
@@ -36,6 +37,7 @@ from services.ai.catalogue import ProviderName
 from services.ai.chat import AIService
 from services.ai.config import AISettings
 from services.ai.context import PRIVATE
+from services.ai.keys import KeyStore
 from services.crypto import server_keys
 from services.crypto.config import CryptoSettings
 from services.crypto.fields import FieldCipher, FieldDecryptError, key_id_of
@@ -366,3 +368,51 @@ async def test_the_command_refuses_without_a_master_key(tmp_path: Path, make_set
     assert await rotate.run(settings, out=io.StringIO(), err=err) == rotate.EXIT_CONFIG
     assert "no master key" in err.getvalue()
     assert not (tmp_path / "missing.key").exists()  # never generates one here
+
+
+async def test_a_value_the_bot_changes_during_the_rotation_is_not_overwritten(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await _populate(await _services(engine, _crypto(tmp_path, KEY_A)), legacy_room=False)
+    window = _crypto(tmp_path, KEY_B, KEY_A)
+    cipher = FieldCipher.from_settings(window)
+    bot_side = create_sessionmaker(engine)
+    replaced = "sk-test-replaced-while-rotating-0123456789"
+    raced = False
+
+    class RacingSession(AsyncSession):
+        """Between the rotation's read of ai_keys and its write, the user sends a new key
+        (the bot's own transaction, committed)."""
+
+        async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            nonlocal raced
+            if isinstance(statement, Update) and statement.table.name == "ai_keys" and not raced:
+                raced = True
+                async with bot_side() as other:
+                    await KeyStore(cipher).put(other, 1001, ProviderName.OPENAI, replaced)
+                    await other.commit()
+            return await super().execute(statement, *args, **kwargs)
+
+    racing = async_sessionmaker(engine, class_=RacingSession, expire_on_commit=False)
+    report = await rotate_master_key(racing, Base.metadata, cipher, batch_size=5)
+    assert raced
+    assert _count(report.columns, "ai_keys.ciphertext").raced == 1
+    assert not report.complete  # says to run again
+    assert report.old_key_removable_after is None
+    again = await rotate_master_key(bot_side, Base.metadata, cipher)
+    assert again.complete
+    after = await _services(engine, _crypto(tmp_path, KEY_B))
+    async with after.sm() as session:
+        assert await after.ai.keys.get(session, 1001, ProviderName.OPENAI) == replaced
+        await session.rollback()
+
+
+async def test_who_added_the_bot_is_found_under_the_old_key_meanwhile(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    kv = MemoryState("t:")
+    before = await _services(engine, _crypto(tmp_path, KEY_A))
+    await kv.put("room:adder:" + before.rooms.chat_key(ROOM_CHAT), "1002", 3600)
+    during = await _services(engine, _crypto(tmp_path, KEY_B, KEY_A))
+    assert await adder_of(kv, during.rooms, ROOM_CHAT) == "1002"
+    assert await adder_of(kv, during.rooms, LEGACY_CHAT) is None
