@@ -228,6 +228,15 @@ def forge_the_document(export: Export, keys: Keys) -> None:
     export.files["files/libral-chat-1-3.asc"] = forged.armored
 
 
+def a_file_from_an_older_version(export: Export, keys: Keys) -> None:
+    """Earlier versions put records 1-3 in one file as three messages one after another."""
+    lock = ContextLock(keys.engine, keys.server)
+    export.files["files/libral-chat-1-3.asc"] = "\n".join(
+        lock.seal_record(record, keys.old.info.armored, ctx).armored.strip() + "\n"
+        for record, ctx in export.records[1:4]
+    )
+
+
 def moved_here_from_another_group(export: Export, keys: Keys) -> None:
     """The log moved to this group at seq 1: seq 0 is in the old group, and the head says so."""
     del export.messages[export.by_seq[0]]
@@ -264,6 +273,8 @@ SCENARIOS: dict[str, tuple[Callable[[Export, Keys], None] | None, set[tuple[str,
     "document-forged": (forge_the_document, {("forged", None), ("missing", 4)}),
     # A log that moved here is complete from the head's `first`: nothing to report.
     "moved-here": (moved_here_from_another_group, set()),
+    # Files posted by earlier versions (several messages in one file) still read whole.
+    "older-file": (a_file_from_an_older_version, set()),
 }
 
 

@@ -510,3 +510,26 @@ def test_the_reader_checks_a_document_the_delivery_posted(
     monkeypatch.setenv(reader_cli.PASSPHRASE_VAR, PASSPHRASE)
     args = [str(folder), "--key", str(key), "--out", str(tmp_path / "t.md"), "--lang", "en"]
     assert reader_cli.main(args) == (0 if not expected else 1)
+
+
+def test_a_file_from_an_older_version_with_several_messages_is_read_whole(
+    tmp_path: Path, sequoia: OpenPGPEngine, user_v4: GeneratedKey, server_key: SigningKey
+) -> None:
+    """Earlier versions posted a batch as single messages one after another in one `.asc` file
+    (gpg reads only the first): the reader still reads every one of them."""
+    lock = ContextLock(sequoia, server_key)
+    chain = make_chain(lock, user_v4.info.armored, [CTXS[0]] * 5)
+    (tmp_path / "files").mkdir()
+    old = "\n".join(s.armored.strip() + "\n" for s in chain[2:])
+    (tmp_path / "files" / "libral-chat-000002-000004.asc").write_text(old, "utf-8")
+    file = {"file": "files/libral-chat-000002-000004.asc", "file_name": "x.asc", "text": ""}
+    items = [(CTXS[0], s.armored, {}) for s in chain[:2]] + [(CTXS[0], "", file)]
+    head = head_of(sequoia, server_key, chain[-1])
+    result = read_export(tmp_path, export_json(items, head=head), sequoia, user_v4, server_key)
+    assert kinds(result) == []
+    assert result.verified_count == 5
+    assert [e.found.source for e in result.entries][2:] == [
+        "message 102.1",
+        "message 102.2",
+        "message 102.3",
+    ]
