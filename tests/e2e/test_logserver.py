@@ -28,7 +28,7 @@ from sqlalchemy import select
 from bot.app import Application
 from bot.db.base import utcnow
 from bot.db.models import Base
-from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
+from bot.db.models.logserver import GENESIS, LogServer, LogServerState, OutboxRecord
 from bot.settings import Settings
 from handlers.onboarding.finish import show_panel
 from handlers.onboarding.link import bind_and_continue
@@ -38,6 +38,7 @@ from services.crypto import (
     ContextLock,
     GeneratedKey,
     KeyVersion,
+    LogRecord,
     RecordContext,
     RecordOpenError,
     VerifiedRecord,
@@ -937,6 +938,61 @@ async def test_a_backed_up_queue_is_coalesced_into_one_document_per_topic(
         counts = seq_counts(app, user_key, emulator, group)
         assert sorted(counts) == list(range(61))
         assert max(counts.values()) == 1
+
+
+async def test_rows_sealed_by_an_older_version_go_alone_and_the_chain_goes_on(
+    emulator: BotAPIEmulator, make_settings: Callable[..., Settings], user_key: GeneratedKey
+) -> None:
+    """Outbox rows an older version sealed when it recorded them (`armored`, its chain head
+    already moved past them) are posted as they are, each on its own; the records stored after
+    them go out as a document chained to the last of them, and nothing is sent twice."""
+    async with run_bot(emulator, make_settings(logserver=FAST)) as app:
+        user = emulator.create_user("Ola", language_code="en")
+        group = await onboard(app, emulator, user, user_key)
+        emulator.limits.enabled = True
+        service = service_of(app)
+        await wait_queued(app, user.id, 0)
+        await user.remove_bot_from_group(group)
+        await reply_containing(emulator, user, "disconnected")
+        chat_thread = topic_named(group, "Conversations")
+        lock = crypto_of(app).context_lock
+        async with app.sessionmaker() as session:
+            server = await session.get(LogServer, user.id)
+            assert server is not None
+            assert (server.next_seq, server.head_seq) == (1, 0)
+            prev = server.last_digest
+            for seq in (1, 2):  # what the older version stored: sealed, head moved
+                record = LogRecord("chat", seq, prev, {"n": seq, "old": True}, ts=utcnow())
+                sealed = lock.seal_record(
+                    record, user_key.info.armored, RecordContext(group.id, chat_thread)
+                )
+                session.add(
+                    OutboxRecord(user_id=user.id, seq=seq, kind="chat", armored=sealed.armored)
+                )
+                prev = sealed.digest
+            server.last_digest = prev
+            server.next_seq = 3
+            await session.commit()
+        for n in range(3, 30):
+            assert await service.record(user.id, RecordKind.CHAT, {"n": n}) is RecordResult.QUEUED
+        await user.add_bot_to_group(group, BOT_RIGHTS)
+        await wait_records(app, emulator, group, 30)
+        await wait_queued(app, user.id, 0)
+        opened = open_each(app, user_key, posted_records(emulator, group))
+
+    by_seq = {r.record.seq: (p, r) for p, r in opened}
+    assert sorted(r.record.seq for _, r in opened) == list(range(30))  # each exactly once
+    for seq in (1, 2):
+        item, old = by_seq[seq]
+        assert item.count == 1  # alone, as it was sealed
+        assert old.record.body == {"n": seq, "old": True}
+    assert any(p.count > 1 for p, _ in opened), "the rest was not coalesced"
+    prev_digest = GENESIS
+    for seq in range(30):
+        _, record = by_seq[seq]
+        assert record.record.prev == prev_digest, f"chain broken at {seq}"
+        assert record.ctx.chat_id == group.id
+        prev_digest = record.digest
 
 
 # ---------------------------------------------------------------------- canaries
