@@ -12,7 +12,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from sqlalchemy.engine import make_url
 
 from bot.db import migrate

@@ -402,9 +402,9 @@ async def expire_token(app: Application, token: str) -> None:
         state = app.state
         assert isinstance(state, MemoryState)
         real = state._now
-        state._now = lambda: real() + 601  # type: ignore[method-assign]
+        state._now = lambda: real() + 601
         assert await state.get("ls:tok:" + token) is None
-        state._now = real  # type: ignore[method-assign]
+        state._now = real
 
 
 @pytest.mark.parametrize(
@@ -1015,7 +1015,8 @@ async def redis_dump(app: Application) -> str:
         return repr(app.state._data)
     parts: list[str] = []
     async for key in app.redis.scan_iter(match=app.settings.redis_prefix + "*"):
-        kind = (await app.redis.type(key)).decode()
+        reply = await app.redis.type(key)
+        kind = reply.decode() if isinstance(reply, bytes) else reply
         parts.append(repr(key))
         if kind == "string":
             parts.append(repr(await app.redis.get(key)))

@@ -4,7 +4,7 @@ deletion fails the user is told so and to revoke the key. Each path through the 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -122,10 +122,11 @@ async def test_when_the_deletion_fails_the_user_is_told_to_revoke_the_key(
 
     emulator.override_method("deleteMessage", cannot_delete)
     user = emulator.create_user("Ona", language_code="en")
-    for send in (
+    sends: list[Callable[[], Awaitable[StoredMessage]]] = [
         lambda: user.send_text(key.secret_armored),
         lambda: user.send_document(key.secret_armored.encode(), "x.sec"),
-    ):
+    ]
+    for send in sends:
         sent = await send()
         text = await answer_to(user, sent)
         assert NOT_DELETED in text

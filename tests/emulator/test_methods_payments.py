@@ -32,7 +32,7 @@ async def test_send_invoice_rules(emulator: BotAPIEmulator, emulator_bot: Bot) -
     )
     assert ok.invoice is not None
     assert ok.invoice.total_amount == 10
-    bad_calls = {
+    bad_calls: dict[str, dict[str, object]] = {
         "exactly one price item": {"prices": [*price(), *price()]},
         "INVOICE_PAYLOAD_INVALID": {"payload": "x" * 129},
         "empty provider token": {"provider_token": "123:TEST"},

@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -139,7 +139,7 @@ class FakeProviderServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeProviderServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -115,19 +115,19 @@ def schema_problems(metadata: MetaData, entries: list[ColumnEntry]) -> list[str]
                 # A NULL deadline never passes: such a row would live forever.
                 problems.append(f"{table.name}.{expiry.column.name}: purge column nullable")
         for column in table.columns:
-            entry = documented.pop((table.name, column.name), None)
+            listed = documented.pop((table.name, column.name), None)
             where = f"{table.name}.{column.name}"
-            if entry is None:
+            if listed is None:
                 problems.append(f"{where}: missing from docs/privacy.md")
                 continue
-            if purged and entry.cls != "expires":
-                problems.append(f"{where}: the purge deletes it, the document says {entry.cls}")
-            if not purged and entry.cls == "expires":
+            if purged and listed.cls != "expires":
+                problems.append(f"{where}: the purge deletes it, the document says {listed.cls}")
+            if not purged and listed.cls == "expires":
                 problems.append(f"{where}: documented 'expires' but no purge rule covers it")
             expected = _forget_label(table, column.name, users)
-            if entry.forget != expected:
+            if listed.forget != expected:
                 problems.append(
-                    f"{where}: /forget does {expected!r}, document says {entry.forget!r}"
+                    f"{where}: /forget does {expected!r}, document says {listed.forget!r}"
                 )
     problems.extend(f"{t}.{c}: documented but not in the schema" for t, c in documented)
     return problems

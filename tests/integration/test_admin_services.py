@@ -29,6 +29,7 @@ from bot.db.models.admin import (
     AudienceKind,
     AuditEvent,
     AuditResult,
+    Broadcast,
     BroadcastRecipient,
     BroadcastStatus,
     DailyStat,
@@ -305,7 +306,7 @@ async def test_the_worker_delivers_at_most_once_and_settles_every_outcome(
         blocked = await s.get(User, 2)
         assert blocked is not None
         assert blocked.status is UserStatus.BLOCKED_BOT
-        done = await s.get(broadcast.Broadcast, bc_id)
+        done = await s.get(Broadcast, bc_id)
         assert done is not None
         assert done.status is BroadcastStatus.DONE
         assert done.lease_owner is None
@@ -379,7 +380,7 @@ async def test_audit_events_and_broadcast_state_are_gone_within_24_hours(
     assert report.ok
     async with sessions() as s:
         assert (await s.scalars(select(AuditEvent))).all() == []
-        assert (await s.scalars(select(broadcast.Broadcast))).all() == []
+        assert (await s.scalars(select(Broadcast))).all() == []
         assert (await s.scalars(select(BroadcastRecipient))).all() == []
         # The account itself stays.
         assert await s.get(User, 1) is not None
@@ -412,7 +413,7 @@ async def test_a_broadcast_not_finished_within_its_lifetime_is_stopped_and_repor
     # Only the progress message went out; no recipient got the expired text.
     assert bot.sent == [1]
     async with sessions() as s:
-        done = await s.get(broadcast.Broadcast, bc_id)
+        done = await s.get(Broadcast, bc_id)
         assert done is not None
         assert done.status is BroadcastStatus.EXPIRED
     assert bot.edits[-1] == Translator().get(

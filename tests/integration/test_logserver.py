@@ -125,8 +125,8 @@ async def test_a_record_that_cannot_be_made_does_not_undo_the_callers_work(
     async with service.sessionmaker() as session:
         session.add(User(id=44))
         await session.flush()
-        server = await service.bind(session, 44, CHAT_ID, "t")
-        await service.set_key(session, server, key.info)
+        bound = await service.bind(session, 44, CHAT_ID, "t")
+        await service.set_key(session, bound, key.info)
         await session.commit()
     async with service.sessionmaker() as session:
         user = await session.get(User, 44)

@@ -94,8 +94,8 @@ async def test_an_expiring_key_warns_an_expired_one_pauses_and_a_new_key_resumes
     async with sessionmaker() as session:
         session.add(User(id=71))
         await session.flush()
-        server = await service.bind(session, 71, CHAT_ID, "t")
-        await service.set_key(session, server, crypto.engine.inspect_public_key(armored))
+        bound = await service.bind(session, 71, CHAT_ID, "t")
+        await service.set_key(session, bound, crypto.engine.inspect_public_key(armored))
         await session.commit()
     told = Told()
     now = utcnow()

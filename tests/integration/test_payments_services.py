@@ -41,6 +41,7 @@ from services.payments.ports import BillingEvent
 PACK = Item(ItemKind.PACK, "small", 50, 500)
 PLAN = Item(ItemKind.SUBSCRIPTION, "monthly", 250, 3000, 2_592_000)
 CATALOGUE = Catalogue(PaymentsSettings())  # holds PACK and PLAN as they are
+EPOCH = datetime.fromtimestamp(0, UTC)  # the date the fake Telegram reports for every charge
 USER = 500_000_001
 
 
@@ -99,14 +100,14 @@ class FakeStars:
                 transaction_type="invoice_payment",
                 user=TgUser(id=user, is_bot=False, first_name="u"),
             )
-            items.append(StarTransaction(id=charge, amount=stars, date=0, source=partner))
+            items.append(StarTransaction(id=charge, amount=stars, date=EPOCH, source=partner))
         for charge in self.refunded:
             user, stars = self.incoming[charge]
             partner = TransactionPartnerUser(
                 transaction_type="invoice_payment",
                 user=TgUser(id=user, is_bot=False, first_name="u"),
             )
-            items.append(StarTransaction(id=charge, amount=stars, date=0, receiver=partner))
+            items.append(StarTransaction(id=charge, amount=stars, date=EPOCH, receiver=partner))
         start = offset or 0
         return StarTransactions(transactions=items[start : start + (limit or 100)])
 

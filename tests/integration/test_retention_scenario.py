@@ -224,28 +224,41 @@ def pg_dump(database_url: str) -> str:
     return result.stdout.decode("utf-8", errors="replace")
 
 
+def _raw(value: object) -> bytes:
+    """A reply item as bytes. The client has no decode_responses, so items are bytes (None for
+    a key gone meanwhile); redis-py types them for either setting, hence the checks."""
+    if isinstance(value, bytes):
+        return value
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode()
+    raise AssertionError(f"unexpected Redis reply item {value!r}")
+
+
 async def redis_dump(redis: Redis, prefix: str) -> dict[str, tuple[int, bytes]]:
     """Every key under `prefix`: its TTL (ms; -1 none, -2 gone meanwhile) and its value(s)."""
     out: dict[str, tuple[int, bytes]] = {}
     async for raw in redis.scan_iter(match=prefix + "*", count=500):
         key = raw.decode() if isinstance(raw, bytes) else raw
-        kind = (await redis.type(key)).decode()
+        kind = _raw(await redis.type(key)).decode()
         parts: list[bytes] = []
         if kind == "string":
-            parts.append(await redis.get(key) or b"")
+            parts.append(_raw(await redis.get(key)))
         elif kind == "hash":
             for field, value in (await redis.hgetall(key)).items():
-                parts += [field, value]
+                parts += [_raw(field), _raw(value)]
         elif kind == "list":
-            parts += await redis.lrange(key, 0, -1)
+            parts += [_raw(item) for item in await redis.lrange(key, 0, -1)]
         elif kind == "set":
-            parts += list(await redis.smembers(key))
+            parts += [_raw(member) for member in await redis.smembers(key)]
         elif kind == "zset":
-            parts += [m for m, _ in await redis.zrange(key, 0, -1, withscores=True)]
+            # Members only: a score is a timestamp or a counter, never personal.
+            parts += [_raw(member) for member in await redis.zrange(key, 0, -1)]
         elif kind == "stream":
-            for _, fields in await redis.xrange(key):
-                for field, value in fields.items():
-                    parts += [field, value]
+            for _, fields in await redis.xrange(key) or []:
+                for field, value in (fields or {}).items():
+                    parts += [_raw(field), _raw(value)]
         out[key] = (int(await redis.pttl(key)), b"\n".join(parts))
     return out
 

@@ -20,7 +20,7 @@ NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def settings(*admins: int) -> Settings:
-    return Settings(_env_file=None, bot_token=SecretStr("1:x"), admin_ids=frozenset(admins))  # type: ignore[call-arg]
+    return Settings(_env_file=None, bot_token=SecretStr("1:x"), admin_ids=frozenset(admins))
 
 
 def message(chat_type: str, **extra: Any) -> Message:

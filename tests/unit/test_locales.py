@@ -26,7 +26,7 @@ def catalogue_keys(locale: str) -> dict[str, set[str]]:
     for path in sorted((LOCALES_DIR / locale).glob("*.ftl")):
         resource = parser.parse(path.read_text(encoding="utf-8"))
         junk = [e for e in resource.body if isinstance(e, ast.Junk)]
-        assert not junk, f"{path}: syntax error near {junk[0].content[:80]!r}"
+        assert not junk, f"{path}: syntax error near {(junk[0].content or '')[:80]!r}"
         keys[path.name] = {e.id.name for e in resource.body if isinstance(e, ast.Message)}
     return keys
 

@@ -52,7 +52,7 @@ def test_a_coalesced_document_is_one_message_in_one_file() -> None:
 
 def _worker(group_per_minute: int, **settings: object) -> DeliveryWorker:
     worker = DeliveryWorker.__new__(DeliveryWorker)
-    worker.cfg = LogServerSettings(**settings)  # type: ignore[arg-type]
+    worker.cfg = LogServerSettings(**settings)
     worker.budget = SendBudget(SendBudgetSettings(group_per_minute=group_per_minute), MemoryStore())
     return worker
 

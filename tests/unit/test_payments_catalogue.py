@@ -88,7 +88,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("PAYMENTS__PACKS", '[{"id":"tiny","stars":5,"credits":40}]')
     monkeypatch.setenv("PAYMENTS__AUTO_REFUND_HOURS", "0")
-    settings = Settings(_env_file=None, bot_token="1:x")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, bot_token="1:x")
     assert [(p.id, p.stars, p.credits) for p in settings.payments.packs] == [("tiny", 5, 40)]
     assert settings.payments.auto_refund_hours == 0
 

@@ -118,7 +118,7 @@ async def wait_figures(page: Page, expected: dict[str, int]) -> None:
 async def dashboard_button(emulator: BotAPIEmulator, operator: UserActor) -> str:
     sent = await operator.send_text("/admin")
     panel = await operator.wait_reply(timeout=60, after=sent)
-    urls = [b["web_app"]["url"] for b in panel.inline_buttons if "web_app" in b]
+    urls: list[str] = [b["web_app"]["url"] for b in panel.inline_buttons if "web_app" in b]
     assert urls == ["https://libral.test/app/dashboard"]
     label = [b["text"] for b in panel.inline_buttons if "web_app" in b]
     assert label == [T.get("ja", "dashboard-btn-open")]

@@ -28,7 +28,8 @@ def seipd_version(armored: str) -> int:
     """The SEIPD packet version, read from pysequoia's packet parser."""
     for packet in PacketPile.from_bytes(armored.encode()):
         if packet.tag == Tag.SEIP:
-            return packet.body[0]
+            # pysequoia ships no type information: the body is bytes at run time.
+            return int(packet.body[0])
     raise AssertionError("no SEIPD packet")
 
 

@@ -88,7 +88,7 @@ def test_settings_read_env_gpg_below_the_environment(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIBRAL_ENV_PASSPHRASE", "env pass")
     monkeypatch.setenv("LOG_LEVEL", "ERROR")  # the real environment wins
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.bot_token.get_secret_value() == "123456:FROM-ENV-GPG"
     assert settings.crypto.engine == "gnupg"
     assert settings.redis_prefix == "quoted value:"

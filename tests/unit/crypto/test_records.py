@@ -137,8 +137,12 @@ def flip_armor_byte(armored: str) -> str:
     return ps.armor(bytes(binary), ps.ArmorKind.Message)
 
 
+# One posted message of an export: its topic, its armored text and extra JSON fields.
+ExportItem = tuple[RecordContext, str, dict[str, Any]]
+
+
 def export_json(
-    messages: list[tuple[RecordContext, str, dict[str, Any]]],
+    messages: list[ExportItem],
     *,
     explicit_thread: bool = False,
     head: str | None = None,
@@ -246,6 +250,11 @@ def chain(
 CTXS = [CONVERSATIONS, BILLING, CONVERSATIONS, CONVERSATIONS, BILLING]
 
 
+def posted(chain: list[SealedRecord]) -> list[ExportItem]:
+    """The chain as the delivery posts it: each record in its topic, nothing else."""
+    return [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+
+
 @pytest.fixture
 def head(chain: list[SealedRecord], any_engine: OpenPGPEngine, server_key: SigningKey) -> str:
     """The pinned panel's signed head after the whole chain was delivered."""
@@ -299,7 +308,7 @@ def test_dropped_record_is_missing(
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
-    kept = [(c, s.armored, {}) for i, (c, s) in enumerate(zip(CTXS, chain, strict=True)) if i != 2]
+    kept = [item for i, item in enumerate(posted(chain)) if i != 2]
     result = read_export(tmp_path, export_json(kept, head=head), any_engine, user_v4, server_key)
     assert kinds(result) == [(reader.FindingKind.MISSING, 3)]
     assert result.findings[0].detail == "2"
@@ -314,7 +323,7 @@ def test_swapped_records_are_reordered(
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
-    items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+    items = posted(chain)
     items[2], items[3] = items[3], items[2]  # both in Conversations, so contexts still match
     result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
     assert kinds(result) == [(reader.FindingKind.REORDERED, 2)]
@@ -328,7 +337,7 @@ def test_moved_record(
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
-    items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+    items = posted(chain)
     items[1] = (CONVERSATIONS, chain[1].armored, {})  # a Billing record re-posted in Conversations
     result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
     assert kinds(result) == [(reader.FindingKind.MOVED, 1)]
@@ -343,7 +352,7 @@ def test_flipped_byte_is_damaged(
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
-    items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+    items = posted(chain)
     items[4] = (BILLING, flip_armor_byte(chain[4].armored), {})
     result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
     # the last record is unreadable, so the log also ends before the signed head
@@ -366,7 +375,7 @@ def test_forged_record(
         user_v4.info.armored,
         CONVERSATIONS,
     )
-    items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+    items = posted(chain)
     items[3] = (CONVERSATIONS, fake.armored, {})
     result = read_export(tmp_path, export_json(items, head=head), any_engine, user_v4, server_key)
     found = kinds(result)
@@ -382,7 +391,7 @@ def test_missing_document_and_asc_input(
     user_v4: GeneratedKey,
     server_key: SigningKey,
 ) -> None:
-    items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+    items = posted(chain)
     doc = {
         "file": "(File not included. Change data exporting settings to download.)",
         "file_name": "records-6.asc",
@@ -410,7 +419,7 @@ def test_reader_cli(
 ) -> None:
     export_dir = tmp_path / "ChatExport_2026-11-22"
     export_dir.mkdir()
-    items = [(c, s.armored, {}) for c, s in zip(CTXS, chain, strict=True)]
+    items = posted(chain)
     (export_dir / "result.json").write_text(json.dumps(export_json(items, head=head)), "utf-8")
     (export_dir / f"libral-server-{server_key.fingerprint[-16:]}.asc").write_text(
         server_key.public_armored, "utf-8"
