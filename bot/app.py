@@ -64,15 +64,19 @@ from services.admin.service import AdminService
 from services.admin.wiring import build_ports as admin_ports
 from services.ai.admin_port import attach as attach_ai_ports
 from services.ai.chat import AIService
+from services.ai.jobs import release_stale
 from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
 from services.dashboard.service import DashboardService
 from services.dashboard.wiring import build_sources as dashboard_sources
 from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
+from services.logserver.keys import check_keys_tick
 from services.payments import Payments
 from services.payments.admin_port import attach as attach_payment_ports
 from services.payments.billing import LogServerBilling
+from services.payments.jobs import reconcile_tick
+from services.retention.jobs import purge_tick
 from services.rooms import RoomService
 from services.sendbudget import SendBudget
 
@@ -139,7 +143,7 @@ def build(settings: Settings) -> Application:
     scheduler = Scheduler(state)
     scheduler.add(
         "retention.purge",
-        "services.retention.jobs:purge_tick",
+        purge_tick,
         every=timedelta(seconds=settings.retention.purge_interval_seconds),
         sessionmaker=sessionmaker,
         retention=settings.retention,
@@ -171,7 +175,7 @@ def build(settings: Settings) -> Application:
     if settings.payments.reconcile_hours:
         scheduler.add(
             "payments.reconcile",
-            "services.payments.jobs:reconcile_tick",
+            reconcile_tick,
             every=timedelta(hours=settings.payments.reconcile_hours),
             sessionmaker=sessionmaker,
             stars=bot,
@@ -186,14 +190,14 @@ def build(settings: Settings) -> Application:
     # Linked keys checked daily for expiry and revocation (the rule: services/logserver/keys.py)
     scheduler.add(
         "logserver.keys",
-        "services.logserver.keys:check_keys_tick",
+        check_keys_tick,
         every=timedelta(hours=24),
         logserver=logserver,
         notify=log_delivery.notify,
     )
     scheduler.add(
         "ai.release_stale",
-        "services.ai.jobs:release_stale",
+        release_stale,
         every=timedelta(minutes=10),
         sessionmaker=sessionmaker,
         ai=settings.ai,

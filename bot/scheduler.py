@@ -3,15 +3,17 @@
 Registering a job — one call in `bot/app.py:build()`, next to the rest of the feature's wiring::
 
     scheduler.add(
-        "logserver.redrive",                # unique name: logs, health panel, lock key
-        "services.logserver.jobs:redrive",  # import path of an async function
+        "logserver.redrive",          # unique name: logs, health panel, lock key
+        redrive,                      # the async function itself
         every=timedelta(seconds=30),
-        sessionmaker=sessionmaker,          # its dependencies, given explicitly as keywords
+        sessionmaker=sessionmaker,    # its dependencies, given explicitly as keywords
         bot=bot,
     )
 
 The job is then called as ``await redrive(sessionmaker=..., bot=...)`` once per tick; it opens
-its own database sessions and commits them itself. What the scheduler guarantees:
+its own database sessions and commits them itself. The dependencies are checked by mypy against
+the function's signature (a missing, misspelt or mistyped one is a type error). What the scheduler
+guarantees:
 
 * **Once per tick across instances.** Ticks are aligned to multiples of ``every`` since the Unix
   epoch, so every instance fires at the same instants. Before running, an instance takes the lock
@@ -27,21 +29,23 @@ its own database sessions and commits them itself. What the scheduler guarantees
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import ParamSpec
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from apscheduler.util import ref_to_obj
 
 from bot.db.base import utcnow
 from bot.state import MAX_TTL_SECONDS, KeyValueState
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOCK_PREFIX = "job:"
@@ -65,9 +69,8 @@ class JobStatus:
 @dataclass(frozen=True, slots=True)
 class _Job:
     name: str
-    ref: str
+    call: Callable[[], Awaitable[object]]  # the job bound to its dependencies
     every: timedelta
-    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -78,16 +81,29 @@ class Scheduler:
         self._status: dict[str, JobStatus] = {}
         self._aps: AsyncIOScheduler | None = None
 
-    def add(self, name: str, ref: str, *, every: timedelta, **dependencies: Any) -> None:
-        """Register the async function at import path `ref` ("package.module:function")."""
+    def add(
+        self,
+        name: str,
+        job: Callable[P, Awaitable[object]],
+        /,
+        every: timedelta,
+        *args: P.args,
+        **dependencies: P.kwargs,
+    ) -> None:
+        """Register the async function `job`, called with `dependencies` at every tick.
+
+        `name` and `job` are positional-only so that no dependency name can clash with them;
+        the ParamSpec lets mypy check `dependencies` against `job`'s own parameters.
+        """
         if name in self._jobs:
             raise ValueError(f"job {name!r} is registered twice")
         if not timedelta(seconds=1) <= every <= timedelta(seconds=MAX_TTL_SECONDS):
             raise ValueError(f"job {name!r}: `every` must be between 1 s and 24 h")
-        func = ref_to_obj(ref)  # fail at start-up, not at the first tick
-        if not inspect.iscoroutinefunction(func):
-            raise TypeError(f"job {name!r}: {ref} is not an async function")
-        self._jobs[name] = _Job(name, ref, every, dict(dependencies))
+        # Checked at run time as well: a callable typed Any escapes mypy, and a job that is not
+        # async must fail at start-up, not at its first tick.
+        if not inspect.iscoroutinefunction(job):
+            raise TypeError(f"job {name!r}: {job!r} is not an async function")
+        self._jobs[name] = _Job(name, functools.partial(job, *args, **dependencies), every)
         self._status[name] = JobStatus(name, every)
         if self._aps is not None:
             self._schedule(self._aps, self._jobs[name])
@@ -117,7 +133,7 @@ class Scheduler:
         # One line per run: across instances the lines show each tick ran once, and where.
         log.info("job %s tick %d started", name, tick)
         try:
-            await ref_to_obj(job.ref)(**job.kwargs)
+            await job.call()
         except Exception as exc:
             status.failures += 1
             # First line only: database errors carry the statement and its values after it.

@@ -1,4 +1,4 @@
-"""Scheduled AI jobs (referenced by import path from ``bot/app.py``)."""
+"""Scheduled AI jobs (registered with the scheduler in ``bot/app.py``)."""
 
 from __future__ import annotations
 

@@ -42,6 +42,7 @@ from services.ai.config import AISettings
 from services.crypto import GeneratedKey, KeyVersion
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.logserver import LogServerSettings
+from services.retention.jobs import purge_tick
 from services.retention.policy import expires_with, expiry_of
 from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import payments_of
@@ -329,7 +330,7 @@ async def test_no_canary_in_clear_and_nothing_temporary_survives_24_hours(
             scheduler = Scheduler(RedisState(redis, settings.redis_prefix), clock=lambda: later)
             scheduler.add(
                 "retention.purge",
-                "services.retention.jobs:purge_tick",
+                purge_tick,
                 every=timedelta(seconds=settings.retention.purge_interval_seconds),
                 sessionmaker=app.sessionmaker,
                 retention=settings.retention,
