@@ -371,8 +371,9 @@ async def test_the_command_refuses_without_a_master_key(tmp_path: Path, make_set
 
 
 async def test_a_value_the_bot_changes_during_the_rotation_is_not_overwritten(
-    engine: AsyncEngine, tmp_path: Path
+    pg_url: str, engine: AsyncEngine, tmp_path: Path
 ) -> None:
+    # PostgreSQL: two writers at once (SQLite takes its write lock for the whole transaction).
     await _populate(await _services(engine, _crypto(tmp_path, KEY_A)), legacy_room=False)
     window = _crypto(tmp_path, KEY_B, KEY_A)
     cipher = FieldCipher.from_settings(window)
