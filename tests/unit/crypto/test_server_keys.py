@@ -134,7 +134,9 @@ async def test_keyring_key_with_the_gnupg_engine(
     session: AsyncSession, gpg_keys: GpgKeys, user_v4: GeneratedKey, tmp_path: Path
 ) -> None:
     """An operator's key that lives in the GnuPG keyring: only its public part is stored."""
-    home = GpgHome(tmp_path / "operator-gnupg")
+    # short: gpg-agent's sockets live in the home, and a Unix socket path holds at most 107
+    # bytes (a pytest-xdist worker's tmp_path is ten characters longer)
+    home = GpgHome(tmp_path / "op")
     home.path.mkdir(mode=0o700)
     (home.path / "gpg-agent.conf").write_text("s2k-count 1048576\n")
     home.run("--passphrase", PASSPHRASE, "--import", input=gpg_keys.user_secret.encode())
