@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.db.models.payments import SubscriptionState
+from bot.db.models.payments import ChargeFlag, SubscriptionState
 from bot.i18n import Translator
 from services.payments.catalogue import (
     Catalogue,
@@ -18,7 +18,7 @@ from services.payments.catalogue import (
 )
 from services.payments.config import PaymentsSettings
 from services.payments.errors import RefundRefusal
-from services.payments.purchases import CheckoutRefusal
+from services.payments.purchases import CheckoutRefusal, check_charge
 
 
 def test_payload_round_trip_and_size() -> None:
@@ -101,3 +101,52 @@ def test_keys_built_at_run_time_exist(locale: str) -> None:
     keys += [f"pay-sub-update-{s.value}" for s in SubscriptionState]
     missing = [k for k in keys if not translator.has(locale, k)]
     assert missing == []
+
+
+PACK = Item(ItemKind.PACK, "small", 50, 500)
+PLAN = Item(ItemKind.SUBSCRIPTION, "monthly", 250, 3000, 2_592_000)
+OLD_PLAN = Item(ItemKind.SUBSCRIPTION, "monthly", 200, 2500, 2_592_000)  # an earlier version
+
+
+@pytest.mark.parametrize(
+    ("payload", "currency", "amount", "renewal", "subscribed", "flag"),
+    [
+        (PACK.payload, "XTR", 50, False, None, None),
+        (PACK.payload, "USD", 50, False, None, ChargeFlag.CURRENCY),
+        ("mystery", "XTR", 50, False, None, ChargeFlag.PAYLOAD),
+        (PACK.payload, "XTR", 0, False, None, ChargeFlag.AMOUNT),
+        (PACK.payload, "XTR", -50, False, None, ChargeFlag.AMOUNT),
+        (PACK.payload, "XTR", 49, False, None, ChargeFlag.AMOUNT),
+        (
+            Item(ItemKind.PACK, "small", 50, 99_999_999).payload,
+            "XTR",
+            50,
+            False,
+            None,
+            ChargeFlag.TERMS,
+        ),
+        (Item(ItemKind.PACK, "gone", 50, 500).payload, "XTR", 50, False, None, ChargeFlag.ITEM),
+        # A renewal at the terms the subscriber signed up to, after the price changed: credited.
+        (OLD_PLAN.payload, "XTR", 200, True, OLD_PLAN.payload, None),
+        # ...but not a first payment at old terms, nor a renewal of terms never subscribed to.
+        (OLD_PLAN.payload, "XTR", 200, False, None, ChargeFlag.TERMS),
+        (OLD_PLAN.payload, "XTR", 200, True, PLAN.payload, ChargeFlag.TERMS),
+    ],
+)
+def test_a_charge_is_checked_against_the_catalogue_version_of_its_invoice(
+    payload: str,
+    currency: str,
+    amount: int,
+    renewal: bool,
+    subscribed: str | None,
+    flag: ChargeFlag | None,
+) -> None:
+    _, found = check_charge(
+        Catalogue(PaymentsSettings()),
+        payload=payload,
+        currency=currency,
+        total_amount=amount,
+        renewal=renewal,
+        subscribed_payload=subscribed,
+    )
+    assert found == flag

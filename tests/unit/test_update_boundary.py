@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis.exceptions
 import sqlalchemy.exc
-from aiogram.types import Chat, Message, TelegramObject, Update
+from aiogram.types import Chat, Message, SuccessfulPayment, TelegramObject, Update
 from aiogram.types import User as TgUser
 
 from bot.i18n import Translator
@@ -156,3 +156,46 @@ async def test_at_shutdown_a_transient_failure_becomes_final() -> None:
     data: dict[str, Any] = {"bot": bot, "event_from_user": update().message.from_user}  # type: ignore[union-attr]
     assert await boundary(handler, update(), data) is None
     assert bot.sent == [(7, Translator().get("en", "error-generic"))]
+
+
+def charge_update() -> Update:
+    sender = TgUser(id=7, is_bot=False, first_name="B", language_code="en")
+    paid = SuccessfulPayment(
+        currency="XTR",
+        total_amount=50,
+        invoice_payload="lb1:p:small:x:50:500",
+        telegram_payment_charge_id="stx1",
+        provider_payment_charge_id="stx1",
+    )
+    message = Message(
+        message_id=1,
+        date=NOW,
+        chat=Chat(id=7, type="private"),
+        from_user=sender,
+        successful_payment=paid,
+    )
+    return Update(update_id=2, message=message)
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [
+        [ValueError("a bug")],  # final
+        [redis.exceptions.ConnectionError("down")] * 3,  # an outage, then it succeeds
+    ],
+)
+async def test_after_a_charge_the_user_is_never_told_to_try_again(
+    failures: list[Exception],
+) -> None:
+    """Telegram has taken the Stars: "received; credits on the way", whatever failed."""
+    bot = RecordingBot()
+
+    async def handler(event: TelegramObject, data: dict[str, Any]) -> None:
+        if failures:
+            raise failures.pop(0)
+
+    boundary = ErrorBoundaryMiddleware(Translator(), Metrics(), max_delay=0)
+    event = charge_update()
+    data: dict[str, Any] = {"bot": bot, "event_from_user": event.message.from_user}  # type: ignore[union-attr]
+    await boundary(handler, event, data)
+    assert bot.sent == [(7, Translator().get("en", "pay-receipt-pending"))]
