@@ -75,7 +75,7 @@ from services.logserver.keys import check_keys_tick
 from services.payments import Payments
 from services.payments.admin_port import attach as attach_payment_ports
 from services.payments.billing import LogServerBilling
-from services.payments.jobs import reconcile_tick
+from services.payments.jobs import credit_pending_tick, reconcile_tick
 from services.retention.jobs import purge_tick
 from services.rooms import RoomService
 from services.sendbudget import SendBudget
@@ -184,6 +184,15 @@ def build(settings: Settings) -> Application:
             billing=payments.billing,
             notify=log_delivery.notify,
         )
+    # Crediting a recorded charge is retried until it succeeds, not only by the daily job.
+    scheduler.add(
+        "payments.credit_pending",
+        credit_pending_tick,
+        every=timedelta(minutes=5),
+        sessionmaker=sessionmaker,
+        billing=payments.billing,
+        notify=log_delivery.notify,
+    )
     # AI chat: fields encrypted with the crypto service's cipher; exchanges go to the log server
     ai = AIService(settings.ai, sessionmaker, crypto.fields, exchange_log=logserver)
     attach_ai_ports(admin.ports, ai)

@@ -108,3 +108,6 @@ pay-reconciled =
 pay-refunded-by-admin =
     An operator refunded your payment of { $stars } ⭐; { $reversed } credits were taken back.
     Balance: { $balance } credits.
+pay-credited-late =
+    Your payment of { $stars } ⭐ is now credited: { $credits } credits added. Sorry for the delay.
+    Balance: { $balance } credits.

@@ -108,3 +108,6 @@ pay-reconciled =
 pay-refunded-by-admin =
     運営者が { $stars } ⭐ のお支払いを返金しました。{ $reversed } クレジットを差し引きました。
     残高: { $balance } クレジット
+pay-credited-late =
+    { $stars } ⭐ のお支払いを反映しました: { $credits } クレジットを追加しました。お待たせして申し訳ありません。
+    残高: { $balance } クレジット

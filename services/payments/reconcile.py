@@ -13,7 +13,7 @@ from aiogram.types import StarTransaction, TransactionPartnerUser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import CHARGE_ID_LENGTH
+from bot.db.base import CHARGE_ID_LENGTH, utcnow
 from bot.db.models import CreditMovement, MovementKind
 from bot.db.models.payments import ChargeSource, Payment, PaymentKind, PaymentStatus
 from services import ledger
@@ -204,18 +204,7 @@ async def settle(
       catalogue like any other, and credited, or kept flagged for an operator.
     Idempotent as the handler is (charge id): running it alongside a late redelivery credits once.
     """
-    settled: list[Settled] = []
-    waiting = await session.scalars(
-        select(Payment.charge_id).where(
-            Payment.credited_at.is_(None),
-            Payment.flag.is_(None),
-            Payment.status == PaymentStatus.PAID,
-        )
-    )
-    for charge_id in list(waiting):
-        receipt = await purchases.credit_charge(session, charge_id, billing=billing)
-        if not receipt.duplicate:
-            settled.append(Settled(await _owner(session, charge_id), receipt, False))
+    settled = await credit_pending(session, billing=billing)
     known = set(await session.scalars(select(Payment.charge_id)))
     for tx in await _all_transactions(stars, max_transactions):
         partner = tx.source
@@ -260,6 +249,30 @@ async def settle(
             item.user_id,
             f"flagged {item.receipt.flag}" if item.receipt.flag else "credited",
         )
+    return settled
+
+
+async def credit_pending(
+    session: AsyncSession,
+    *,
+    billing: BillingLog | None = None,
+    older_than: timedelta = timedelta(0),
+) -> list[Settled]:
+    """Credit every charge recorded (and not flagged) but not credited, recorded more than
+    `older_than` ago; the caller commits, then tells each user."""
+    settled: list[Settled] = []
+    waiting = await session.scalars(
+        select(Payment.charge_id).where(
+            Payment.credited_at.is_(None),
+            Payment.flag.is_(None),
+            Payment.status == PaymentStatus.PAID,
+            Payment.created_at <= utcnow() - older_than,
+        )
+    )
+    for charge_id in list(waiting):
+        receipt = await purchases.credit_charge(session, charge_id, billing=billing)
+        if not receipt.duplicate:
+            settled.append(Settled(await _owner(session, charge_id), receipt, False))
     return settled
 
 

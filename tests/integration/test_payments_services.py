@@ -529,3 +529,44 @@ async def test_the_reconciliation_job_logs_disagreements(
         report = await reconcile_tick(sessionmaker, stars)
     assert not report.ok
     assert "unknown-at-us ghost" in caplog.text
+
+
+async def test_a_charge_recorded_but_never_credited_is_credited_by_the_frequent_job(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    """The handler died between its two steps and nothing ran it again: the job credits it
+    (once the handler's own retries are over), exactly once, and tells the user."""
+    from services.payments.jobs import PENDING_GRACE, credit_pending_tick
+
+    await _user(session)
+    for charge in ("old", "fresh"):
+        await purchases.record_charge(
+            session,
+            CATALOGUE,
+            user_id=USER,
+            charge_id=charge,
+            payload=PACK.payload,
+            currency="XTR",
+            total_amount=50,
+        )
+    await session.execute(
+        update(Payment)
+        .where(Payment.charge_id == "old")
+        .values(created_at=datetime.now(UTC) - PENDING_GRACE - timedelta(minutes=1))
+    )
+    await session.commit()
+    told: list[tuple[int, str, dict[str, object]]] = []
+
+    async def notify(user_id: int, key: str, **args: object) -> bool:
+        told.append((user_id, key, args))
+        return True
+
+    sessionmaker = create_sessionmaker(engine)
+    assert await credit_pending_tick(sessionmaker, notify=notify) == 1
+    assert await credit_pending_tick(sessionmaker, notify=notify) == 0
+    assert told == [(USER, "pay-credited-late", {"stars": 50, "credits": 500, "balance": 500})]
+    async with sessionmaker() as fresh:
+        assert await ledger.balance(fresh, USER) == 500
+        rows = {p.charge_id: p for p in await fresh.scalars(select(Payment))}
+    assert rows["old"].credited_at is not None
+    assert rows["fresh"].credited_at is None  # the handler may still be on it
