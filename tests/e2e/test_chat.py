@@ -614,10 +614,11 @@ async def test_a_mention_before_an_emoji_and_a_later_entity_is_answered(
                 {"type": "hashtag", "offset": utf16_len(f"{mention} a "), "length": len(tag)},
             ],
         )
-        await emulator.wait_for(
-            lambda m, n=number: m.from_bot and m.text == f"Answer {n}." and finished(m),
-            chat=group,
-        )
+
+        def answer(m: StoredMessage, n: int = number) -> bool:
+            return m.from_bot and m.text == f"Answer {n}." and finished(m)
+
+        await emulator.wait_for(answer, chat=group)
         assert contents(openai_fake.stream_requests[number])[-1] == f"a {tag} {emoji}"
     assert emulator.errors() == []
 

@@ -989,10 +989,10 @@ async def test_rows_sealed_by_an_older_version_go_alone_and_the_chain_goes_on(
     assert any(p.count > 1 for p, _ in opened), "the rest was not coalesced"
     prev_digest = GENESIS
     for seq in range(30):
-        _, record = by_seq[seq]
-        assert record.record.prev == prev_digest, f"chain broken at {seq}"
-        assert record.ctx.chat_id == group.id
-        prev_digest = record.digest
+        _, verified = by_seq[seq]
+        assert verified.record.prev == prev_digest, f"chain broken at {seq}"
+        assert verified.ctx.chat_id == group.id
+        prev_digest = verified.digest
 
 
 # ---------------------------------------------------------------------- canaries

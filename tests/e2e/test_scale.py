@@ -415,11 +415,11 @@ async def test_three_instances_behind_nginx_everything_at_once_one_killed(
 
         # Each exchange is recorded after its answer went out: wait for the last ones.
         for group in groups:
-            await emulator.wait_until(
-                lambda group=group: len(posted_seqs(emulator, group)) >= 1 + ASKS or None,
-                WAIT,
-                what="every exchange's record",
-            )
+
+            def recorded(group: Chat = group) -> bool | None:
+                return len(posted_seqs(emulator, group)) >= 1 + ASKS or None
+
+            await emulator.wait_until(recorded, WAIT, what="every exchange's record")
         await until(drained, "every log record delivered")
         mark("drained")
 

@@ -17,6 +17,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import String, Text, Update, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.expression import TableClause
 
 from bot import rotate
 from bot.db.encrypted import Encrypted, registry
@@ -387,14 +388,21 @@ async def test_a_value_the_bot_changes_during_the_rotation_is_not_overwritten(
 
         async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
             nonlocal raced
-            if isinstance(statement, Update) and statement.table.name == "ai_keys" and not raced:
+            if (
+                isinstance(statement, Update)
+                and isinstance(statement.table, TableClause)
+                and statement.table.name == "ai_keys"
+                and not raced
+            ):
                 raced = True
                 async with bot_side() as other:
                     await KeyStore(cipher).put(other, 1001, ProviderName.OPENAI, replaced)
                     await other.commit()
             return await super().execute(statement, *args, **kwargs)
 
-    racing = async_sessionmaker(engine, class_=RacingSession, expire_on_commit=False)
+    racing: async_sessionmaker[AsyncSession] = async_sessionmaker(
+        engine, class_=RacingSession, expire_on_commit=False
+    )
     report = await rotate_master_key(racing, Base.metadata, cipher, batch_size=5)
     assert raced
     assert _count(report.columns, "ai_keys.ciphertext").raced == 1

@@ -25,6 +25,7 @@ from tests.unit.crypto.test_records import (
     CHAT_ID,
     CTXS,
     GROUP_EXPORT_ID,
+    ExportItem,
     export_json,
     head_of,
     kinds,
@@ -523,7 +524,8 @@ def test_a_file_from_an_older_version_with_several_messages_is_read_whole(
     old = "\n".join(s.armored.strip() + "\n" for s in chain[2:])
     (tmp_path / "files" / "libral-chat-000002-000004.asc").write_text(old, "utf-8")
     file = {"file": "files/libral-chat-000002-000004.asc", "file_name": "x.asc", "text": ""}
-    items = [(CTXS[0], s.armored, {}) for s in chain[:2]] + [(CTXS[0], "", file)]
+    items: list[ExportItem] = [(CTXS[0], s.armored, {}) for s in chain[:2]]
+    items.append((CTXS[0], "", file))
     head = head_of(sequoia, server_key, chain[-1])
     result = read_export(tmp_path, export_json(items, head=head), sequoia, user_v4, server_key)
     assert kinds(result) == []
