@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import SecretStr
 
@@ -16,6 +17,53 @@ from bot.settings import Settings
 from tests.emulator.server import BotAPIEmulator
 
 Mode = Literal["polling", "webhook"]
+T = TypeVar("T")
+
+# A safety limit only: every wait ends as soon as its condition holds. Generous, so that a loaded
+# two-core machine never turns slowness into a failure.
+EVENTUALLY_TIMEOUT = 60.0
+
+
+@overload
+async def eventually(
+    check: Callable[[], Awaitable[T | Literal[False] | None]],
+    what: str,
+    *,
+    timeout: float = EVENTUALLY_TIMEOUT,
+    interval: float = 0.02,
+) -> T: ...
+@overload
+async def eventually(
+    check: Callable[[], T | Literal[False] | None],
+    what: str,
+    *,
+    timeout: float = EVENTUALLY_TIMEOUT,
+    interval: float = 0.02,
+) -> T: ...
+async def eventually(
+    check: Callable[[], object],
+    what: str,
+    *,
+    timeout: float = EVENTUALLY_TIMEOUT,
+    interval: float = 0.02,
+) -> object:
+    """Poll `check` (sync or async) until it returns something other than None/False; return it.
+
+    For conditions on the bot's side (database rows, metrics): a commit does not wake the
+    emulator's waiters, so `emulator.wait_until` would only look again at the next Bot API call.
+    After `timeout` seconds it fails with "<what> did not happen within <timeout> s".
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result is not None and result is not False:
+            return result
+        if loop.time() >= deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        await asyncio.sleep(interval)
 
 
 def free_port() -> int:

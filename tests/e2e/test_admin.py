@@ -3,7 +3,6 @@ operator and as users, in Japanese and English."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import struct
@@ -37,7 +36,7 @@ from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import payments_of
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Member, StoredMessage
-from tests.harness import run_bot
+from tests.harness import eventually, run_bot
 
 ADMIN_ID = 900_000_001
 LOCALES = ["ja", "en"]
@@ -118,16 +117,16 @@ async def db_user(sessions: async_sessionmaker[AsyncSession], user_id: int) -> U
         return user
 
 
-async def eventually(
+async def committed_user(
     sessions: async_sessionmaker[AsyncSession], user_id: int, check: Callable[[User], bool]
 ) -> User:
     """The panel is edited inside the handler, the commit follows it: wait for the commit."""
-    for _ in range(200):
+
+    async def reached() -> User | None:
         user = await db_user(sessions, user_id)
-        if check(user):
-            return user
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"user {user_id} never reached the expected state: {user.status}")
+        return user if check(user) else None
+
+    return await eventually(reached, f"user {user_id} reaching the expected state")
 
 
 # ------------------------------------------------------------------------ access
@@ -288,7 +287,7 @@ async def test_every_panel_path(
         again = await admin.press(panel.current, text="again")
         assert again.answer is not None
         assert again.answer.text == plain(locale, "admin-confirm-stale")
-        await eventually(sessions, target.id, lambda u: u.credits == 100)
+        await committed_user(sessions, target.id, lambda u: u.credits == 100)
         panel.current.reply_markup = card_markup
         await panel.press("admin-btn-another-user")
         await panel.reply("@TARO_TEST")
@@ -307,7 +306,7 @@ async def test_every_panel_path(
         )
         await panel.press("admin-btn-confirm")
         await panel.shows("admin-deducted", amount=30, balance=70)
-        await eventually(sessions, target.id, lambda u: u.credits == 70)
+        await committed_user(sessions, target.id, lambda u: u.credits == 70)
         async with sessions() as s:
             moves = (
                 await s.execute(
@@ -326,7 +325,7 @@ async def test_every_panel_path(
         await panel.press("admin-btn-ban")
         await panel.press("admin-btn-confirm")
         await panel.shows("admin-banned")
-        await eventually(sessions, target.id, lambda u: u.status is UserStatus.BANNED)
+        await committed_user(sessions, target.id, lambda u: u.status is UserStatus.BANNED)
         sent = await target.send_text("hello")
         notice = await target.wait_reply(after=sent)
         assert notice.text == plain("ja", "ban-notice")
@@ -339,7 +338,7 @@ async def test_every_panel_path(
         assert press.answer.show_alert
         await panel.press("admin-btn-unban")
         await panel.shows("admin-unbanned")
-        await eventually(sessions, target.id, lambda u: u.status is UserStatus.ACTIVE)
+        await committed_user(sessions, target.id, lambda u: u.status is UserStatus.ACTIVE)
         sent = await target.send_text("/help")
         helped = await target.wait_reply(after=sent)
         assert helped.text != plain("ja", "ban-notice")
@@ -578,12 +577,7 @@ async def test_audit_records_reach_the_operators_group_signed_chained_and_encryp
             rows = await audit_rows(sessions)
             return len(rows) >= 3 and all(e.posted_at is not None for e in rows)
 
-        for _ in range(400):
-            if await all_posted():
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the audit events were not all posted")
+        await eventually(all_posted, "every audit event posted")
         await emulator.wait_until(
             lambda: emulator.messages(group, from_bot=True) or None, what="records posted"
         )
@@ -768,7 +762,7 @@ async def test_failure_paths_answer_clearly(
         await panel.reply(str(ADMIN_ID))
         await emulator.wait_until(lambda: str(ADMIN_ID) in panel.text, what="own card")
         assert await panel.press("admin-btn-ban") == plain(locale, "admin-ban-admin-refused")
-        await eventually(sessions, ADMIN_ID, lambda u: u.status is UserStatus.ACTIVE)
+        await committed_user(sessions, ADMIN_ID, lambda u: u.status is UserStatus.ACTIVE)
 
         # A card for someone who is not (or no longer) there.
         card_markup = panel.current.reply_markup

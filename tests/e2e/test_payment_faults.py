@@ -38,7 +38,7 @@ from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import Charge, StarsWorld, payments_of
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import StoredMessage
-from tests.harness import run_bot, settings_for
+from tests.harness import eventually, run_bot, settings_for
 
 T = Translator()
 EN = T.for_locale("en")
@@ -60,9 +60,8 @@ async def held_lock(engine: AsyncEngine, table: str) -> AsyncIterator[AsyncConne
 
 async def waiting_insert(engine: AsyncEngine, table: str) -> int:
     """The pid of the backend whose INSERT into `table` waits on our lock."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while True:
+
+    async def waiting() -> int | None:
         async with engine.connect() as conn:
             pid = await conn.scalar(
                 text(
@@ -71,11 +70,9 @@ async def waiting_insert(engine: AsyncEngine, table: str) -> int:
                 ),
                 {"q": f"INSERT INTO {table}%"},
             )
-        if pid is not None:
-            return int(pid)
-        if loop.time() > deadline:
-            raise TimeoutError(f"no INSERT into {table} waiting")
-        await asyncio.sleep(0.05)
+        return None if pid is None else int(pid)
+
+    return await eventually(waiting, f"an INSERT into {table} waiting", timeout=WAIT)
 
 
 async def counts(engine: AsyncEngine, user_id: int) -> tuple[int, int]:

@@ -8,7 +8,6 @@ import asyncio
 import random
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -40,7 +39,7 @@ from tests.emulator.methods_payments import Charge, StarsWorld, payments_of
 from tests.emulator.registry import Call, registry
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import StoredMessage
-from tests.harness import Mode, run_bot
+from tests.harness import Mode, eventually, run_bot
 
 T = Translator()
 
@@ -62,16 +61,6 @@ def stars(emulator: BotAPIEmulator) -> StarsWorld:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-async def until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
-    """Wait for a condition on our own side (database, metrics) without asserting on time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.02)
 
 
 def handled(app: Application, kind: str) -> float:
@@ -176,7 +165,7 @@ async def test_buy_a_pack(
     emulator.updates.redeliver(paid.update["update_id"])
     copy = {"message": dict(paid.update["message"])}
     emulator.updates.push(copy)
-    await until(lambda: handled(app, "message") >= before + 1, "copy handled")
+    await eventually(lambda: handled(app, "message") >= before + 1, "copy handled")
     assert await balance_of(app, user.id) == 500
     async with app.sessionmaker() as session:
         rows = (await session.scalars(select(Payment).where(Payment.user_id == user.id))).all()
@@ -383,7 +372,7 @@ async def test_refund_via_paysupport_then_double_refund_refused(
     assert stars.charges[charge].refunded
 
     # Telegram's refunded_payment message for our own refund changes nothing more.
-    await until(lambda: handled(app, "message") >= messages_before + 1, "refunded_payment")
+    await eventually(lambda: handled(app, "message") >= messages_before + 1, "refunded_payment")
     assert [m for m in emulator.messages(user.chat) if "refunded_payment" in m.data]
     assert [m for m in emulator.messages(user.chat, from_bot=True) if m.seq > confirm.seq] == []
 

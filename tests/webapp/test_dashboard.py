@@ -9,7 +9,6 @@ initData are refused with 403 and leave an audit record; so is a demoted operato
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -35,7 +34,7 @@ from services.dashboard.config import DashboardSettings
 from services.dashboard.events import RedisBus, TrafficTicker
 from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
-from tests.harness import run_bot
+from tests.harness import eventually, run_bot
 from tests.webapp.conftest import Served
 from tests.webapp.support import fragment, sign_init_data, telegram_user
 
@@ -71,12 +70,13 @@ async def started(
     # Generous: the first update after start-up is slow on a loaded machine.
     await user.wait_reply(timeout=60, after=sent)
     sessions = sessions_of(served)
-    for _ in range(400):
+
+    async def stored() -> bool:
         async with sessions() as s:
-            if await s.get(User, user_id) is not None:
-                return user
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"user {user_id} was never stored")
+            return await s.get(User, user_id) is not None
+
+    await eventually(stored, f"user {user_id} stored")
+    return user
 
 
 async def expected_figures(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
