@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +16,8 @@ from bot.i18n import I18n, Translator
 from keyboards.language import LanguageAction, LanguageCD, language_keyboard
 from services import users
 from services.logserver import LogServerService
+
+log = logging.getLogger(__name__)
 
 
 async def start(message: Message, i18n: I18n) -> None:
@@ -41,16 +46,27 @@ async def set_language(
     if callback_data.locale not in translator.locales:
         await query.answer(i18n("error-button-expired"), show_alert=True)
         return
+    # Stored already and shown already: a repeated press. Telegram would refuse the same edit
+    # ("message is not modified"), so only the press is answered.
+    repeated = user.locale == callback_data.locale
     await users.set_locale(session, user, callback_data.locale)
     await logserver.audit(session, user.id, "language-changed", locale=callback_data.locale)
     # Confirm only what is stored: the next message must already find the new language.
     await session.commit()
     i18n = translator.for_locale(callback_data.locale)
     await query.answer(i18n("language-changed"))
-    if query.message is not None and isinstance(query.message, Message):
-        await query.message.edit_text(
-            i18n("language-changed-long"), reply_markup=language_keyboard(i18n)
-        )
+    message = query.message
+    if message is not None and isinstance(message, Message):
+        text = i18n("language-changed-long")
+        if repeated and message.text == text:
+            return
+        try:
+            await message.edit_text(text, reply_markup=language_keyboard(i18n))
+        except TelegramBadRequest as exc:
+            # Two presses at once: the other one has just made the same edit.
+            if "not modified" not in exc.message.lower():
+                raise
+            log.info("language picker already shows %s", callback_data.locale)
 
 
 async def privacy(message: Message, i18n: I18n) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import redis.exceptions
 import sqlalchemy.exc
 from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import TelegramObject, Update, User
 from aiogram.types.update import UpdateTypeLookupError
 
@@ -199,6 +200,17 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
             attempt = dict(data)
             try:
                 return await handler(event, attempt)
+            except TelegramForbiddenError as error:
+                # The user blocked the bot, or the bot was removed from the group, while this
+                # update was handled: Telegram refuses every call to that chat, the apology
+                # included. Nothing failed on our side and nobody is left to tell.
+                log.info(
+                    "update %s (%s): the chat is gone (%s); dropped",
+                    event.update_id,
+                    kind_of(event),
+                    error.message,
+                )
+                return None
             except Exception as error:
                 if not counted:
                     self.metrics.errors.labels(kind_of(event)).inc()

@@ -143,3 +143,16 @@ async def test_the_private_chat_button_leads_to_the_greeting(
     sent = await user.send_text("/start help")
     greeting = await user.wait_reply(after=sent)
     assert "Welcome to Libral" in (greeting.text or "")
+
+
+async def test_a_key_in_a_group_where_the_bot_may_not_delete_is_not_tried(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    # A plain member may not delete others' messages: the bot asks its own rights first instead
+    # of sending a deletion Telegram refuses, and says the key is still there.
+    owner, group = await added_group(emulator, "en")
+    await emulator.wait_for(lambda m: m.from_bot, timeout=10, chat=group)
+    answer = await reply_to(owner, group, "/apikey sk-proj-abcdefghijklmnopqrstuvwxyz012345")
+    assert "could not delete the message" in (answer.text or "")
+    assert emulator.calls_to("getChatMember", ok=True)
+    assert emulator.calls_to("deleteMessage") == []
