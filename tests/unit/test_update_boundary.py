@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import redis.exceptions
 import sqlalchemy.exc
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.methods import SendMessage
 from aiogram.types import Chat, Message, SuccessfulPayment, TelegramObject, Update
 from aiogram.types import User as TgUser
 
@@ -199,3 +201,14 @@ async def test_after_a_charge_the_user_is_never_told_to_try_again(
     data: dict[str, Any] = {"bot": bot, "event_from_user": event.message.from_user}  # type: ignore[union-attr]
     await boundary(handler, event, data)
     assert bot.sent == [(7, Translator().get("en", "pay-receipt-pending"))]
+
+
+async def test_a_chat_gone_mid_update_is_dropped_not_failed() -> None:
+    # Blocked by the user, or removed from the group, while the update was handled: Telegram
+    # refuses every call there, the apology too, so nothing is counted and nobody is told.
+    gone = TelegramForbiddenError(
+        method=SendMessage(chat_id=7, text="x"), message="Forbidden: bot was blocked by the user"
+    )
+    calls, bot, metrics, (result, _) = await run([gone])
+    assert (calls, result, bot.sent) == (1, None, [])
+    assert errors(metrics) == 0
