@@ -11,7 +11,6 @@ the ones Telegram refuses for a chat the bot has left or a user who blocked it.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import json
@@ -37,7 +36,7 @@ from tests.emulator.actors import UserActor
 from tests.emulator.html_entities import utf16_len
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import CallbackQuery, Chat, StoredMessage
-from tests.harness import run_bot
+from tests.harness import eventually, run_bot
 
 SEED = int(os.environ.get("LIBRAL_FUZZ_SEED", "18"))
 UPDATES = int(os.environ.get("LIBRAL_FUZZ_UPDATES", "2000"))
@@ -548,7 +547,9 @@ async def test_fuzzed_updates_reach_no_error_and_no_refused_call(
             for _ in range(BATCH):
                 await run.step(http)
             target = len(emulator.updates.history) + run.webhook_unknown
-            await until(lambda t=target: handled(app) >= t, f"{target} updates handled")
+            await eventually(
+                lambda t=target: handled(app) >= t, f"{target} updates handled", timeout=60
+            )
 
     problems = {
         "errors counted by the error boundary": errors(app),
@@ -578,17 +579,6 @@ async def test_fuzzed_updates_reach_no_error_and_no_refused_call(
     assert forged == {cls.__prefix__ for cls in callback_classes()}, run.kinds
     assert run.bad_bodies > 0
     assert run.webhook_unknown > 0
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Wait for a condition of the application's own state (it does not wake the emulator's
-    waiters), checking it every few milliseconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(0.005)
 
 
 def allowed_refusal(call: Any, run: Run) -> bool:
