@@ -49,7 +49,9 @@ from bot.webapp.routes import dashboard as dashboard_routes
 from bot.webapp.server import WebApp
 from handlers import get_routers
 from handlers.onboarding import panel_editor
+from keyboards import CALLBACK_DATA
 from middlewares.ban import BanMiddleware
+from middlewares.callbacks import AnswerTracker, CallbackGuard
 from middlewares.context import SessionMiddleware, UserContextMiddleware
 from middlewares.filters import run_magic_filters_inline
 from middlewares.throttling import ThrottlingMiddleware
@@ -119,6 +121,8 @@ def build(settings: Settings) -> Application:
         secret=settings.bot_token.get_secret_value().encode(),
     )
     session.middleware(SendBudgetMiddleware(send_budget))
+    # Observes only: which presses were answered, for the error boundary's last word.
+    session.middleware(AnswerTracker())
     bot = Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -301,6 +305,8 @@ def build(settings: Settings) -> Application:
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(UserContextMiddleware(directory, translator))
     dispatcher.update.outer_middleware(BanMiddleware(settings))
+    # Every press is parsed and checked against its message before any filter or handler.
+    dispatcher.callback_query.outer_middleware(CallbackGuard(CALLBACK_DATA))
     # Inner: after the filters chose a handler, and only if it asks for `session` or `user`.
     session_middleware = SessionMiddleware(sessionmaker, directory)
     for name, observer in dispatcher.observers.items():

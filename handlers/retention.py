@@ -51,7 +51,8 @@ async def answer(
     log_delivery: DeliveryWorker,
 ) -> None:
     expected = await kv.take(_nonce_key(user.id))
-    if expected is None or not hmac.compare_digest(expected, callback_data.nonce):
+    # bytes: compare_digest refuses non-ASCII str (the callback guard also refuses it earlier)
+    if expected is None or not hmac.compare_digest(expected.encode(), callback_data.nonce.encode()):
         await query.answer(i18n("forget-expired"), show_alert=True)
         await _close(query, i18n("forget-expired"))
         return

@@ -23,12 +23,13 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import MaybeInaccessibleMessageUnion, Message, TelegramObject, Update, User
 from aiogram.types.update import UpdateTypeLookupError
 
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.state import KeyValueState
+from middlewares.callbacks import track_answers, was_answered
 from middlewares.data import Delivery, WebhookDelivery, put, view
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,8 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
         delivery = Delivery()
         put(data, delivery=delivery)
         try:
-            result = await self._attempts(handler, event, data, delivery)
+            with track_answers():
+                result = await self._attempts(handler, event, data, delivery)
         except BaseException:
             # Cut off (cancelled at shutdown, or an error we do not handle): not done.
             if delivery.settle is not None:
@@ -262,11 +264,16 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
         try:
             if update.callback_query is not None:
                 query = update.callback_query
-                if final:
+                if final and not was_answered(query.id):
                     await query.answer(text, show_alert=True)
                 elif bot is not None and query.message is not None:
-                    # The press itself is answered by the handler once it runs.
-                    await bot.send_message(query.message.chat.id, text)
+                    # Not final: the press itself is answered by the handler once it runs.
+                    # Final after the handler answered: Telegram would refuse a second answer.
+                    await bot.send_message(
+                        query.message.chat.id,
+                        text,
+                        message_thread_id=_topic_of(query.message),
+                    )
             elif update.pre_checkout_query is not None:
                 await update.pre_checkout_query.answer(ok=False, error_message=text)
             elif update.message is not None and bot is not None:
@@ -279,6 +286,12 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                 )
         except Exception:
             log.warning("could not tell the user about update %s", update.update_id, exc_info=True)
+
+
+def _topic_of(message: MaybeInaccessibleMessageUnion) -> int | None:
+    if isinstance(message, Message) and message.is_topic_message:
+        return message.message_thread_id
+    return None
 
 
 class DeduplicateMiddleware(BaseMiddleware):

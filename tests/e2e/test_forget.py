@@ -177,3 +177,51 @@ async def test_privacy_mentions_forget(app: Application, emulator: BotAPIEmulato
     reply = await user.wait_reply(after=sent)
     assert "/forget" in (reply.text or "")
     assert "24" in (reply.text or "")
+
+
+def put_keyboard(message: StoredMessage, markup: dict[str, object]) -> None:
+    """Put buttons on the message as Telegram stores it (the update carries them too)."""
+    message.reply_markup = markup
+    message.data["reply_markup"] = markup
+
+
+async def test_malformed_or_misplaced_forget_data_touches_nothing(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    user = emulator.create_user("Fay", language_code="en")
+    await seed(app, user.id, "en")
+    question = await ask(user)
+    stored = emulator.chat(user.chat).messages[question.message_id]
+    original = stored.reply_markup
+    assert original is not None
+    confirm = stored.button(text=T.get("en", "forget-button-confirm"))["callback_data"]
+    nonce = confirm.split(":")[2]
+    expired = T.get("en", "error-button-expired")
+
+    # Non-ASCII where the nonce is expected: the expired alert, not the generic apology.
+    put_keyboard(stored, {"inline_keyboard": [[{"text": "Bad", "callback_data": "fgt1:ok:ü"}]]})
+    press = await user.press(stored, text="Bad")
+    assert press.answer is not None
+    assert (press.answer.text, press.answer.show_alert) == (expired, True)
+    put_keyboard(stored, original)
+
+    # Forged data for this user's pending question, pressed on a group message of the bot:
+    # Telegram delivers that message with its real buttons, so the press is not from a
+    # /forget question. The group message stays as it is and the question stays valid.
+    group = emulator.create_supergroup(owner=user, title="Team")
+    await user.add_bot_to_group(group)
+    intro = await emulator.wait_for(lambda m: m.from_bot and bool(m.inline_buttons), chat=group)
+    intro.reply_markup = {
+        "inline_keyboard": [[{"text": "x", "callback_data": f"fgt1:no:{nonce}"}]]
+    }
+    press = await user.press(intro, text="x")
+    assert press.answer is not None
+    assert (press.answer.text, press.answer.show_alert) == (expired, True)
+    assert emulator.chat(group).messages[intro.message_id].edits == []
+    assert await snapshot(app, user.id) == ("en", 300, 1, 3, 1)
+
+    # Nothing was used up: the real button still works.
+    await user.press(stored, text=T.get("en", "forget-button-confirm"))
+    await committed(app, user.id, (None, 300, 0, 0, 1))
+    sorry = T.get("en", "error-generic")
+    assert not [m for m in emulator.messages(user.chat, from_bot=True) if m.text == sorry]

@@ -4,6 +4,7 @@ webhook mode, acting as users."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from bot.app import Application
 from bot.settings import Settings
 from tests.emulator.actors import UserActor
+from tests.emulator.errors import bad_request
+from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
 from tests.harness import Mode, run_bot
 
@@ -207,3 +210,60 @@ async def test_webhook_rejects_a_missing_or_wrong_secret(
         # A real update through the emulator still works, and the forged ones did nothing.
         await ask(user, "/privacy")
         assert not [m for m in emulator.messages(user.chat) if "How to use" in (m.text or "")]
+
+
+async def test_a_repeated_press_is_answered_without_an_apology(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    user = emulator.create_user("Ivo", language_code="ja")
+    await user.send_text("/start")
+    greeting = await user.wait_reply()
+    first = await user.press(greeting, text="English")
+    assert first.answer is not None
+    edited = emulator.chat(user.chat).messages[greeting.message_id]
+    await emulator.wait_until(
+        lambda: "The bot now speaks English" in (edited.text or ""), what="greeting edited"
+    )
+    # The same button on the edited message: the edit changes nothing ("message is not
+    # modified"), which is not a failure.
+    again = await user.press(edited, text="✓ English")
+    assert again.answer is not None
+    assert again.answer.text == "Switched to English."
+
+    # The update is done, not failed: nothing reached the error boundary.
+    def handled() -> bool:
+        count = app.metrics.registry.get_sample_value(
+            "libral_updates_total", {"type": "callback_query"}
+        )
+        return (count or 0) >= 2
+
+    await emulator.wait_until(handled, what="both presses handled")
+    errors = app.metrics.registry.get_sample_value(
+        "libral_errors_total", {"type": "callback_query"}
+    )
+    assert not errors
+    assert "Sorry" not in (emulator.last_message(user.chat, from_bot=True).text or "")
+    refused = [c for c in emulator.calls_to("answerCallbackQuery") if not c.ok]
+    assert refused == []
+
+
+async def test_a_press_that_fails_after_its_answer_still_gets_a_message(
+    app: Application, emulator: BotAPIEmulator
+) -> None:
+    user = emulator.create_user("Uma", language_code="ja")
+    await user.send_text("/start")
+    greeting = await user.wait_reply()
+
+    async def refuse(call: Call) -> Any:
+        raise bad_request("message can't be edited")
+
+    emulator.override_method("editMessageText", refuse)
+    # The language handler answers the press, then its edit fails: Telegram would refuse a
+    # second answer, so the apology comes as a message.
+    await user.press(greeting, text="English")
+    sorry = await emulator.wait_for(
+        lambda m: m.from_bot and m.message_id > greeting.message_id, chat=user.chat
+    )
+    assert sorry.text == app.translator.get("ja", "error-generic")
+    refused = [c for c in emulator.calls_to("answerCallbackQuery") if not c.ok]
+    assert refused == []

@@ -179,9 +179,23 @@ async def press_panel(
     """Press a panel button, or one of its sub-menus' (as the client sends it); the query,
     once the bot has answered it."""
     data = RoomPanelCD(action=action, room=room, value=value).pack()
+    show_button(emulator, panel, data)
     query = forge_press(emulator, who, panel, data)
     await emulator.wait_until(lambda: query.answer, timeout=20, what=f"answer to {data}")
     return query
+
+
+def show_button(emulator: BotAPIEmulator, message: StoredMessage, data: str) -> None:
+    """Put a button with ``data`` on the message as Telegram stores it (the sub-menu the press
+    comes from): the bot refuses group presses whose data the message does not carry."""
+    stored = emulator.chat(message.chat_id).messages[message.message_id]
+    current = stored.data.get("reply_markup") or {}
+    rows = [list(row) for row in current.get("inline_keyboard", [])]
+    if not any(button.get("callback_data") == data for row in rows for button in row):
+        rows.append([{"text": "·", "callback_data": data}])
+    markup = {"inline_keyboard": rows}
+    stored.data["reply_markup"] = markup
+    stored.reply_markup = markup
 
 
 def forge_press(emulator: BotAPIEmulator, who: UserActor, message: StoredMessage, data: str) -> Any:
@@ -312,11 +326,12 @@ async def test_each_role_allowed_and_refused_including_a_forged_press(
     pressed = await press_panel(emulator, reader, panel, PanelAction.MODEL, room.id)
     assert pressed.answer.show_alert
     assert pressed.answer.text == denied("reader")
+    # forged data no button of the panel carries: refused before any role check
     forged = RoomPanelCD(action=PanelAction.BUDGET_SET, room=room.id, value=100).pack()
     query = forge_press(emulator, reader, panel, forged)
     await emulator.wait_until(lambda: query.answer, timeout=20)
     assert query.answer.show_alert
-    assert query.answer.text == denied("reader")
+    assert query.answer.text == t(app, lang, "error-button-expired")
     assert (await room_row(app)).daily_budget == 0
     assert len(openai_fake.stream_requests) == requests
 
@@ -355,10 +370,11 @@ async def test_each_role_allowed_and_refused_including_a_forged_press(
     pressed = await press_panel(emulator, master, panel, PanelAction.BUDGET_SET, room.id, value=100)
     assert pressed.answer.text == t(app, lang, "rooms-saved")
     assert (await room_row(app)).daily_budget == 100
-    # a button from another room (or a made-up room id) is refused
-    query = forge_press(
-        emulator, master, panel, RoomPanelCD(action=PanelAction.HOME, room=room.id + 7).pack()
-    )
+    # a button from another room (or a made-up room id) is refused, even when the message
+    # carries it
+    other_room = RoomPanelCD(action=PanelAction.HOME, room=room.id + 7).pack()
+    show_button(emulator, panel, other_room)
+    query = forge_press(emulator, master, panel, other_room)
     await emulator.wait_until(lambda: query.answer, timeout=20)
     assert query.answer.text == t(app, lang, "rooms-button-stale")
 
