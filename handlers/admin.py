@@ -200,6 +200,13 @@ async def ask_lookup(ctx: Ctx, notice: str | None = None) -> None:
     await ctx.show(f"{notice}\n\n{body}" if notice else body, kb.back_only(ctx.i18n))
 
 
+def _card_language(i18n: I18n, target: User, default_locale: str) -> str:
+    """The language the user sees; marked when it comes from their app, not their choice."""
+    if target.locale:
+        return target.locale
+    return i18n("admin-card-lang-derived", lang=target.effective_locale(default_locale))
+
+
 async def show_card(ctx: Ctx, target: User, notice: str | None = None) -> None:
     await ctx.state.set_state(None)
     i18n = ctx.i18n
@@ -220,7 +227,7 @@ async def show_card(ctx: Ctx, target: User, notice: str | None = None) -> None:
     body = i18n(
         "admin-card",
         id=str(target.id),
-        lang=target.locale or i18n("admin-card-none"),
+        lang=_card_language(i18n, target, ctx.settings.default_locale),
         joined=target.created_at.strftime("%Y-%m-%d"),
         seen=target.last_seen_at.strftime("%Y-%m-%d"),
         balance=target.credits,

@@ -58,12 +58,16 @@ class UserContextMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         snapshot = None
         if tg_user is not None and not tg_user.is_bot:
+            # The language the bot speaks to them until they choose one, stored with the row.
+            derived = self.translator.resolve_locale(tg_user.language_code)
             snapshot = await self.directory.get(tg_user.id, fresh=_is_money(event))
             if snapshot is None:
                 if _started_the_bot(event):
-                    snapshot = await self.directory.register(tg_user.id, tg_user.username)
-            elif self.directory.seen_due(snapshot, tg_user.username):
-                snapshot = await self.directory.seen(tg_user.id, tg_user.username)
+                    snapshot = await self.directory.register(
+                        tg_user.id, tg_user.username, derived
+                    )
+            elif self.directory.seen_due(snapshot, tg_user.username, derived):
+                snapshot = await self.directory.seen(tg_user.id, tg_user.username, derived)
             if snapshot is not None:
                 put(data, account=snapshot)
         locale = self.translator.resolve_locale(
@@ -103,7 +107,13 @@ class SessionMiddleware(BaseMiddleware):
         if tg_user is not None and not tg_user.is_bot and view(data).get("account") is None:
             # The bot does something for this sender, and what it stores may refer to them
             # (room turns, roles, spend): register them first, in a transaction of its own.
-            put(data, account=await self.directory.register(tg_user.id, tg_user.username))
+            # Without a row there is no chosen language: the one in use is the derived one.
+            i18n = view(data).get("i18n")
+            derived = i18n.locale if i18n is not None else None
+            put(
+                data,
+                account=await self.directory.register(tg_user.id, tg_user.username, derived),
+            )
         async with self.sessionmaker() as session:
             put(data, session=session)
             if wants_user and tg_user is not None and not tg_user.is_bot:

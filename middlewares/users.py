@@ -46,7 +46,7 @@ CACHE_SIZE = 50_000
 DIRECTORY_INFO_KEY = "libral.user_directory"
 _PENDING_INFO_KEY = "libral.user_changes"
 # The attributes the snapshot holds: a change to any of them must evict it.
-_WATCHED = ("locale", "status", "last_seen_at", "username_hash")
+_WATCHED = ("locale", "derived_locale", "status", "last_seen_at", "username_hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,8 @@ class UserSnapshot:
     created_at: datetime
     last_seen_at: datetime
     username_hash: str | None
+    # The language in use while `locale` is None (see `User.derived_locale`).
+    derived_locale: str | None = None
 
     @property
     def is_banned(self) -> bool:
@@ -69,6 +71,7 @@ class UserSnapshot:
         return cls(
             id=user.id,
             locale=user.locale,
+            derived_locale=user.derived_locale,
             status=user.status,
             created_at=user.created_at,
             last_seen_at=user.last_seen_at,
@@ -145,11 +148,16 @@ class UserDirectory:
 
     # --- writes (each in its own short transaction, never held through a handler) ---------
 
-    def seen_due(self, snapshot: UserSnapshot, username: str | None) -> bool:
+    def seen_due(
+        self, snapshot: UserSnapshot, username: str | None, derived_locale: str | None = None
+    ) -> bool:
         """Whether this update must write: last seen, the daily activity count, a new @username,
-        or a user who blocked the bot writing again."""
+        a new app language for a user who chose none, or a user who blocked the bot writing
+        again."""
         now = utcnow()
         if snapshot.status is UserStatus.BLOCKED_BOT:
+            return True
+        if derived_locale is not None and derived_locale != snapshot.derived_locale:
             return True
         if now - snapshot.last_seen_at >= LAST_SEEN_RESOLUTION:
             return True
@@ -161,21 +169,29 @@ class UserDirectory:
                 return True
         return False
 
-    async def register(self, user_id: int, username: str | None) -> UserSnapshot:
+    async def register(
+        self, user_id: int, username: str | None, derived_locale: str | None = None
+    ) -> UserSnapshot:
         """Create the row (idempotent) and count the user as seen."""
-        snapshot = await self._write(user_id, username)
+        snapshot = await self._write(user_id, username, derived_locale)
         # The row was inserted by a Core statement the flush hook does not see: other instances
         # may hold "no row" for this user.
         self.changed({user_id})
         self._store(user_id, snapshot)
         return snapshot
 
-    async def seen(self, user_id: int, username: str | None) -> UserSnapshot:
-        return await self._write(user_id, username)
+    async def seen(
+        self, user_id: int, username: str | None, derived_locale: str | None = None
+    ) -> UserSnapshot:
+        return await self._write(user_id, username, derived_locale)
 
-    async def _write(self, user_id: int, username: str | None) -> UserSnapshot:
+    async def _write(
+        self, user_id: int, username: str | None, derived_locale: str | None
+    ) -> UserSnapshot:
         async with self.sessionmaker() as session:
             user = await users.get_or_create(session, user_id)
+            if derived_locale is not None and user.derived_locale != derived_locale:
+                user.derived_locale = derived_locale
             if self.on_seen is not None:
                 # Before `touch`, so the hook still sees when the user was last seen.
                 await self.on_seen(session, user, username)

@@ -56,6 +56,7 @@ admin-users-prompt = Send the user's id (a number) or their @username in this ch
 admin-lookup-malformed = That is neither a user id nor an @username.
 admin-lookup-not-found = No such user. Only people who have used the bot can be found.
 admin-card-none = none
+admin-card-lang-derived = { $lang } (from the Telegram app; not chosen)
 admin-status-active = active
 admin-status-banned = banned
 admin-status-blocked_bot = blocked the bot

@@ -55,6 +55,7 @@ admin-chart-revenue = Stars 売上（XTR）
 admin-users-prompt = ユーザー ID（数字）または @ユーザー名 をこのチャットに送ってください。
 admin-lookup-malformed = ユーザー ID または @ユーザー名 として読み取れませんでした。
 admin-lookup-not-found = そのユーザーは見つかりません。ボットを使ったことのあるユーザーだけを検索できます。
+admin-card-lang-derived = { $lang }（Telegram アプリの言語・未選択）
 admin-card-none = なし
 admin-status-active = 利用中
 admin-status-banned = 利用停止中

@@ -61,10 +61,9 @@ class Audience:
         conds: list[ColumnElement[bool]] = [User.status != UserStatus.BANNED]
         if self.kind is AudienceKind.LOCALE:
             assert self.value is not None
-            if self.value == default_locale:
-                conds.append(or_(User.locale == self.value, User.locale.is_(None)))
-            else:
-                conds.append(User.locale == self.value)
+            # What the user sees: the chosen language, else the one derived from their app.
+            effective = func.coalesce(User.locale, User.derived_locale, default_locale)
+            conds.append(effective == self.value)
         elif self.kind is AudienceKind.ACTIVE:
             assert self.value is not None
             conds.append(User.last_seen_at >= now - timedelta(days=int(self.value)))

@@ -69,7 +69,7 @@ class Retention:
 DECLARED: dict[str, Retention] = {
     # The account row stays: id, role, status (bans must survive), credit balance. The language
     # choice is a personal setting and is cleared.
-    USERS_TABLE: Retention(forget=Forget.KEEP, scrub=("locale",)),
+    USERS_TABLE: Retention(forget=Forget.KEEP, scrub=("locale", "derived_locale")),
     # The credit ledger (ids and amounts only) backs the balance and Stars refunds.
     "credit_movements": Retention(forget=Forget.KEEP),
     # Stars payments: Telegram requires refunds by charge id, and the ledger must reconcile.

@@ -259,7 +259,8 @@ async def test_every_panel_path(
             locale,
             "admin-card",
             id=str(target.id),
-            lang=plain(locale, "admin-card-none"),
+            # Taro never chose: the card shows the language the bot speaks to him
+            lang=plain(locale, "admin-card-lang-derived", lang="ja"),
             joined=today,
             seen=today,
             balance=0,
@@ -398,7 +399,16 @@ async def test_every_panel_path(
         await panel.press("admin-btn-cancel")
         await panel.shows("admin-bc-preview", text="Big news today")
         await panel.press("admin-btn-aud-en")
-        await panel.shows("admin-bc-nobody", audience=plain(locale, "admin-aud-locale", lang="en"))
+        english = plain(locale, "admin-aud-locale", lang="en")
+        if locale == "ja":
+            await panel.shows("admin-bc-nobody", audience=english)
+        else:
+            # the operator's Telegram app is in English: they are counted as English
+            await panel.shows(
+                "admin-bc-confirm", audience=english, count=1, rate=21, text="Big news today"
+            )
+            await panel.press("admin-btn-cancel")
+            await panel.shows("admin-bc-preview", text="Big news today")
         await panel.press("admin-btn-aud-all")
         await panel.shows(
             "admin-bc-confirm",
@@ -495,10 +505,11 @@ async def test_broadcast_to_500_respects_limits_and_survives_a_restart(
         await panel.press("admin-btn-broadcast")
         await panel.reply(text)
         await panel.shows("admin-bc-preview", text=text)
-        await panel.press("admin-btn-aud-ja")
+        # everyone: the 500 and the operator (whose app is in English)
+        await panel.press("admin-btn-aud-all")
         await panel.shows(
             "admin-bc-confirm",
-            audience=plain("en", "admin-aud-locale", lang="ja"),
+            audience=plain("en", "admin-aud-all"),
             count=501,
             rate=21,
             text=text,
@@ -1001,3 +1012,38 @@ async def test_a_broadcast_at_the_limit_is_previewed_and_confirmed_in_full(
         await emulator.wait_until(lambda: "Send it?" in panel.text, what="confirmation")
         assert text in panel.text
         assert "{???}" not in panel.text
+
+
+async def test_a_user_who_never_chose_a_language_counts_in_the_language_they_see(
+    emulator: BotAPIEmulator, settings: Settings
+) -> None:
+    async with run_bot(emulator, settings):
+        # The Telegram app is in English: the bot speaks English to Ann without her choosing.
+        ann = emulator.create_user("Ann", language_code="en-GB")
+        sent = await ann.send_text("/help")
+        assert "How to use Libral" in ((await ann.wait_reply(after=sent)).text or "")
+        admin = emulator.create_user("Ops", language_code="en", user_id=ADMIN_ID)
+        panel = await open_panel(emulator, admin, "en")
+
+        await panel.press("admin-btn-users")
+        await panel.reply(str(ann.id))
+        await emulator.wait_until(lambda: str(ann.id) in panel.text, what="Ann's card")
+        assert plain("en", "admin-card-lang-derived", lang="en") in panel.text
+        await panel.press("admin-btn-back")
+        await panel.shows("admin-menu")
+
+        await panel.press("admin-btn-broadcast")
+        await panel.reply("News")
+        await panel.shows("admin-bc-preview", text="News")
+        await panel.press("admin-btn-aud-en")
+        # Ann and the operator (whose app is in English too); nobody is counted as Japanese.
+        await panel.shows(
+            "admin-bc-confirm",
+            audience=plain("en", "admin-aud-locale", lang="en"),
+            count=2,
+            rate=21,
+            text="News",
+        )
+        await panel.press("admin-btn-cancel")
+        await panel.press("admin-btn-aud-ja")
+        await panel.shows("admin-bc-nobody", audience=plain("en", "admin-aud-locale", lang="ja"))

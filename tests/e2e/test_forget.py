@@ -211,9 +211,7 @@ async def test_malformed_or_misplaced_forget_data_touches_nothing(
     group = emulator.create_supergroup(owner=user, title="Team")
     await user.add_bot_to_group(group)
     intro = await emulator.wait_for(lambda m: m.from_bot and bool(m.inline_buttons), chat=group)
-    intro.reply_markup = {
-        "inline_keyboard": [[{"text": "x", "callback_data": f"fgt1:no:{nonce}"}]]
-    }
+    intro.reply_markup = {"inline_keyboard": [[{"text": "x", "callback_data": f"fgt1:no:{nonce}"}]]}
     press = await user.press(intro, text="x")
     assert press.answer is not None
     assert (press.answer.text, press.answer.show_alert) == (expired, True)

@@ -29,7 +29,12 @@ class User(Base):
 
     # Telegram user id; the only identifier kept (no names, no username in clear).
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # The language the user chose (None: never chose one).
     locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    # The language the bot speaks to a user who never chose one: their Telegram app's language
+    # when supported, else the default; refreshed when they are seen. Broadcasts by language and
+    # the operator's user card read `effective_locale`, so they agree with what the user sees.
+    derived_locale: Mapped[str | None] = mapped_column(String(8), default=None)
     role: Mapped[UserRole] = mapped_column(
         str_enum(UserRole),
         default=UserRole.USER,
@@ -53,3 +58,6 @@ class User(Base):
     @property
     def is_banned(self) -> bool:
         return self.status is UserStatus.BANNED
+
+    def effective_locale(self, default: str) -> str:
+        return self.locale or self.derived_locale or default
