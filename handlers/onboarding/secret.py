@@ -5,7 +5,7 @@ take a secret key): pasted or edited text, a caption, or a file of any name (`.a
 `.txt`, no extension, binary or armored). Telegram keeps bot chats in its cloud, so when the
 deletion fails the user is told to delete it and to treat the key as exposed. Files also reach
 the key flow from here: a file named as a key (or any file while the bot waits for a key) is
-read once and handed to `take_key`.
+read once and handed to `take_key`; any other file is read only for that secret check.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
 from bot.i18n import I18n
-from handlers.onboarding.key import ARMOR, SECRET_MARKERS, looks_secret, refuse_secret, take_key
+from handlers.onboarding.key import SECRET_MARKERS, looks_secret, refuse_secret, take_key
 from services.crypto.service import CryptoService
 from services.logserver import LogServerService
 
 # Files named like this are read as a key whatever the bot is waiting for.
 KEY_FILE_SUFFIXES = (".asc", ".gpg", ".pgp", ".pub", ".key")
 KEY_MIME_TYPES = frozenset({"application/pgp-keys", "application/pgp-encrypted"})
-PUBLIC_ARMOR = ARMOR + "PUBLIC KEY BLOCK"
 
 
 def _has_secret_marker(text: str | None) -> bool:
@@ -70,11 +69,10 @@ async def document(
     if looks_secret(raw, crypto):
         await refuse_secret(message, i18n)
         return
-    if (
-        named_key
-        or PUBLIC_ARMOR.encode() in raw
-        or await logserver.expecting_key(session, user.id) is not None
-    ):
+    # Read as a key only while one is expected, or when the file is named as one (it gets "not
+    # waiting for a key"). Any other file (`notes.txt`, even one that quotes a public key block)
+    # was read for the secret check above and nothing else.
+    if named_key or await logserver.expecting_key(session, user.id) is not None:
         await take_key(message, raw, bot, user, session, i18n, logserver, crypto)
         return
     raise SkipHandler  # some other file, while no key is expected: not ours

@@ -143,3 +143,16 @@ async def test_other_files_are_not_taken_for_keys_when_none_is_expected(
     assert "can't handle this kind of message" in text
     assert "waiting for a key" not in text
     assert not deleted(user, sent)
+
+
+async def test_a_text_file_quoting_a_public_key_is_not_taken_for_a_key_when_none_is_expected(
+    app: Application, emulator: BotAPIEmulator, key: GeneratedKey
+) -> None:
+    # Issue 18: only an expected key upload (or a file named as a key) is read as a key.
+    user = emulator.create_user("Qin", language_code="en")
+    notes = f"my notes, with a key I was given:\n{key.info.armored}".encode()
+    sent = await user.send_document(notes, "notes.txt", mime_type="text/plain")
+    text = await answer_to(user, sent)
+    assert "can't handle this kind of message" in text
+    assert "waiting for a key" not in text
+    assert not deleted(user, sent)
