@@ -63,9 +63,7 @@ class UserContextMiddleware(BaseMiddleware):
             snapshot = await self.directory.get(tg_user.id, fresh=_is_money(event))
             if snapshot is None:
                 if _started_the_bot(event):
-                    snapshot = await self.directory.register(
-                        tg_user.id, tg_user.username, derived
-                    )
+                    snapshot = await self.directory.register(tg_user.id, tg_user.username, derived)
             elif self.directory.seen_due(snapshot, tg_user.username, derived):
                 snapshot = await self.directory.seen(tg_user.id, tg_user.username, derived)
             if snapshot is not None:
