@@ -114,4 +114,8 @@ async def run_bot(
         yield app
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout=30)
+        # Shutdown is bounded by design: the last long poll (10 s), the drain of updates in hand
+        # (10 s) and of sends waiting for their slot (SENDBUDGET__DRAIN_SECONDS, 15 s), and
+        # closing. On a loaded 2-core machine that sum takes longer than 30 s; 90 s still
+        # catches a shutdown that hangs.
+        await asyncio.wait_for(task, timeout=90)
