@@ -3,7 +3,6 @@ refusal path (cancel, expired or reused buttons), in Japanese and English."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -18,7 +17,7 @@ from services import ledger, users
 from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import StoredMessage
-from tests.harness import run_bot
+from tests.harness import eventually, run_bot
 
 T = Translator()
 
@@ -87,11 +86,11 @@ async def edited_to(emulator: BotAPIEmulator, message: StoredMessage, text: str)
 
 async def committed(app: Application, user_id: int, expected: tuple[object, ...]) -> None:
     """The reply is edited inside the handler; the commit follows it."""
-    for _ in range(300):
-        if await snapshot(app, user_id) == expected:
-            return
-        await asyncio.sleep(0.01)
-    assert await snapshot(app, user_id) == expected
+
+    async def reached() -> bool:
+        return await snapshot(app, user_id) == expected
+
+    await eventually(reached, f"user {user_id}'s rows becoming {expected}")
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +60,7 @@ from tests.emulator.errors import bad_request, server_error, too_many_requests
 from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, Member, StoredMessage
-from tests.harness import run_bot
+from tests.harness import eventually, run_bot
 
 FAST = LogServerSettings(
     poll_interval=0.05,
@@ -219,16 +219,6 @@ async def onboard(
 WAIT = 90.0
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT) -> None:
-    """Poll a database condition (commits do not wake the emulator's waiters) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        await asyncio.sleep(0.02)
-
-
 async def wait_state(app: Application, user_id: int, state: LogServerState) -> None:
     """The handler answers a button before its transaction commits: wait for the commit."""
 
@@ -237,7 +227,7 @@ async def wait_state(app: Application, user_id: int, state: LogServerState) -> N
             server = await session.get(LogServer, user_id)
             return server is not None and server.state is state
 
-    await until(reached, f"log server becoming {state}")
+    await eventually(reached, f"log server becoming {state}", timeout=WAIT)
 
 
 async def wait_queued(app: Application, user_id: int, count: int) -> None:
@@ -245,7 +235,7 @@ async def wait_queued(app: Application, user_id: int, count: int) -> None:
         async with app.sessionmaker() as session:
             return await service_of(app).queued(session, user_id) == count
 
-    await until(reached, f"the outbox holding {count} records")
+    await eventually(reached, f"the outbox holding {count} records", timeout=WAIT)
 
 
 def panel_of(emulator: BotAPIEmulator, group: Chat) -> StoredMessage:
@@ -1483,4 +1473,4 @@ async def test_disconnect_and_forget_each_leave_a_signed_audit_record_first(
         async with app.sessionmaker() as session:
             return await session.get(LogServer, forgetter.id) is None
 
-    await until(forgotten, "the log server forgotten after its last record")
+    await eventually(forgotten, "the log server forgotten after its last record", timeout=WAIT)

@@ -31,12 +31,11 @@ from tests.e2e.test_logserver import (
     posted_records,
     record_count,
     service_of,
-    until,
 )
 from tests.emulator.errors import server_error
 from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
-from tests.harness import run_bot, settings_for
+from tests.harness import eventually, run_bot, settings_for
 
 TOTAL = 1000
 REPO = Path(__file__).resolve().parents[2]
@@ -143,7 +142,7 @@ async def test_kill_9_between_record_and_delivery_loses_nothing_and_sends_nothin
             async with restarted.sessionmaker() as session:
                 return await service_of(restarted).queued(session, user_id) == 0
 
-        await until(drained, "the outbox drained")
+        await eventually(drained, "the outbox drained", timeout=WAIT)
         posted = posted_records(emulator, group)
         # Each record on its own, those inside a coalesced document too.
         opened = open_each(restarted, user_key, posted)

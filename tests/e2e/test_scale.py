@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ from tests.emulator.methods_payments import payments_of
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, StoredMessage
 from tests.fakes.ai_servers import FakeOpenAI, Reply
-from tests.harness import free_port
+from tests.harness import eventually, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -179,16 +179,6 @@ def cluster_env(
         "AI__RETRY_BASE_DELAY": "0",
         "AI__RETRY_MAX_DELAY": "0",
     }
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll a database condition (commits do not wake the emulator's waiters)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} did not happen within {WAIT} s")
-        await asyncio.sleep(0.05)
 
 
 def finished(message: StoredMessage) -> bool:
@@ -420,7 +410,7 @@ async def test_three_instances_behind_nginx_everything_at_once_one_killed(
                 return len(posted_seqs(emulator, group)) >= 1 + ASKS or None
 
             await emulator.wait_until(recorded, WAIT, what="every exchange's record")
-        await until(drained, "every log record delivered")
+        await eventually(drained, "every log record delivered", timeout=WAIT)
         mark("drained")
 
         # The scheduler keeps ticking on the survivors (log lines do not wake the emulator's
@@ -428,7 +418,7 @@ async def test_three_instances_behind_nginx_everything_at_once_one_killed(
         async def ticked_after_kill() -> bool:
             return any(tick * PURGE_EVERY > killed_at[0] for tick, _ in cluster.ticks())
 
-        await until(ticked_after_kill, "a purge tick after the kill")
+        await eventually(ticked_after_kill, "a purge tick after the kill", timeout=WAIT)
         assert cluster.child.returncode is None, "run-scale stopped"
     finally:
         code = await cluster.stop()
