@@ -242,7 +242,9 @@ async def test_a_repeated_press_is_answered_without_an_apology(
         "libral_errors_total", {"type": "callback_query"}
     )
     assert not errors
-    assert "Sorry" not in (emulator.last_message(user.chat, from_bot=True).text or "")
+    last = emulator.last_message(user.chat, from_bot=True)
+    assert last is not None
+    assert "Sorry" not in (last.text or "")
     refused = [c for c in emulator.calls_to("answerCallbackQuery") if not c.ok]
     assert refused == []
 

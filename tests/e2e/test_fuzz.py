@@ -547,9 +547,11 @@ async def test_fuzzed_updates_reach_no_error_and_no_refused_call(
             for _ in range(BATCH):
                 await run.step(http)
             target = len(emulator.updates.history) + run.webhook_unknown
-            await eventually(
-                lambda t=target: handled(app) >= t, f"{target} updates handled", timeout=60
-            )
+
+            def caught_up(t: int = target) -> bool:
+                return handled(app) >= t
+
+            await eventually(caught_up, f"{target} updates handled", timeout=60)
 
     problems = {
         "errors counted by the error boundary": errors(app),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import UTC, datetime
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -61,8 +62,9 @@ def test_the_press_must_come_from_the_message_with_that_button() -> None:
         inline_keyboard=[[InlineKeyboardButton(text="Delete", callback_data="fgt1:ok:abc")]]
     )
     chat = Chat(id=1, type="private")
-    with_button = Message(message_id=1, date=0, chat=chat, reply_markup=markup)
-    other = Message(message_id=2, date=0, chat=chat)
+    epoch = datetime.fromtimestamp(0, UTC)
+    with_button = Message(message_id=1, date=epoch, chat=chat, reply_markup=markup)
+    other = Message(message_id=2, date=epoch, chat=chat)
     assert carries_button(with_button, "fgt1:ok:abc")
     assert not carries_button(with_button, "fgt1:no:abc")
     assert not carries_button(other, "fgt1:ok:abc")
