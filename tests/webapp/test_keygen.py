@@ -99,7 +99,29 @@ async def test_a_key_made_on_the_device_is_linked_and_opens_the_records(
     url = keygen_button(prompt)
     sent = record_requests(page)
 
+    # Forged initData first (signed with another bot's token): the page offers nothing and
+    # the API refuses a key, so nothing is linked.
+    forged = sign_init_data("1234:another-bot", telegram_user(user.id, "en"))
+    await page.goto(served.local(url) + fragment(forged))
+    await page.wait_for_selector("body[data-ready='1']")
+    assert "could not be checked" in (await page.text_content("#status") or "")
+    assert not await page.is_visible("#make")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            served.base_url + "/app/api/keygen/public-key",
+            json={"public_key": other_key("Other")},
+            headers={"Authorization": "tma " + forged},
+        ) as response,
+    ):
+        assert response.status == 403
+    async with served.app.sessionmaker() as session:
+        waiting = await session.get(LogServer, user.id)
+        assert waiting is not None
+        assert waiting.state is LogServerState.AWAITING_KEY
+
     init = sign_init_data(emulator.token, telegram_user(user.id, "en"))
+    await page.goto("about:blank")  # the same URL with a new fragment would not load again
     await page.goto(served.local(url) + fragment(init))
     await page.wait_for_selector("body[data-ready='1']")
     assert await page.is_visible("#make")
