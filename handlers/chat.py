@@ -115,6 +115,7 @@ async def chat_private(
         text=message.text,
         private=True,
         thread_id=_thread(message),
+        message_id=message.message_id,
     )
     await _answer(message, request, session, i18n, ai, bot, payments)
 
@@ -184,6 +185,7 @@ async def _answer_in_group(
         private=False,
         thread_id=_thread(message),
         reply_to=message.message_id,
+        message_id=message.message_id,
     )
     await _answer(message, request, session, i18n, ai, bot, payments)
 

@@ -33,7 +33,13 @@ from services.ai.context import (
     with_summary,
 )
 from services.ai.keys import KeyStore
-from services.ai.metering import Meter, NotEnoughCredits, Payer, Reservation
+from services.ai.metering import (
+    Meter,
+    NotEnoughCredits,
+    Payer,
+    Reservation,
+    prompt_charge_key,
+)
 from services.ai.providers.base import (
     ChatMessage,
     Chunk,
@@ -85,6 +91,8 @@ class ChatRequest:
     private: bool
     thread_id: int | None = None
     reply_to: int | None = None
+    message_id: int | None = None
+    """The prompt's own message: with the chat id it names the one charge for this prompt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +335,11 @@ class AIService:
                 to_reserve,
                 own_key=api_key is not None,
                 exact_count=counter.exact,
+                charge_key=(
+                    prompt_charge_key(self.cipher, req.chat_id, req.message_id)
+                    if req.message_id is not None
+                    else None
+                ),
             )
         except NotEnoughCredits as exc:
             return ReplyResult(

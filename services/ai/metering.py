@@ -11,7 +11,12 @@ Flow for one reply (each step in its own short transaction, committed at once):
    pays for, so a reply can never cost more than was reserved.
 2. ``settle``: the reservation is released (``RELEASE``) and the real cost, from the provider's
    own token counts and the catalogue price, is charged (``USAGE``). Each movement names the reply
-   id, so a retried settle cannot charge twice.
+   id, so a retried settle cannot charge twice. When the reply answers a prompt message, the
+   ``USAGE`` movement names the prompt instead (``charge_key``, a keyed hash of chat and message
+   id): an update handled again after an instance died between the reply and the update's "done"
+   mark may answer again, but its charge is a duplicate movement and nothing is taken twice. A
+   reply paid from the free allowance records a zero ``USAGE`` movement under the same key, so
+   a second handling gives its allowance back too.
 3. ``release`` (provider failure): the reservation goes back; nothing is charged.
 
 Fifty messages at once against a balance for ten therefore reserve at most ten replies; the rest
@@ -38,6 +43,7 @@ from services import ledger
 from services.ai.catalogue import ModelInfo
 from services.ai.config import AISettings
 from services.ai.providers.base import Usage
+from services.crypto.fields import FieldCipher
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,9 @@ class Reservation:
     max_output_tokens: int
     prompt_tokens: int
     day: date
+    charge_key: str | None = None
+    """Names the prompt (see ``prompt_charge_key``): one charge per prompt, however often it
+    is handled; None for replies that answer no message of their own (regenerate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,15 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+PURPOSE_PROMPT_CHARGE = "ai-prompt-charge"
+
+
+def prompt_charge_key(cipher: FieldCipher, chat_id: int, message_id: int) -> str:
+    """The ledger ref that makes a prompt chargeable once: keyed, so the ledger (kept for the
+    account's life) holds no chat id."""
+    return "prompt:" + cipher.lookup_hash(PURPOSE_PROMPT_CHARGE, f"{chat_id}:{message_id}")
 
 
 def prompt_margin(tokens: int, exact: bool) -> int:
@@ -135,6 +153,7 @@ class Meter:
         *,
         own_key: bool,
         exact_count: bool = False,
+        charge_key: str | None = None,
     ) -> Reservation:
         s = self.settings
         now = self._clock()
@@ -144,7 +163,7 @@ class Meter:
         if own_key or model.free:
             payer = Payer.OWN_KEY if own_key else Payer.FREE_MODEL
             reservation = Reservation(
-                ref, user_id, model, payer, 0, s.max_reply_tokens, prompt_tokens, today
+                ref, user_id, model, payer, 0, s.max_reply_tokens, prompt_tokens, today, charge_key
             )
             async with self.sessionmaker() as session:
                 self._add_usage(session, reservation, now)
@@ -161,7 +180,7 @@ class Meter:
                 amount = await self._take_credits(session, user_id, ref, minimal, full)
             max_out = min(s.max_reply_tokens, output_tokens_for(model, amount, prompt_in))
             reservation = Reservation(
-                ref, user_id, model, payer, amount, max_out, prompt_tokens, today
+                ref, user_id, model, payer, amount, max_out, prompt_tokens, today, charge_key
             )
             self._add_usage(session, reservation, now)
             await session.commit()
@@ -260,6 +279,8 @@ class Meter:
                 if charged:
                     charged = await self._charge(session, r, charged)
             elif r.payer is Payer.ALLOWANCE:
+                if r.charge_key is not None and not await self._mark_paid(session, r):
+                    charged = 0  # this prompt was paid before: the allowance goes back whole
                 # the reservation capped the output, so the real cost rarely differs much;
                 # what the estimate missed is absorbed by the allowance
                 await session.execute(
@@ -276,17 +297,36 @@ class Meter:
         return charged
 
     async def _charge(self, session: AsyncSession, r: Reservation, cost: int) -> int:
+        ref = r.charge_key or r.ref
         try:
-            await ledger.apply_movement(session, r.user_id, -cost, MovementKind.USAGE, r.ref)
-        except ledger.InsufficientCredits:
-            # Only possible when the estimate was short and other replies spent the rest:
-            # take what is there, never more.
-            balance = await ledger.balance(session, r.user_id)
-            log.warning("reply %s cost %d, balance %d: charged the balance", r.ref, cost, balance)
-            if balance > 0:
-                await ledger.apply_movement(session, r.user_id, -balance, MovementKind.USAGE, r.ref)
-            return balance
+            try:
+                await ledger.apply_movement(session, r.user_id, -cost, MovementKind.USAGE, ref)
+            except ledger.InsufficientCredits:
+                # Only possible when the estimate was short and other replies spent the rest:
+                # take what is there, never more.
+                balance = await ledger.balance(session, r.user_id)
+                log.warning(
+                    "reply %s cost %d, balance %d: charged the balance", r.ref, cost, balance
+                )
+                if balance > 0:
+                    await ledger.apply_movement(
+                        session, r.user_id, -balance, MovementKind.USAGE, ref
+                    )
+                return balance
+        except ledger.DuplicateMovement:
+            log.warning("reply %s answers a prompt charged before; not charged again", r.ref)
+            return 0
         return cost
+
+    async def _mark_paid(self, session: AsyncSession, r: Reservation) -> bool:
+        """Record an allowance-paid prompt in the ledger (a zero movement); False if it was."""
+        assert r.charge_key is not None
+        try:
+            await ledger.apply_movement(session, r.user_id, 0, MovementKind.USAGE, r.charge_key)
+        except ledger.DuplicateMovement:
+            log.warning("reply %s answers a prompt paid before; allowance given back", r.ref)
+            return False
+        return True
 
     async def release(self, reservation: Reservation) -> None:
         """Nothing charged: the reservation goes back."""

@@ -32,6 +32,7 @@ from services.ai.metering import (
     Payer,
     Reservation,
     output_tokens_for,
+    prompt_charge_key,
     prompt_margin,
 )
 from services.ai.providers.base import ErrorKind, ProviderError, Usage
@@ -561,6 +562,13 @@ class RoomService:
         replace: tuple[str, int] | None = None,
     ) -> Answer:
         ai = self.ai
+        # A new question is charged once however often its update is handled; a regenerate
+        # (``replace``) is a new answer the asker chose to pay for.
+        charge_key = (
+            None
+            if replace is not None
+            else prompt_charge_key(self.cipher, question.chat_id, question.message_id)
+        )
         async with self.sessionmaker() as session:
             model = await self._model(session, room.model)
             if model is None:
@@ -612,6 +620,7 @@ class RoomService:
                 the_plan.prompt_tokens,
                 own_key=api_key is not None,
                 exact_count=counter.exact,
+                charge_key=charge_key,
             )
         except NotEnoughCredits as exc:
             await self.spend.release(hold)

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.engine import create_sessionmaker
-from bot.db.models import MovementKind, User
+from bot.db.models import CreditMovement, MovementKind, User
 from bot.db.models.logserver import OutboxRecord
 from bot.db.models.payments import Payment
 from keyboards.logserver import REQUEST_GROUP
@@ -459,6 +459,21 @@ async def test_three_instances_behind_nginx_everything_at_once_one_killed(
         finals = [m for m in emulator.messages(talker.chat, from_bot=True) if finished(m)]
         assert len(finals) >= ASKS, [m.text for m in finals]
         extra += len(finals) - ASKS
+    # ...and each question charged exactly once, also when it was answered twice (a reply sent
+    # by the killed instance before its update was marked done): every reply costs at least a
+    # credit here, and the charge is keyed by the prompt.
+    async with sessions() as s:
+        charges_per_talker = Counter(
+            (
+                await s.scalars(
+                    select(CreditMovement.user_id).where(
+                        CreditMovement.kind == MovementKind.USAGE,
+                        CreditMovement.user_id.in_([t.id for t in talkers]),
+                    )
+                )
+            ).all()
+        )
+    assert charges_per_talker == {t.id: ASKS for t in talkers}, charges_per_talker
 
     # Payments: credited once per charge id, however often and wherever it was delivered.
     async with sessions() as s:

@@ -4,6 +4,7 @@ reserve-then-settle under concurrency, the free allowance, summaries, the exchan
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -292,3 +293,59 @@ async def test_long_history_is_summarised_once_and_reused(
     assert body["prompt"] == "question 0"
     assert body["model"] == "small"
     assert body["cost"] == 0
+
+
+async def test_a_prompt_handled_twice_is_charged_once(
+    sessionmaker: async_sessionmaker[AsyncSession], fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """An instance killed after the reply but before the update's "done" mark: the update is
+    handled again. The user may get the answer twice; the credits are taken once. A new prompt
+    (another message id) is charged as usual."""
+    fake.default = Reply("ten tokens", input_tokens=20, output_tokens=100)
+    ai = service(sessionmaker, fake, tmp_path)
+    await new_user(sessionmaker, 7, 100)
+    prompt = ChatRequest(7, 7, "hi", private=True, message_id=41)
+    try:
+        first = await ai.reply(prompt, NullSender(), UI)
+        again = await ai.reply(prompt, NullSender(), UI)
+        assert await balance_of(sessionmaker, 7) == 90
+        other = await ai.reply(
+            ChatRequest(7, 7, "hi", private=True, message_id=42), NullSender(), UI
+        )
+    finally:
+        await ai.aclose()
+    assert (first.outcome, again.outcome, other.outcome) == (Outcome.OK,) * 3
+    assert (first.cost, again.cost, other.cost) == (10, 0, 10)
+    assert await balance_of(sessionmaker, 7) == 80
+    async with sessionmaker() as session:
+        assert await ledger.reconcile(session) == []
+        refs = (
+            await session.scalars(
+                select(CreditMovement.ref).where(
+                    CreditMovement.user_id == 7, CreditMovement.kind == MovementKind.USAGE
+                )
+            )
+        ).all()
+    assert len(refs) == 2
+    # keyed hashes: the ledger, kept for the account's life, names no chat or message
+    assert all(re.fullmatch(r"prompt:[0-9a-f]{64}", ref or "") for ref in refs)
+
+
+async def test_a_prompt_handled_twice_uses_the_allowance_once(
+    sessionmaker: async_sessionmaker[AsyncSession], fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake.default = Reply("ten tokens", input_tokens=20, output_tokens=100)
+    ai = service(sessionmaker, fake, tmp_path, free_daily_credits=30)
+    await new_user(sessionmaker, 8, 0)
+    prompt = ChatRequest(8, 8, "hi", private=True, message_id=5)
+    try:
+        first = await ai.reply(prompt, NullSender(), UI)
+        again = await ai.reply(prompt, NullSender(), UI)
+    finally:
+        await ai.aclose()
+    assert (first.outcome, again.outcome) == (Outcome.OK, Outcome.OK)
+    async with sessionmaker() as session:
+        used = await session.scalar(select(AIAllowance.used).where(AIAllowance.user_id == 8))
+        assert await ledger.reconcile(session) == []
+    assert used == 10
+    assert await balance_of(sessionmaker, 8) == 0
