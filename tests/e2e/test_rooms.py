@@ -30,7 +30,7 @@ from tests.emulator.actors import UserActor
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, Member, StoredMessage, admin_rights
 from tests.fakes.ai_servers import FakeAnthropic, FakeOpenAI, Reply
-from tests.harness import run_bot
+from tests.harness import eventually, run_bot
 
 LANGS = pytest.mark.parametrize("lang", ["ja", "en"])
 
@@ -758,3 +758,46 @@ async def test_room_exchanges_go_to_the_masters_rooms_topic(
     assert opened.record.body["prompt"] == "is this logged?"
     assert opened.record.body["reply"] == "Logged answer."
     assert opened.record.body["name"] == "Emi"
+
+
+async def test_a_question_handled_again_after_a_killed_instance_is_charged_once(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI
+) -> None:
+    """The instance died after the answer went out but before the update was marked done: its
+    `upd:` key is gone (lease ran out) and Telegram delivers the update again. The question may
+    be answered twice; the Master pays once (docs/architecture.md, guarantees table)."""
+    master = emulator.create_user("Ken", language_code="en")
+    member = emulator.create_user("Mio", language_code="en")
+    group = emulator.create_supergroup(owner=master, title="Once")
+    join(group, member)
+    await grant(app, master.id, 1000)
+    await set_up_room(app, emulator, master, group)
+    # 1M input tokens at 150 + 10 output tokens at 600 per million: 151 credits
+    openai_fake.default = Reply("Once.", input_tokens=1_000_000, output_tokens=10)
+    await ask_in(emulator, member, group, "how much?")
+    assert await balance(app, master.id) == 1000 - 151
+    update = emulator.updates.history[-1]
+    question_id = update["message"]["message_id"]
+
+    await app.state.delete(f"upd:{update['update_id']}")  # what a killed holder leaves
+    emulator.updates.redeliver(update["update_id"])
+
+    def answered_twice() -> bool | None:
+        replies = [
+            m
+            for m in emulator.messages(group, from_bot=True)
+            if (m.data.get("reply_to_message") or {}).get("message_id") == question_id
+            and answered(m)
+        ]
+        return len(replies) >= 2 or None
+
+    await emulator.wait_until(answered_twice, timeout=20, what="the question answered again")
+    async with app.sessionmaker() as session:
+
+        async def settled() -> bool:
+            statuses = (await session.scalars(select(AIUsage.status))).all()
+            return statuses.count("settled") == 2
+
+        await eventually(settled, "both answers settled", timeout=20)
+        assert await ledger.reconcile(session) == []
+    assert await balance(app, master.id) == 1000 - 151
