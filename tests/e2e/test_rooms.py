@@ -779,7 +779,15 @@ async def test_a_question_handled_again_after_a_killed_instance_is_charged_once(
     update = emulator.updates.history[-1]
     question_id = update["message"]["message_id"]
 
-    await app.state.delete(f"upd:{update['update_id']}")  # what a killed holder leaves
+    key = f"upd:{update['update_id']}"
+    # The answer is visible before its update is marked done: wait for "done", or the delete
+    # below would race the bot's own mark and the copy would be skipped.
+
+    async def marked_done() -> bool:
+        return await app.state.get(key) == "done"
+
+    await eventually(marked_done, "the update marked done", timeout=20)
+    await app.state.delete(key)  # what a killed holder leaves
     emulator.updates.redeliver(update["update_id"])
 
     def answered_twice() -> bool | None:
