@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -118,4 +119,13 @@ async def run_bot(
         # (10 s) and of sends waiting for their slot (SENDBUDGET__DRAIN_SECONDS, 15 s), and
         # closing. On a loaded 2-core machine that sum takes longer than 30 s; 90 s still
         # catches a shutdown that hangs.
-        await asyncio.wait_for(task, timeout=90)
+        done, _ = await asyncio.wait({task}, timeout=90)
+        if not done:
+            # Say what it hangs on: the stack of every task still running.
+            stacks = io.StringIO()
+            for other in asyncio.all_tasks():
+                if other is not asyncio.current_task():
+                    other.print_stack(limit=12, file=stacks)
+            task.cancel()
+            raise AssertionError(f"the bot did not stop within 90 s; tasks:\n{stacks.getvalue()}")
+        task.result()

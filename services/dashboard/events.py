@@ -163,7 +163,7 @@ class RedisBus(_Fanout):
                 await asyncio.sleep(self.retry_seconds)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
     def _handle(self, message: Mapping[str, Any]) -> None:
         kind = message.get("type")

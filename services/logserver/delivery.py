@@ -58,7 +58,7 @@ from services.logserver.format import Outgoing, as_document, as_message
 from services.logserver.onboarding import TOPIC_ICON_COLORS
 from services.logserver.service import KEY_REASONS, LogServerService, set_thread, thread_of
 from services.logserver.types import RecordKind
-from services.sendbudget import Priority, send_priority
+from services.sendbudget import Priority, Shed, send_priority
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,9 @@ class DeliveryWorker:
                 await self._task
             self._task = None
         if self._sends:
+            # A send still waiting for the group's next free slot (20 a minute) would hold the
+            # shutdown for up to a minute: it gives up instead, its rows untouched.
+            self.budget.shed(self._sends)
             await asyncio.gather(*self._sends, return_exceptions=True)
 
     def kill(self) -> None:
@@ -275,6 +278,8 @@ class DeliveryWorker:
             return
         try:
             shown = await self.panel(server)
+        except Shed:  # stopping: the next start shows it (`_stale_heads`)
+            return
         except Exception:
             log.exception("the signed head could not be shown on the panel")
             shown = False
@@ -391,6 +396,8 @@ class DeliveryWorker:
         except _TopicMissing:
             await self._release(user_id, ids, failed=False)
             await self._recreate_topic(user_id, kind)
+        except Shed:  # stopping before its slot came: nothing was sent
+            await self._release(user_id, ids, failed=False)
         except TelegramForbiddenError:
             self.stats.forbidden += 1
             await self._release(user_id, ids, failed=False)

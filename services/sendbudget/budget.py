@@ -29,11 +29,12 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -366,6 +367,12 @@ class _Waiter:
     seq: int
     chat: str = field(compare=False)
     future: asyncio.Future[Ticket] = field(compare=False)
+    task: asyncio.Task[Any] | None = field(compare=False, default=None)
+
+
+class Shed(Exception):
+    """The call was still waiting for its slot when its owner stopped (``SendBudget.shed``):
+    nothing was sent, so what it carried can go again later."""
 
 
 @dataclass
@@ -408,6 +415,7 @@ class SendBudget:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._shed: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
     @classmethod
     def build(
@@ -485,7 +493,10 @@ class SendBudget:
         """Wait for a slot for one message to ``chat_id``; give it back with ``release``."""
         prio = current_priority() if priority is None else priority
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(int(prio), next(self._seq), chat_key(chat_id), loop.create_future())
+        task = asyncio.current_task()
+        if task is not None and task in self._shed:
+            raise Shed
+        waiter = _Waiter(int(prio), next(self._seq), chat_key(chat_id), loop.create_future(), task)
         bisect.insort(self._waiters, waiter)
         self._wake.set()
         if self._pump is None or self._pump.done():
@@ -499,6 +510,20 @@ class SendBudget:
                 # granted just as the caller gave up: the slot still counts, from now
                 await self.release(waiter.future.result())
             raise
+
+    def shed(self, tasks: Iterable[asyncio.Task[Any]]) -> int:
+        """A worker stops: the calls these tasks still wait to make (and any they would ask
+        for later, after a 429) fail with `Shed` instead of holding up the shutdown for the
+        next free slot. A call already sent is not touched. Returns how many were waiting."""
+        owners = set(tasks)
+        self._shed.update(owners)
+        shed = 0
+        for waiter in list(self._waiters):
+            if waiter.task in owners and not waiter.future.done():
+                self._waiters.remove(waiter)
+                waiter.future.set_exception(Shed())
+                shed += 1
+        return shed
 
     async def release(self, ticket: Ticket) -> None:
         """The call answered (or failed): its slot counts from now."""

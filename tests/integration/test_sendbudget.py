@@ -20,11 +20,13 @@ from services.sendbudget import (
     RedisStore,
     SendBudget,
     SendBudgetSettings,
+    Shed,
     send_priority,
 )
 from services.sendbudget.budget import Store, Window
 from tests.emulator.limits import Fault
 from tests.emulator.server import BotAPIEmulator
+from tests.harness import eventually
 
 
 @pytest.fixture
@@ -167,6 +169,35 @@ async def test_bulk_leaves_part_of_the_global_window_to_priority_traffic() -> No
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+    assert budget.waiting == 0
+
+
+async def test_a_stopping_worker_sheds_only_its_own_waiting_calls() -> None:
+    settings = SendBudgetSettings(group_per_minute=1)
+    budget = SendBudget(settings, MemoryStore())
+    group = -1001
+    await budget.release(await budget.acquire(group, Priority.BULK))  # the minute is used up
+
+    async def send() -> str:
+        await budget.release(await budget.acquire(group, Priority.BULK))
+        return "sent"
+
+    mine = asyncio.create_task(send())
+    theirs = asyncio.create_task(send())
+    await eventually(lambda: budget.waiting == 2, what="both calls queued")
+    assert budget.shed([mine]) == 1
+    with pytest.raises(Shed):
+        await mine
+    assert not theirs.done()  # another worker's call keeps its place
+    assert budget.waiting == 1
+    # a shed task that asks again (after a 429, say) is refused at once, without queueing
+    again = asyncio.create_task(send())
+    budget.shed([again])
+    with pytest.raises(Shed):
+        await again
+    theirs.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await theirs
     assert budget.waiting == 0
 
 
