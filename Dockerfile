@@ -15,6 +15,9 @@ RUN useradd --create-home --uid 10001 libral
 WORKDIR /app
 
 COPY pyproject.toml README.md alembic.ini ./
+COPY requirements/app.lock ./requirements/
+# The locked versions first (a layer that changes only with the lockfile), then the project.
+RUN pip install -r requirements/app.lock
 COPY bot ./bot
 COPY handlers ./handlers
 COPY middlewares ./middlewares
@@ -23,7 +26,7 @@ COPY keyboards ./keyboards
 COPY migrations ./migrations
 # Fluent catalogues are read as they are: there is nothing to compile (see README, "Libraries").
 COPY locales ./locales
-RUN pip install -e . \
+RUN pip install --no-deps -e . \
     && mkdir -p /app/data \
     && chown -R libral:libral /app/data
 

@@ -37,6 +37,7 @@ def checkout(tmp_path: Path) -> Path:
         if source.exists():
             shutil.copy2(source, root / "scripts" / name)
     shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(REPO / "requirements", root / "requirements")
     tools = tmp_path / "tools"
     tools.mkdir()
     (tools / "stub-python").write_text(STUB_PYTHON)
@@ -69,19 +70,28 @@ def run(checkout: Path, script: str, *args: str) -> list[str]:
 
 
 def installs(calls: list[str]) -> list[str]:
-    return [c for c in calls if c.startswith("-m pip install --quiet -e")]
+    """The installs, shortened: the lockfile's name, or "-e ." for the project itself."""
+    found = []
+    for call in calls:
+        if call.startswith("-m pip install --quiet -r requirements/"):
+            found.append(call.rsplit("/", 1)[1])
+        elif call == "-m pip install --quiet --no-deps -e .":
+            found.append("-e .")
+        elif call != "-m pip install --quiet --upgrade pip":
+            assert not call.startswith("-m pip install"), f"an unlocked install: {call}"
+    return found
 
 
 def test_the_bot_and_the_tests_share_one_environment(checkout: Path) -> None:
     first = run(checkout, "run-bot")
     assert "python3 -m venv .venv" in first
-    assert installs(first) == ["-m pip install --quiet -e ."]
+    assert installs(first) == ["app.lock", "-e ."]
     assert first[-1] == "-m bot"
 
     # The tests need their tools on top: added once, into the same .venv.
     tests = run(checkout, "run-tests", "-k", "x")
     assert "python3 -m venv .venv" not in tests
-    assert installs(tests) == ["-m pip install --quiet -e .[dev]"]
+    assert installs(tests) == ["dev.lock", "-e ."]
     assert tests[-1] == "-m pytest -q -p no:cacheprovider -n 2 -k x"
 
     # From then on neither reinstalls anything.
@@ -91,7 +101,7 @@ def test_the_bot_and_the_tests_share_one_environment(checkout: Path) -> None:
 
 
 def test_the_tests_first_then_the_bot_installs_once(checkout: Path) -> None:
-    assert installs(run(checkout, "run-tests")) == ["-m pip install --quiet -e .[dev]"]
+    assert installs(run(checkout, "run-tests")) == ["dev.lock", "-e ."]
     assert installs(run(checkout, "run-bot")) == []
 
 
@@ -100,7 +110,18 @@ def test_a_changed_pyproject_installs_again_with_what_was_there(checkout: Path) 
     later = time.time() + 5
     os.utime(checkout / "pyproject.toml", (later, later))
     # The bot alone would need only the app, but the test tools stay installed.
-    assert installs(run(checkout, "run-bot")) == ["-m pip install --quiet -e .[dev]"]
+    assert installs(run(checkout, "run-bot")) == ["dev.lock", "-e ."]
+
+
+def test_a_new_lockfile_installs_again(checkout: Path) -> None:
+    run(checkout, "run-bot")
+    earlier = time.time() - 60  # the install happened before the lockfile changed
+    os.utime(checkout / ".venv" / ".installed", (earlier, earlier))
+    os.utime(checkout / "pyproject.toml", (earlier - 60, earlier - 60))
+    now = time.time()
+    os.utime(checkout / "requirements" / "app.lock", (now, now))
+    assert installs(run(checkout, "run-bot")) == ["app.lock", "-e ."]
+    assert installs(run(checkout, "run-bot")) == []
 
 
 def test_the_reader_runs_without_activating_the_venv(checkout: Path) -> None:
