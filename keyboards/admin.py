@@ -29,12 +29,12 @@ class AdminAction(enum.StrEnum):
     ATTENTION = "at"  # payments that need a person
     REFUND = "r"
     BROADCAST = "bc"
+    PREVIEW = "pv"  # the broadcast draft, waiting for its audience
     AUDIENCE = "au"
     AUDIENCE_DAYS = "ad"
     SYSTEM = "sy"
     PURGE = "pu"
-    CONFIRM = "ok"
-    CANCEL = "x"
+    CONFIRM = "ok"  # arg: which `Confirm`, ref: its single-use nonce
     DISABLED = "na"
 
 
@@ -44,6 +44,16 @@ class Audiences(enum.StrEnum):
     EN = "en"
     ACTIVE_7 = "a7"
     ACTIVE_30 = "a30"
+
+
+class Confirm(enum.IntEnum):
+    """What a confirm button confirms: each kind has its own handler."""
+
+    AMOUNT = 1  # a grant or a deduction
+    BAN = 2
+    REFUND = 3
+    BROADCAST = 4
+    PURGE = 5
 
 
 class Unavailable(enum.StrEnum):
@@ -93,17 +103,7 @@ def menu(i18n: I18n, *, payments: bool, dashboard_url: str | None = None) -> Inl
             *([[_button(i18n("admin-btn-attention"), AdminAction.ATTENTION)]] if payments else []),
             [_button(i18n("admin-btn-system"), AdminAction.SYSTEM)],
             # The dashboard Mini App, when the bot has a public https address (WEBAPP__PUBLIC_URL).
-            *(
-                [
-                    [
-                        InlineKeyboardButton(
-                            text=i18n("dashboard-btn-open"), web_app=WebAppInfo(url=dashboard_url)
-                        )
-                    ]
-                ]
-                if dashboard_url
-                else []
-            ),
+            *([[_dashboard_button(i18n, dashboard_url)]] if dashboard_url else []),
         ]
     )
 
@@ -143,13 +143,15 @@ def card(i18n: I18n, user_id: int, *, banned: bool) -> InlineKeyboardMarkup:
 
 
 def confirm(
-    i18n: I18n, nonce: str, back: AdminAction = AdminAction.MENU, arg: int = 0
+    i18n: I18n, kind: Confirm, nonce: str, back: AdminAction = AdminAction.MENU, arg: int = 0
 ) -> InlineKeyboardMarkup:
+    """Confirm, or cancel back to the screen the step came from (any press but this confirm
+    drops the pending step)."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _button(i18n("admin-btn-confirm"), AdminAction.CONFIRM, ref=nonce),
-                _button(i18n("admin-btn-cancel"), AdminAction.CANCEL, arg, back.value),
+                _button(i18n("admin-btn-confirm"), AdminAction.CONFIRM, kind, nonce),
+                _button(i18n("admin-btn-cancel"), back, arg),
             ],
         ]
     )
