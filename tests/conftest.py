@@ -27,7 +27,9 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("LIBRAL_REQUIRE_SERVICES") == "1"
 
-pytest_plugins = ["tests.emulator.fixtures"]
+# The emulator's fixtures, and the OpenPGP ones (engines, keys, a GnuPG home), for every test
+# that asks for one.
+pytest_plugins = ["tests.emulator.fixtures", "tests.crypto_support"]
 
 
 def require_postgres() -> str:

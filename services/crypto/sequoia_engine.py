@@ -44,6 +44,7 @@ from services.crypto.port import (
     SigningKey,
     normalize_fingerprint,
 )
+from services.crypto.sequoia_errors import SequoiaFailure, classify, first_line
 
 MAX_KEY_BYTES = 256 * 1024
 
@@ -81,10 +82,6 @@ def _digest(data: str | bytes) -> bytes:
     return hashlib.sha256(_to_bytes(data)).digest()
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).split("\n", 1)[0]  # pysequoia appends a Rust backtrace when enabled
-
-
 _T = TypeVar("_T")
 
 
@@ -94,7 +91,7 @@ def _unlock(open_with: Callable[[str | None], _T], passphrase: str | None) -> _T
     try:
         return open_with(passphrase)
     except (RuntimeError, ValueError) as exc:
-        if passphrase is None or "not encrypted" not in _first_line(exc):
+        if passphrase is None or classify(exc) is not SequoiaFailure.NOT_ENCRYPTED:
             raise
     return open_with(None)
 
@@ -149,8 +146,7 @@ class SequoiaEngine:
         try:
             return self._inspect(cert, block.primary, block.subkeys, now or datetime.now(UTC))
         except RuntimeError as exc:  # Sequoia refused the key outright
-            text = str(exc)
-            if "Policy rejected" in text or "not considered secure" in text:
+            if classify(exc) is SequoiaFailure.POLICY_REJECTED:
                 raise KeyImportError(KeyErrorKind.WEAK_ALGORITHM) from exc
             raise KeyImportError(KeyErrorKind.NOT_OPENPGP) from exc
 
@@ -163,7 +159,7 @@ class SequoiaEngine:
         try:
             _unlock(tsk.signer, passphrase)
         except (RuntimeError, ValueError) as exc:
-            if "No signing" in str(exc) or "no signing" in str(exc):
+            if classify(exc) is SequoiaFailure.NO_SIGNING_KEY:
                 raise KeyImportError(KeyErrorKind.NO_SIGNING_KEY) from exc
             raise KeyImportError(KeyErrorKind.BAD_PASSPHRASE) from exc
         cert = tsk.extract_certificate()
@@ -299,7 +295,7 @@ class SequoiaEngine:
             sigs = result.valid_sigs
             signer: str | None = normalize_fingerprint(sigs[0].certificate) if sigs else None
         except RuntimeError as exc:
-            if "no valid signatures" not in str(exc).lower():
+            if classify(exc) is not SequoiaFailure.NO_VALID_SIGNATURE:
                 raise self._classify(exc, raw, tsk) from exc
             try:
                 result = ps.decrypt(raw, decryptor)
@@ -313,8 +309,8 @@ class SequoiaEngine:
 
     @staticmethod
     def _classify(exc: Exception, raw: bytes, tsk: ps.Tsk) -> DecryptError:
-        text = _first_line(exc)
-        if "manipulated" in text.lower():
+        text = first_line(exc)
+        if classify(exc) is SequoiaFailure.MANIPULATED:
             return DecryptError(DecryptErrorKind.INTEGRITY, text)
         recipients = pkesk_recipients(raw)
         if not recipients:
@@ -361,10 +357,10 @@ class SequoiaEngine:
         try:
             result = ps.decrypt(_to_bytes(message), passwords=[passphrase])
         except RuntimeError as exc:
-            text = _first_line(exc)
-            if "No key to decrypt" in text or "session key" in text.lower():
+            text, failure = first_line(exc), classify(exc)
+            if failure in (SequoiaFailure.NO_KEY, SequoiaFailure.NO_SESSION_KEY):
                 raise DecryptError(DecryptErrorKind.BAD_PASSPHRASE) from exc
-            if "manipulated" in text.lower():
+            if failure is SequoiaFailure.MANIPULATED:
                 raise DecryptError(DecryptErrorKind.INTEGRITY, text) from exc
             raise DecryptError(DecryptErrorKind.NOT_OPENPGP, text) from exc
         if result.bytes is None:  # pragma: no cover
