@@ -50,7 +50,7 @@ def get_routers() -> list[Router]:
 
     groups = Router(name="groups")
     groups.message.filter(InChat(ChatType.GROUP, ChatType.SUPERGROUP))
-    group_routers: list[Router] = [
+    groups.include_routers(
         # first: it sees the bot's arrival before the log group's handler, and takes a room's
         # questions before the plain AI chat (it steps aside in groups without a room)
         rooms.setup(),
@@ -60,14 +60,10 @@ def get_routers() -> list[Router]:
         chat.setup_group(),
         # last: commands nobody above took (/help, the private-chat ones, unknown /x@bot)
         group_commands.setup(),
-    ]
-    if group_routers:
-        groups.include_routers(*group_routers)
+    )
 
     # Updates that are not chat messages (payments, membership changes) route by their own filters.
     anywhere = Router(name="anywhere")
-    anywhere_routers: list[Router] = [rooms.setup_anywhere(), chat.setup_anywhere()]
-    if anywhere_routers:
-        anywhere.include_routers(*anywhere_routers)
+    anywhere.include_routers(rooms.setup_anywhere(), chat.setup_anywhere())
 
     return [private, groups, anywhere, fallback.setup()]
