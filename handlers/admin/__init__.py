@@ -20,15 +20,14 @@ from bot.db.models import User
 from handlers.admin import broadcast, menu, payments, stats, system, users
 from handlers.admin.gate import OperatorGate
 from handlers.admin.panel import Panel
-from keyboards.admin import AdminAction, AdminCD
+from keyboards.admin import AdminCD
 
 
-async def on_leftover(
-    query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel
-) -> None:
-    """A button no flow takes: a confirmation of an unknown kind, say (forged or very old)."""
-    stale = callback_data.action is AdminAction.CONFIRM
-    await panel.alert(panel.i18n("admin-confirm-stale" if stale else "error-button-expired"))
+async def on_leftover(query: CallbackQuery, user: User, panel: Panel) -> None:
+    """A button no flow takes (forged, or from an older version). It exists so that the gate
+    sees every press of ours: a non-operator's is refused and audited there, and an operator's
+    confirmation of an unknown kind is answered there as stale."""
+    await panel.alert(panel.i18n("error-button-expired"))
 
 
 def setup() -> Router:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.filters import StateFilter
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
 from bot.db.models import User
 from bot.db.models.admin import AudienceKind
 from bot.i18n import Html, I18n
-from bot.settings import Settings
-from handlers.admin.gate import PROMPT
-from handlers.admin.panel import NOT_A_COMMAND, AdminStates, Panel, PendingBroadcast
+from handlers.admin.panel import AdminStates, Panel, PendingBroadcast
+from handlers.admin.routing import Routes
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Audiences, Confirm
 from services.admin import broadcast, operations
-from services.admin.service import AdminService
+
+routes = Routes("admin-broadcast")
 
 MAX_DAYS = 365
 
@@ -53,15 +51,14 @@ async def show_preview(panel: Panel, notice: str | None = None) -> None:
     await panel.show(body, kb.audience(panel.i18n))
 
 
-async def _confirm(
-    panel: Panel, session: AsyncSession, settings: Settings, audience: broadcast.Audience
-) -> None:
+async def _confirm(panel: Panel, audience: broadcast.Audience) -> None:
     draft = panel.data.draft
     if not draft:
         await ask_text(panel)
         return
     await panel.state.set_state(None)
-    count = await broadcast.count_audience(session, audience, utcnow(), settings.default_locale)
+    default_locale = panel.settings.default_locale
+    count = await broadcast.count_audience(panel.session, audience, utcnow(), default_locale)
     i18n = panel.i18n
     if count == 0:
         await show_preview(panel, i18n("admin-bc-nobody", audience=_describe(i18n, audience)))
@@ -72,17 +69,19 @@ async def _confirm(
             "admin-bc-confirm",
             audience=_describe(i18n, audience),
             count=count,
-            rate=settings.sendbudget.bulk_per_second,
+            rate=panel.settings.sendbudget.bulk_per_second,
             text=Html(draft),
         ),
         AdminAction.PREVIEW,
     )
 
 
+@routes.button(AdminAction.BROADCAST)
 async def on_broadcast(query: CallbackQuery, user: User, panel: Panel) -> None:
     await ask_text(panel)
 
 
+@routes.prompt(AdminStates.compose)
 async def on_text(message: Message, user: User, panel: Panel) -> None:
     i18n = panel.i18n
     if not message.text:
@@ -100,25 +99,23 @@ async def on_text(message: Message, user: User, panel: Panel) -> None:
     await show_preview(panel)
 
 
+@routes.button(AdminAction.PREVIEW)
 async def on_preview(query: CallbackQuery, user: User, panel: Panel) -> None:
     await show_preview(panel)
 
 
+@routes.button(AdminAction.AUDIENCE)
 async def on_audience(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    panel: Panel,
+    query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel
 ) -> None:
     audience = _AUDIENCES.get(callback_data.ref)
     if audience is None:
         await panel.alert(panel.i18n("error-button-expired"))
         return
-    await _confirm(panel, session, settings, audience)
+    await _confirm(panel, audience)
 
 
+@routes.button(AdminAction.AUDIENCE_DAYS)
 async def on_ask_days(query: CallbackQuery, user: User, panel: Panel) -> None:
     await panel.ask(
         AdminStates.days,
@@ -127,9 +124,8 @@ async def on_ask_days(query: CallbackQuery, user: User, panel: Panel) -> None:
     )
 
 
-async def on_days(
-    message: Message, session: AsyncSession, user: User, settings: Settings, panel: Panel
-) -> None:
+@routes.prompt(AdminStates.days)
+async def on_days(message: Message, user: User, panel: Panel) -> None:
     raw = (message.text or "").strip()
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
         await panel.show(
@@ -137,34 +133,26 @@ async def on_days(
             kb.back_only(panel.i18n, AdminAction.PREVIEW),
         )
         return
-    await _confirm(panel, session, settings, broadcast.Audience(AudienceKind.ACTIVE, str(int(raw))))
+    await _confirm(panel, broadcast.Audience(AudienceKind.ACTIVE, str(int(raw))))
 
 
+@routes.confirmation(Confirm.BROADCAST)
 async def on_confirm(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
+    query: CallbackQuery, user: User, panel: Panel, pending: PendingBroadcast
 ) -> None:
-    pending = await panel.take(PendingBroadcast, callback_data.ref)
-    if pending is None:
-        return
     draft = panel.data.draft
     if not draft:
         await ask_text(panel)
         return
     bc = await operations.start_broadcast(
-        session,
-        admin,
-        user.id,
+        panel.session,
+        panel.admin,
+        panel.operator.id,
         chat_id=panel.chat_id,
         locale=panel.i18n.locale,
         text=draft,
         audience=broadcast.Audience(pending.audience, pending.value),
-        default_locale=settings.default_locale,
+        default_locale=panel.settings.default_locale,
     )
     panel.data.draft = None
     await panel.save()
@@ -174,13 +162,4 @@ async def on_confirm(
 
 
 def setup() -> Router:
-    router = Router(name="admin-broadcast")
-    on = router.callback_query.register
-    on(on_broadcast, AdminCD.filter(F.action == AdminAction.BROADCAST))
-    on(on_preview, AdminCD.filter(F.action == AdminAction.PREVIEW))
-    on(on_audience, AdminCD.filter(F.action == AdminAction.AUDIENCE))
-    on(on_ask_days, AdminCD.filter(F.action == AdminAction.AUDIENCE_DAYS))
-    on(on_confirm, AdminCD.filter((F.action == AdminAction.CONFIRM) & (F.arg == Confirm.BROADCAST)))
-    router.message.register(on_text, StateFilter(AdminStates.compose), NOT_A_COMMAND, flags=PROMPT)
-    router.message.register(on_days, StateFilter(AdminStates.days), NOT_A_COMMAND, flags=PROMPT)
-    return router
+    return routes.router()

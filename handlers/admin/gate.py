@@ -22,8 +22,10 @@ from bot.db.models import User
 from bot.db.models.admin import AuditResult
 from bot.i18n import I18n
 from bot.settings import Settings
+from bot.state import KeyValueState
 from handlers import fallback
-from handlers.admin.panel import Panel, PanelData
+from handlers.admin.panel import Panel, PanelData, Pending
+from handlers.admin.routing import PROMPT_FLAG
 from keyboards.admin import AdminAction, AdminCD
 from services.admin import operations
 from services.admin.access import is_admin
@@ -33,9 +35,6 @@ from services.admin.service import AdminService
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-# The flag of the handlers that answer a prompt (a former operator's reply ends the prompt).
-PROMPT = {"admin_prompt": True}
 
 
 class GateData(TypedDict, total=False):
@@ -48,46 +47,63 @@ class GateData(TypedDict, total=False):
     admin: AdminService
     state: FSMContext
     bot: Bot
+    kv: KeyValueState
     callback_data: AdminCD
 
 
-class PanelArg(TypedDict):
+class PanelArg(TypedDict, total=False):
     """What the gate adds for the admin handlers."""
 
     panel: Panel
+    pending: Pending  # for a confirm button: the step it confirms
 
 
 class OperatorGate(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         given = cast(GateData, data)
         user = given.get("user")
-        settings, i18n = given["settings"], given["i18n"]
-        if user is None or not is_admin(settings, user):
+        if user is None or not is_admin(given["settings"], user):
             await _refuse(event, given, data, user)
             return None
-        state, bot = given["state"], given["bot"]
+        query = event if isinstance(event, CallbackQuery) else None
+        message = query.message if query is not None else event
+        if not isinstance(message, Message):
+            assert query is not None
+            await query.answer(given["i18n"]("error-button-expired"), show_alert=True)
+            return None
+        state = given["state"]
         saved = await PanelData.load(state)
-        if isinstance(event, CallbackQuery):
-            message = event.message
-            if not isinstance(message, Message):
-                await event.answer(i18n("error-button-expired"), show_alert=True)
-                return None
-            cd = given["callback_data"]
-            pressed = saved.model_copy()
-            pressed.panel = message.message_id
-            if cd.action is not AdminAction.CONFIRM:
-                pressed.pending = None  # any other press cancels a pending confirmation
-            panel = Panel(bot, state, i18n, message.chat.id, pressed, query=event)
-            if pressed != saved:
-                await panel.save()
-            data.update(PanelArg(panel=panel))
-            result = await handler(event, data)
-            if not panel.answered:
-                await event.answer()
-            return result
-        assert isinstance(event, Message)
-        data.update(PanelArg(panel=Panel(bot, state, i18n, event.chat.id, saved)))
-        return await handler(event, data)
+        panel = Panel(
+            session=given["session"],
+            operator=user,
+            settings=given["settings"],
+            admin=given["admin"],
+            kv=given["kv"],
+            bot=given["bot"],
+            state=state,
+            i18n=given["i18n"],
+            chat_id=message.chat.id,
+            data=saved.model_copy(),
+            query=query,
+        )
+        data.update(PanelArg(panel=panel))
+        if query is not None:
+            pressed = given["callback_data"]
+            panel.data.panel = message.message_id
+            if pressed.action is AdminAction.CONFIRM:
+                # The confirmation handlers get their step as `pending`, taken once.
+                pending = await panel.take(pressed)
+                if pending is None:
+                    return None
+                data.update(PanelArg(pending=pending))
+            else:
+                panel.data.pending = None  # any other press cancels a pending confirmation
+                if panel.data != saved:
+                    await panel.save()
+        result = await handler(event, data)
+        if query is not None and not panel.answered:
+            await query.answer()
+        return result
 
 
 async def _refuse(
@@ -105,7 +121,7 @@ async def _refuse(
         await fallback.expired_button(event, i18n)
         return
     assert isinstance(event, Message)
-    prompt = bool(get_flag(data, "admin_prompt"))
+    prompt = bool(get_flag(data, PROMPT_FLAG))
     if prompt:
         # A former operator still in a prompt: the prompt ends, nothing is done.
         await given["state"].clear()

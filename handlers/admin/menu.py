@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
-from bot.db.models.admin import AuditResult
-from bot.settings import Settings
 from handlers.admin.panel import Panel, PanelData
+from handlers.admin.routing import Routes
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Unavailable
-from services.admin import operations
 from services.admin.audit import AuditAction
-from services.admin.service import AdminService
+
+routes = Routes("admin-menu")
 
 _UNAVAILABLE: dict[str, str] = {
     Unavailable.PAYMENTS: "admin-payments-unavailable",
@@ -24,46 +21,36 @@ _UNAVAILABLE: dict[str, str] = {
 }
 
 
-def payments_available(admin: AdminService) -> bool:
-    return admin.ports.recent_payments is not None and admin.ports.refund is not None
-
-
-async def show_menu(panel: Panel, settings: Settings, admin: AdminService) -> None:
+async def show_menu(panel: Panel) -> None:
     await panel.state.set_state(None)
     panel.data.pending = None
     panel.data.draft = None
     await panel.save()
+    ports = panel.admin.ports
     await panel.show(
         panel.i18n("admin-menu"),
         kb.menu(
             panel.i18n,
-            payments=payments_available(admin),
-            dashboard_url=settings.webapp.page_url("dashboard"),
+            payments=ports.recent_payments is not None and ports.refund is not None,
+            dashboard_url=panel.settings.webapp.page_url("dashboard"),
         ),
     )
 
 
-async def open_panel(
-    message: Message,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    state: FSMContext,
-    panel: Panel,
-) -> None:
-    await state.clear()
+@routes.command(Command("admin"))
+async def open_panel(message: Message, user: User, panel: Panel) -> None:
+    await panel.state.clear()
     panel.data = PanelData()  # a new panel message
-    await operations.note(session, admin, user.id, AuditAction.OPEN, AuditResult.OK)
-    await show_menu(panel, settings, admin)
+    await panel.note(AuditAction.OPEN)
+    await show_menu(panel)
 
 
-async def on_menu(
-    query: CallbackQuery, user: User, settings: Settings, admin: AdminService, panel: Panel
-) -> None:
-    await show_menu(panel, settings, admin)
+@routes.button(AdminAction.MENU)
+async def on_menu(query: CallbackQuery, user: User, panel: Panel) -> None:
+    await show_menu(panel)
 
 
+@routes.button(AdminAction.DISABLED)
 async def on_disabled(
     query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel
 ) -> None:
@@ -71,8 +58,4 @@ async def on_disabled(
 
 
 def setup() -> Router:
-    router = Router(name="admin-menu")
-    router.message.register(open_panel, Command("admin"))
-    router.callback_query.register(on_menu, AdminCD.filter(F.action == AdminAction.MENU))
-    router.callback_query.register(on_disabled, AdminCD.filter(F.action == AdminAction.DISABLED))
-    return router
+    return routes.router()

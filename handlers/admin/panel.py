@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Annotated, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from aiogram import Bot, F
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models.admin import AudienceKind
+from bot.db.models import User
+from bot.db.models.admin import AudienceKind, AuditResult
 from bot.i18n import I18n
+from bot.settings import Settings
+from bot.state import KeyValueState
 from keyboards import admin as kb
-from keyboards.admin import AdminAction, Confirm
+from keyboards.admin import AdminAction, AdminCD, Confirm
+from services.admin import operations
+from services.admin.audit import AuditAction
+from services.admin.service import AdminService
 
 log = logging.getLogger(__name__)
-
-
-# A prompt takes the operator's next message, except a command: that goes to its own handler.
-NOT_A_COMMAND = ~F.text.startswith("/")
 
 
 class AdminStates(StatesGroup):
@@ -78,7 +82,6 @@ Pending = Annotated[
     PendingAmount | PendingBan | PendingRefund | PendingBroadcast | PendingPurge,
     Field(discriminator="kind"),
 ]
-P = TypeVar("P", PendingAmount, PendingBan, PendingRefund, PendingBroadcast, PendingPurge)
 
 
 class AmountPrompt(BaseModel):
@@ -111,25 +114,32 @@ class PanelData(BaseModel):
         await state.set_data(self.model_dump(mode="json"))
 
 
+@dataclass
 class Panel:
-    """One update's view of the panel: edits it in place, answers the press, keeps the data."""
+    """One update in the admin panel: the operator, what the steps need, the panel message.
 
-    def __init__(
-        self,
-        bot: Bot,
-        state: FSMContext,
-        i18n: I18n,
-        chat_id: int,
-        data: PanelData,
-        query: CallbackQuery | None = None,
+    Built by `gate.OperatorGate` once the operator's role is checked, and handed to the handler
+    as `panel`; the screens take it whole.
+    """
+
+    session: AsyncSession
+    operator: User
+    settings: Settings
+    admin: AdminService
+    kv: KeyValueState
+    bot: Bot
+    state: FSMContext
+    i18n: I18n
+    chat_id: int
+    data: PanelData
+    query: CallbackQuery | None = None
+    answered: bool = False
+
+    async def note(
+        self, action: AuditAction, result: AuditResult = AuditResult.OK, target: str | None = None
     ) -> None:
-        self.bot = bot
-        self.state = state
-        self.i18n = i18n
-        self.chat_id = chat_id
-        self.data = data
-        self.query = query
-        self.answered = False
+        """Audit a step that changes nothing else (committed before the panel shows it)."""
+        await operations.note(self.session, self.admin, self.operator.id, action, result, target)
 
     async def save(self) -> None:
         await self.data.save(self.state)
@@ -170,10 +180,14 @@ class Panel:
         await self.save()
         await self.show(body, kb.confirm(self.i18n, pending.kind, pending.nonce, back, arg))
 
-    async def take(self, kind: type[P], nonce: str) -> P | None:
+    async def take(self, pressed: AdminCD) -> Pending | None:
         """The pending step this confirm button stands for, once; None (alerted) otherwise."""
         pending = self.data.pending
-        if not isinstance(pending, kind) or not secrets.compare_digest(pending.nonce, nonce):
+        if (
+            pending is None
+            or pending.kind != pressed.arg
+            or not secrets.compare_digest(pending.nonce, pressed.ref)
+        ):
             await self.alert(self.i18n("admin-confirm-stale"))
             return None
         # Single use: a second press of the same button finds nothing pending.

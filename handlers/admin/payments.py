@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
-from bot.db.models.admin import AuditResult
 from bot.i18n import Html, I18n
-from bot.settings import Settings
 from handlers.admin.panel import Panel, PendingRefund
+from handlers.admin.routing import Routes
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Confirm
 from services.admin import operations
 from services.admin.audit import AuditAction
-from services.admin.ports import RefundRefused
-from services.admin.service import AdminService
+from services.admin.ports import AttentionRow, PaymentRow, RefundRefused
+
+routes = Routes("admin-payments")
 
 log = logging.getLogger(__name__)
 
@@ -28,78 +27,63 @@ ATTENTION_LIMIT = 20
 _DATE = "%Y-%m-%d %H:%M"
 
 
+@routes.button(AdminAction.PAYMENTS)
 async def on_payments(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
+    query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel
 ) -> None:
-    recent = admin.ports.recent_payments
+    recent = panel.admin.ports.recent_payments
     if recent is None:
         await panel.alert(panel.i18n("admin-payments-unavailable"))
         return
     page = max(0, callback_data.arg)
-    size = settings.admin.page_size
-    rows = list(await recent(session, page * size, size + 1))
-    await operations.note(session, admin, user.id, AuditAction.PAYMENTS, AuditResult.OK)
+    size = panel.settings.admin.page_size
+    rows = list(await recent(panel.session, page * size, size + 1))
+    await panel.note(AuditAction.PAYMENTS)
     has_next = len(rows) > size
     rows = rows[:size]
     i18n = panel.i18n
-    body = _listing(
-        i18n,
-        "admin-payments-empty",
-        "admin-payments",
-        [
-            i18n(
-                "admin-payment-line",
-                id=str(r.id),
-                user=str(r.user_id),
-                stars=r.stars,
-                date=r.created_at.strftime(_DATE),
-                refunded=i18n("admin-payment-refunded") if r.refunded else "",
-            )
-            for r in rows
-        ],
-        page=page + 1,
-    )
+    refunded = i18n("admin-payment-refunded")
+    lines = [
+        _line(i18n, "admin-payment-line", r, refunded=refunded if r.refunded else "") for r in rows
+    ]
+    body = _listing(i18n, "admin-payments-empty", "admin-payments", lines, page=page + 1)
     await panel.show(body, kb.payments(i18n, rows, page, has_next=has_next))
 
 
-async def on_attention(
-    query: CallbackQuery, session: AsyncSession, user: User, admin: AdminService, panel: Panel
-) -> None:
+@routes.button(AdminAction.ATTENTION)
+async def on_attention(query: CallbackQuery, user: User, panel: Panel) -> None:
     """Payments that need a person: refund requests the policy left to an operator, charges
     recorded but not credited (flagged off the catalogue, or still pending), and charges that
     reached us only through reconciliation."""
-    attention = admin.ports.attention
+    attention = panel.admin.ports.attention
     if attention is None:
         await panel.alert(panel.i18n("admin-payments-unavailable"))
         return
-    rows = list(await attention(session, ATTENTION_LIMIT))
-    await operations.note(
-        session, admin, user.id, AuditAction.PAYMENTS, AuditResult.OK, "attention"
-    )
+    rows = list(await attention(panel.session, ATTENTION_LIMIT))
+    await panel.note(AuditAction.PAYMENTS, target="attention")
     i18n = panel.i18n
-    body = _listing(
-        i18n,
-        "admin-attention-empty",
-        "admin-attention",
-        [
-            i18n(
-                "admin-attention-line",
-                id=str(r.id),
-                user=str(r.user_id),
-                stars=r.stars,
-                date=r.created_at.strftime(_DATE),
-                reason=i18n(f"admin-attention-{r.reason.value}", detail=r.detail),
-            )
-            for r in rows
-        ],
-    )
+    lines = [
+        _line(
+            i18n,
+            "admin-attention-line",
+            r,
+            reason=i18n(f"admin-attention-{r.reason.value}", detail=r.detail),
+        )
+        for r in rows
+    ]
+    body = _listing(i18n, "admin-attention-empty", "admin-attention", lines)
     await panel.show(body, kb.attention(i18n, rows))
+
+
+def _line(i18n: I18n, key: str, row: PaymentRow | AttentionRow, **more: object) -> str:
+    return i18n(
+        key,
+        id=str(row.id),
+        user=str(row.user_id),
+        stars=row.stars,
+        date=row.created_at.strftime(_DATE),
+        **more,
+    )
 
 
 def _listing(i18n: I18n, empty: str, key: str, lines: list[str], **args: object) -> str:
@@ -108,10 +92,9 @@ def _listing(i18n: I18n, empty: str, key: str, lines: list[str], **args: object)
     return i18n(key, lines=Html("\n".join(lines)), **args)
 
 
-async def on_refund(
-    query: CallbackQuery, callback_data: AdminCD, user: User, admin: AdminService, panel: Panel
-) -> None:
-    if admin.ports.refund is None:
+@routes.button(AdminAction.REFUND)
+async def on_refund(query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel) -> None:
+    if panel.admin.ports.refund is None:
         await panel.alert(panel.i18n("admin-payments-unavailable"))
         return
     await panel.confirm(
@@ -121,21 +104,16 @@ async def on_refund(
     )
 
 
+@routes.confirmation(Confirm.REFUND)
 async def on_confirm_refund(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    admin: AdminService,
-    panel: Panel,
+    query: CallbackQuery, user: User, panel: Panel, pending: PendingRefund
 ) -> None:
-    pending = await panel.take(PendingRefund, callback_data.ref)
-    if pending is None:
-        return
     i18n = panel.i18n
     back = kb.back_only(i18n, AdminAction.PAYMENTS)
     try:
-        done = await operations.refund(session, admin, user.id, pending.payment)
+        done = await operations.refund(
+            panel.session, panel.admin, panel.operator.id, pending.payment
+        )
     except operations.Unavailable:
         await panel.alert(i18n("admin-payments-unavailable"))
         return
@@ -175,13 +153,4 @@ def _refusal(i18n: I18n, reason: str) -> str:
 
 
 def setup() -> Router:
-    router = Router(name="admin-payments")
-    on = router.callback_query.register
-    on(on_payments, AdminCD.filter(F.action == AdminAction.PAYMENTS))
-    on(on_attention, AdminCD.filter(F.action == AdminAction.ATTENTION))
-    on(on_refund, AdminCD.filter(F.action == AdminAction.REFUND))
-    on(
-        on_confirm_refund,
-        AdminCD.filter((F.action == AdminAction.CONFIRM) & (F.arg == Confirm.REFUND)),
-    )
-    return router
+    return routes.router()

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import BufferedInputFile, CallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
 from bot.db.models import User
-from bot.db.models.admin import AuditResult
 from bot.i18n import I18n
-from bot.settings import Settings
 from handlers.admin.panel import Panel
+from handlers.admin.routing import Routes
 from keyboards import admin as kb
-from keyboards.admin import AdminAction, AdminCD
-from services.admin import operations, stats
+from keyboards.admin import AdminAction
+from services.admin import stats
 from services.admin.audit import AuditAction
 from services.admin.chart import ChartLabels, render_png_async
-from services.admin.service import AdminService
+
+routes = Routes("admin-stats")
 
 
 def na(i18n: I18n, value: object | None) -> object:
     return i18n("admin-na") if value is None else value
 
 
-async def on_stats(
-    query: CallbackQuery, session: AsyncSession, user: User, admin: AdminService, panel: Panel
-) -> None:
-    o = await stats.overview(session, admin.ports, utcnow())
-    await operations.note(session, admin, user.id, AuditAction.STATS, AuditResult.OK)
+@routes.button(AdminAction.STATS)
+async def on_stats(query: CallbackQuery, user: User, panel: Panel) -> None:
+    o = await stats.overview(panel.session, panel.admin.ports, utcnow())
+    await panel.note(AuditAction.STATS)
     i18n = panel.i18n
     usage = o.usage_today
     await panel.show(
@@ -49,16 +47,11 @@ async def on_stats(
     )
 
 
-async def on_chart(
-    query: CallbackQuery,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
-) -> None:
-    series = await stats.chart_series(session, admin.ports, utcnow(), settings.admin.chart_days)
-    await operations.note(session, admin, user.id, AuditAction.CHART, AuditResult.OK)
+@routes.button(AdminAction.CHART)
+async def on_chart(query: CallbackQuery, user: User, panel: Panel) -> None:
+    days = panel.settings.admin.chart_days
+    series = await stats.chart_series(panel.session, panel.admin.ports, utcnow(), days)
+    await panel.note(AuditAction.CHART)
     i18n = panel.i18n
     png = await render_png_async(series, _chart_labels(i18n, series))
     caption = i18n(
@@ -89,7 +82,4 @@ def _chart_labels(i18n: I18n, series: stats.ChartSeries) -> ChartLabels:
 
 
 def setup() -> Router:
-    router = Router(name="admin-stats")
-    router.callback_query.register(on_stats, AdminCD.filter(F.action == AdminAction.STATS))
-    router.callback_query.register(on_chart, AdminCD.filter(F.action == AdminAction.CHART))
-    return router
+    return routes.router()

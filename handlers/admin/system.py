@@ -4,37 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import CallbackQuery
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
-from bot.db.models.admin import AuditResult
 from bot.i18n import Html
-from bot.settings import Settings
-from bot.state import KeyValueState
 from handlers.admin.panel import Panel, PendingPurge
+from handlers.admin.routing import Routes
 from keyboards import admin as kb
-from keyboards.admin import AdminAction, AdminCD, Confirm
+from keyboards.admin import AdminAction, Confirm
 from services.admin import operations
 from services.admin.audit import AuditAction
 from services.admin.health import system_status
-from services.admin.service import AdminService
+
+routes = Routes("admin-system")
 
 
-async def show_system(
-    panel: Panel,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    kv: KeyValueState,
-    notice: str | None = None,
-) -> None:
+async def show_system(panel: Panel, notice: str | None = None) -> None:
+    admin = panel.admin
     status = await system_status(
-        session, kv, admin.ports, redis_configured=settings.redis_url is not None
+        panel.session, panel.kv, admin.ports, redis_configured=panel.settings.redis_url is not None
     )
-    await operations.note(session, admin, user.id, AuditAction.SYSTEM, AuditResult.OK)
+    await panel.note(AuditAction.SYSTEM)
     i18n = panel.i18n
     ok, down = i18n("admin-ok"), i18n("admin-down")
     jobs = [
@@ -63,39 +54,25 @@ async def show_system(
     await panel.show(body, kb.system(i18n, purge=admin.ports.purge_now is not None))
 
 
-async def on_system(
-    query: CallbackQuery,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    kv: KeyValueState,
-    panel: Panel,
-) -> None:
-    await show_system(panel, session, user, settings, admin, kv)
+@routes.button(AdminAction.SYSTEM)
+async def on_system(query: CallbackQuery, user: User, panel: Panel) -> None:
+    await show_system(panel)
 
 
-async def on_purge(query: CallbackQuery, user: User, admin: AdminService, panel: Panel) -> None:
-    if admin.ports.purge_now is None:
+@routes.button(AdminAction.PURGE)
+async def on_purge(query: CallbackQuery, user: User, panel: Panel) -> None:
+    if panel.admin.ports.purge_now is None:
         await panel.alert(panel.i18n("admin-purge-unavailable"))
         return
     await panel.confirm(PendingPurge(), panel.i18n("admin-confirm-purge"), AdminAction.SYSTEM)
 
 
+@routes.confirmation(Confirm.PURGE)
 async def on_confirm_purge(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    kv: KeyValueState,
-    panel: Panel,
+    query: CallbackQuery, user: User, panel: Panel, pending: PendingPurge
 ) -> None:
-    if await panel.take(PendingPurge, callback_data.ref) is None:
-        return
     try:
-        removed = await operations.purge(session, admin, user.id)
+        removed = await operations.purge(panel.session, panel.admin, panel.operator.id)
     except operations.Unavailable:
         await panel.alert(panel.i18n("admin-purge-unavailable"))
         return
@@ -103,16 +80,8 @@ async def on_confirm_purge(
         notice = panel.i18n("admin-purge-failed")
     else:
         notice = panel.i18n("admin-purged", count=removed)
-    await show_system(panel, session, user, settings, admin, kv, notice)
+    await show_system(panel, notice)
 
 
 def setup() -> Router:
-    router = Router(name="admin-system")
-    on = router.callback_query.register
-    on(on_system, AdminCD.filter(F.action == AdminAction.SYSTEM))
-    on(on_purge, AdminCD.filter(F.action == AdminAction.PURGE))
-    on(
-        on_confirm_purge,
-        AdminCD.filter((F.action == AdminAction.CONFIRM) & (F.arg == Confirm.PURGE)),
-    )
-    return router
+    return routes.router()

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.filters import StateFilter
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
 from bot.db.models.admin import AuditResult
-from bot.i18n import I18n
-from bot.settings import Settings
-from handlers.admin.gate import PROMPT
-from handlers.admin.panel import (
-    NOT_A_COMMAND,
-    AdminStates,
-    AmountPrompt,
-    Panel,
-    PendingAmount,
-    PendingBan,
-)
+from handlers.admin.panel import AdminStates, AmountPrompt, Panel, PendingAmount, PendingBan
+from handlers.admin.routing import Routes
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Confirm
 from services import ledger
 from services.admin import operations
 from services.admin.access import is_admin
 from services.admin.audit import AuditAction
-from services.admin.service import AdminService
 from services.admin.users import LookupFailed, find_user, parse_amount
+
+routes = Routes("admin-users")
 
 
 async def ask_lookup(panel: Panel, notice: str | None = None) -> None:
@@ -37,28 +27,19 @@ async def ask_lookup(panel: Panel, notice: str | None = None) -> None:
     )
 
 
-def _card_language(i18n: I18n, target: User, default_locale: str) -> str:
+def _card_language(panel: Panel, target: User) -> str:
     """The language the user sees; marked when it comes from their app, not their choice."""
     if target.locale:
         return target.locale
-    return i18n("admin-card-lang-derived", lang=target.effective_locale(default_locale))
+    lang = target.effective_locale(panel.settings.default_locale)
+    return panel.i18n("admin-card-lang-derived", lang=lang)
 
 
-async def show_card(
-    panel: Panel,
-    session: AsyncSession,
-    settings: Settings,
-    admin: AdminService,
-    target: User,
-    notice: str | None = None,
-) -> None:
+async def show_card(panel: Panel, target: User, notice: str | None = None) -> None:
     await panel.state.set_state(None)
     i18n = panel.i18n
-    extras = (
-        await admin.ports.user_extras(session, target.id)
-        if admin.ports.user_extras is not None
-        else None
-    )
+    extras_of = panel.admin.ports.user_extras
+    extras = await extras_of(panel.session, target.id) if extras_of is not None else None
     subscription: object = i18n("admin-na")
     logserver: object = i18n("admin-na")
     if extras is not None:
@@ -71,7 +52,7 @@ async def show_card(
     body = i18n(
         "admin-card",
         id=str(target.id),
-        lang=_card_language(i18n, target, settings.default_locale),
+        lang=_card_language(panel, target),
         joined=target.created_at.strftime("%Y-%m-%d"),
         seen=target.last_seen_at.strftime("%Y-%m-%d"),
         balance=target.credits,
@@ -85,57 +66,41 @@ async def show_card(
     await panel.show(body, kb.card(i18n, target.id, banned=target.is_banned))
 
 
-async def _target(panel: Panel, session: AsyncSession, user_id: int) -> User | None:
-    target = await session.get(User, user_id)
+async def _target(panel: Panel, user_id: int) -> User | None:
+    target = await panel.session.get(User, user_id)
     if target is None:
         await panel.alert(panel.i18n("admin-lookup-not-found"))
     return target
 
 
+@routes.button(AdminAction.USERS)
 async def on_users(query: CallbackQuery, user: User, panel: Panel) -> None:
     await ask_lookup(panel)
 
 
-async def on_lookup(
-    message: Message,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
-) -> None:
+@routes.prompt(AdminStates.lookup)
+async def on_lookup(message: Message, user: User, panel: Panel) -> None:
     try:
-        target = await find_user(session, message.text or "", admin.hasher.candidates)
+        target = await find_user(panel.session, message.text or "", panel.admin.hasher.candidates)
     except LookupFailed as exc:
-        await operations.note(session, admin, user.id, AuditAction.LOOKUP, AuditResult.FAILED)
+        await panel.note(AuditAction.LOOKUP, AuditResult.FAILED)
         await ask_lookup(panel, panel.i18n(f"admin-lookup-{exc.reason.value}"))
         return
-    await operations.note(
-        session, admin, user.id, AuditAction.LOOKUP, AuditResult.OK, f"user:{target.id}"
-    )
-    await show_card(panel, session, settings, admin, target)
+    await panel.note(AuditAction.LOOKUP, target=f"user:{target.id}")
+    await show_card(panel, target)
 
 
-async def on_card(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
-) -> None:
-    target = await _target(panel, session, callback_data.arg)
+@routes.button(AdminAction.CARD)
+async def on_card(query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel) -> None:
+    target = await _target(panel, callback_data.arg)
     if target is None:
         return
-    await operations.note(
-        session, admin, user.id, AuditAction.VIEW_USER, AuditResult.OK, f"user:{target.id}"
-    )
-    await show_card(panel, session, settings, admin, target)
+    await panel.note(AuditAction.VIEW_USER, target=f"user:{target.id}")
+    await show_card(panel, target)
 
 
-async def _ask_amount(panel: Panel, session: AsyncSession, user_id: int, *, grant: bool) -> None:
-    target = await _target(panel, session, user_id)
+async def _ask_amount(panel: Panel, user_id: int, *, grant: bool) -> None:
+    target = await _target(panel, user_id)
     if target is None:
         return
     panel.data.amount_for = AmountPrompt(target=target.id, grant=grant)
@@ -147,23 +112,22 @@ async def _ask_amount(panel: Panel, session: AsyncSession, user_id: int, *, gran
     )
 
 
-async def on_grant(
-    query: CallbackQuery, callback_data: AdminCD, session: AsyncSession, user: User, panel: Panel
-) -> None:
-    await _ask_amount(panel, session, callback_data.arg, grant=True)
+@routes.button(AdminAction.GRANT)
+async def on_grant(query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel) -> None:
+    await _ask_amount(panel, callback_data.arg, grant=True)
 
 
-async def on_deduct(
-    query: CallbackQuery, callback_data: AdminCD, session: AsyncSession, user: User, panel: Panel
-) -> None:
-    await _ask_amount(panel, session, callback_data.arg, grant=False)
+@routes.button(AdminAction.DEDUCT)
+async def on_deduct(query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel) -> None:
+    await _ask_amount(panel, callback_data.arg, grant=False)
 
 
-async def on_amount(message: Message, session: AsyncSession, user: User, panel: Panel) -> None:
+@routes.prompt(AdminStates.amount)
+async def on_amount(message: Message, user: User, panel: Panel) -> None:
     i18n = panel.i18n
-    prompt = panel.data.amount_for
-    target = await session.get(User, prompt.target) if prompt is not None else None
-    if prompt is None or target is None:
+    asked = panel.data.amount_for
+    target = await panel.session.get(User, asked.target) if asked is not None else None
+    if asked is None or target is None:
         await panel.show(i18n("admin-lookup-not-found"), kb.back_only(i18n))
         return
     back = kb.back_only(i18n, AdminAction.CARD, target.id)
@@ -171,44 +135,37 @@ async def on_amount(message: Message, session: AsyncSession, user: User, panel: 
     if amount is None:
         await panel.show(i18n("admin-amount-invalid"), back)
         return
-    if not prompt.grant and amount > target.credits:
+    before = target.credits
+    if not asked.grant and amount > before:
         await panel.show(
-            i18n("admin-deduct-too-much", balance=target.credits, amount=amount)
+            i18n("admin-deduct-too-much", balance=before, amount=amount)
             + "\n\n"
-            + i18n("admin-deduct-prompt", id=str(target.id), balance=target.credits),
+            + i18n("admin-deduct-prompt", id=str(target.id), balance=before),
             back,
         )
         return
-    after = target.credits + amount if prompt.grant else target.credits - amount
-    key = "admin-confirm-grant" if prompt.grant else "admin-confirm-deduct"
+    after = before + amount if asked.grant else before - amount
+    key = "admin-confirm-grant" if asked.grant else "admin-confirm-deduct"
     await panel.confirm(
-        PendingAmount(target=target.id, amount=amount, grant=prompt.grant),
-        i18n(key, id=str(target.id), amount=amount, before=target.credits, after=after),
+        PendingAmount(target=target.id, amount=amount, grant=asked.grant),
+        i18n(key, id=str(target.id), amount=amount, before=before, after=after),
         AdminAction.CARD,
         target.id,
     )
 
 
+@routes.confirmation(Confirm.AMOUNT)
 async def on_confirm_amount(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
+    query: CallbackQuery, user: User, panel: Panel, pending: PendingAmount
 ) -> None:
-    pending = await panel.take(PendingAmount, callback_data.ref)
-    if pending is None:
-        return
-    target = await _target(panel, session, pending.target)
+    target = await _target(panel, pending.target)
     if target is None:
         return
     try:
         balance = await operations.move(
-            session,
-            admin,
-            user.id,
+            panel.session,
+            panel.admin,
+            panel.operator.id,
             target.id,
             pending.amount,
             grant=pending.grant,
@@ -216,32 +173,22 @@ async def on_confirm_amount(
         )
     except ledger.InsufficientCredits as exc:
         notice = panel.i18n("admin-deduct-too-much", balance=exc.balance, amount=pending.amount)
-        await show_card(panel, session, settings, admin, target, notice)
+        await show_card(panel, target, notice)
         return
     except ledger.DuplicateMovement:
         await panel.alert(panel.i18n("admin-confirm-stale"))
         return
     key = "admin-granted" if pending.grant else "admin-deducted"
-    notice = panel.i18n(key, amount=pending.amount, balance=balance)
-    await show_card(panel, session, settings, admin, target, notice)
+    await show_card(panel, target, panel.i18n(key, amount=pending.amount, balance=balance))
 
 
-async def on_ban(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
-) -> None:
-    target = await _target(panel, session, callback_data.arg)
+@routes.button(AdminAction.BAN)
+async def on_ban(query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel) -> None:
+    target = await _target(panel, callback_data.arg)
     if target is None:
         return
-    if is_admin(settings, target):
-        await operations.note(
-            session, admin, user.id, AuditAction.BAN, AuditResult.DENIED, f"user:{target.id}"
-        )
+    if is_admin(panel.settings, target):
+        await panel.note(AuditAction.BAN, AuditResult.DENIED, f"user:{target.id}")
         await panel.alert(panel.i18n("admin-ban-admin-refused"))
         return
     await panel.confirm(
@@ -252,57 +199,25 @@ async def on_ban(
     )
 
 
+@routes.confirmation(Confirm.BAN)
 async def on_confirm_ban(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
+    query: CallbackQuery, user: User, panel: Panel, pending: PendingBan
 ) -> None:
-    pending = await panel.take(PendingBan, callback_data.ref)
-    if pending is None:
-        return
-    target = await _target(panel, session, pending.target)
+    target = await _target(panel, pending.target)
     if target is None:
         return
-    await operations.ban(session, admin, user.id, target)
-    await show_card(panel, session, settings, admin, target, panel.i18n("admin-banned"))
+    await operations.ban(panel.session, panel.admin, panel.operator.id, target)
+    await show_card(panel, target, panel.i18n("admin-banned"))
 
 
-async def on_unban(
-    query: CallbackQuery,
-    callback_data: AdminCD,
-    session: AsyncSession,
-    user: User,
-    settings: Settings,
-    admin: AdminService,
-    panel: Panel,
-) -> None:
-    target = await _target(panel, session, callback_data.arg)
+@routes.button(AdminAction.UNBAN)
+async def on_unban(query: CallbackQuery, callback_data: AdminCD, user: User, panel: Panel) -> None:
+    target = await _target(panel, callback_data.arg)
     if target is None:
         return
-    changed = await operations.unban(session, admin, user.id, target)
-    notice = panel.i18n("admin-unbanned" if changed else "admin-not-banned")
-    await show_card(panel, session, settings, admin, target, notice)
+    changed = await operations.unban(panel.session, panel.admin, panel.operator.id, target)
+    await show_card(panel, target, panel.i18n("admin-unbanned" if changed else "admin-not-banned"))
 
 
 def setup() -> Router:
-    router = Router(name="admin-users")
-    on = router.callback_query.register
-    on(on_users, AdminCD.filter(F.action == AdminAction.USERS))
-    on(on_card, AdminCD.filter(F.action == AdminAction.CARD))
-    on(on_grant, AdminCD.filter(F.action == AdminAction.GRANT))
-    on(on_deduct, AdminCD.filter(F.action == AdminAction.DEDUCT))
-    on(on_ban, AdminCD.filter(F.action == AdminAction.BAN))
-    on(on_unban, AdminCD.filter(F.action == AdminAction.UNBAN))
-    on(
-        on_confirm_amount,
-        AdminCD.filter((F.action == AdminAction.CONFIRM) & (F.arg == Confirm.AMOUNT)),
-    )
-    on(on_confirm_ban, AdminCD.filter((F.action == AdminAction.CONFIRM) & (F.arg == Confirm.BAN)))
-    # Commands typed during a prompt go to their own handlers.
-    router.message.register(on_lookup, StateFilter(AdminStates.lookup), NOT_A_COMMAND, flags=PROMPT)
-    router.message.register(on_amount, StateFilter(AdminStates.amount), NOT_A_COMMAND, flags=PROMPT)
-    return router
+    return routes.router()
