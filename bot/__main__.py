@@ -12,7 +12,9 @@ import logging
 import signal
 import sys
 
-from bot.settings import SettingsError, load_settings
+from bot import rotate
+from bot.app import StartupError, build, run
+from bot.settings import Settings, SettingsError, load_settings
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -44,11 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "rotate-master-key":
-        from bot import rotate
-
         raise SystemExit(asyncio.run(rotate.run(settings, batch_size=args.batch_size)))
-    from bot.app import StartupError
-
     try:
         asyncio.run(_serve(settings))
     except StartupError as exc:
@@ -57,11 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
 
 
-async def _serve(settings: object) -> None:
-    from bot.app import build, run
-    from bot.settings import Settings
-
-    assert isinstance(settings, Settings)
+async def _serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -78,6 +78,7 @@ from services.payments import Payments
 from services.payments.admin_port import attach as attach_payment_ports
 from services.payments.billing import LogServerBilling
 from services.payments.jobs import credit_pending_tick, reconcile_tick
+from services.ports import TelegramPort
 from services.retention.jobs import purge_tick
 from services.rooms import RoomService
 from services.sendbudget import SendBudget
@@ -131,6 +132,10 @@ def build(settings: Settings) -> Application:
         ),
     )
 
+    # What the services get of Telegram: this same bot (its session carries the send budget)
+    # through the ports of services/ports.py, which aiogram's Bot satisfies as it is.
+    telegram: TelegramPort = bot
+
     storage: BaseStorage
     if redis is not None:
         # FSM data can hold a half-typed message: it expires like everything else in Redis.
@@ -160,17 +165,24 @@ def build(settings: Settings) -> Application:
     crypto = CryptoService.build(settings.crypto)
     logserver = LogServerService(sessionmaker, crypto, state, settings.logserver, send_budget)
     log_delivery = DeliveryWorker(
-        logserver, bot, translator, panel=panel_editor(bot, logserver, translator, sessionmaker)
+        logserver,
+        telegram,
+        translator,
+        panel=panel_editor(bot, logserver, translator, sessionmaker),
     )
     admin = AdminService.build(
         settings.admin,
-        bot=bot,
+        bot=telegram,
         sessionmaker=sessionmaker,
         translator=translator,
         kv=state,
         crypto=crypto,
         ports=admin_ports(
-            settings=settings, sessionmaker=sessionmaker, kv=state, scheduler=scheduler
+            retention=settings.retention,
+            redis_prefix=settings.redis_prefix,
+            sessionmaker=sessionmaker,
+            kv=state,
+            scheduler=scheduler,
         ),
         owner=instance,
     )

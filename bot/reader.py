@@ -10,6 +10,7 @@ import argparse
 import getpass
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ import pysequoia as ps
 
 from bot.i18n import Translator
 from services.crypto import cleartext, reader
+from services.crypto.gnupg_engine import GnupgEngine
 from services.crypto.port import KeyErrorKind, KeyImportError, OpenPGPEngine
 from services.crypto.records import ContextLock, RecordContext
+from services.crypto.sequoia_engine import SequoiaEngine
 
 PASSPHRASE_VAR = "LIBRAL_KEY_PASSPHRASE"
 ASC_SUFFIXES = (".asc", ".pgp", ".gpg", ".txt")
@@ -63,13 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _engine(name: str) -> OpenPGPEngine:
     if name == "gnupg":
-        import tempfile
-
-        from services.crypto.gnupg_engine import GnupgEngine
-
         return GnupgEngine(tempfile.mkdtemp(prefix="libral-reader-"))
-    from services.crypto.sequoia_engine import SequoiaEngine
-
     return SequoiaEngine()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db.encrypted import Rehash
 from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.models import Base
 from bot.settings import Settings
 from services.crypto.fields import FieldCipher, MasterKeyError
 from services.crypto.rotation import ColumnCount, RotationReport, rotate_master_key
@@ -114,8 +115,6 @@ async def run(
             " cannot be read, only counted",
             file=err,
         )
-    from bot.db.models import Base
-
     engine = create_engine(settings.database_url)
 
     def progress(count: ColumnCount) -> None:

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 from sqlalchemy import select, update
@@ -24,6 +23,7 @@ from bot.db.base import utcnow
 from bot.db.models.admin import AuditChain, AuditEvent, AuditResult
 from services.admin.config import AdminSettings
 from services.crypto import GENESIS_DIGEST, ContextLock, KeyInfo, LogRecord, RecordContext
+from services.ports import MessageSender
 from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class AuditPublisher:
         self._next_at = 0.0
 
     async def publish_pending(
-        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession]
+        self, bot: MessageSender, sessionmaker: async_sessionmaker[AsyncSession]
     ) -> int:
         """Post one record with up to `_BATCH` waiting events; returns how many it carried."""
         if self.clock() < self._next_at:

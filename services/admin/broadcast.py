@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -39,9 +38,9 @@ from bot.db.models.admin import (
     BroadcastStatus,
     RecipientState,
 )
-from bot.i18n import Translator
 from services.admin import audit
 from services.admin.config import AdminSettings
+from services.ports import Localiser, MessageSender
 from services.sendbudget import Priority, send_priority
 
 log = logging.getLogger(__name__)
@@ -158,9 +157,9 @@ class BroadcastWorker:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: MessageSender,
         sessionmaker: async_sessionmaker[AsyncSession],
-        translator: Translator,
+        translator: Localiser,
         settings: AdminSettings,
         *,
         owner: str,

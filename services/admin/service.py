@@ -7,10 +7,8 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Translator
 from bot.state import KeyValueState
 from services.admin.audit import AuditPublisher
 from services.admin.broadcast import BroadcastWorker
@@ -19,6 +17,7 @@ from services.admin.identity import ActivityRecorder, UsernameHasher
 from services.admin.ports import AdminPorts
 from services.crypto import KeyImportError, KeyInfo
 from services.crypto.service import CryptoService
+from services.ports import Localiser, MessageSender
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class AdminService:
     activity: ActivityRecorder
     worker: BroadcastWorker
     crypto: CryptoService
-    bot: Bot
+    bot: MessageSender
     sessionmaker: async_sessionmaker[AsyncSession]
     operator_key: KeyInfo | None = None
     publisher: AuditPublisher | None = None
@@ -57,9 +56,9 @@ class AdminService:
         cls,
         settings: AdminSettings,
         *,
-        bot: Bot,
+        bot: MessageSender,
         sessionmaker: async_sessionmaker[AsyncSession],
-        translator: Translator,
+        translator: Localiser,
         kv: KeyValueState,
         crypto: CryptoService,
         ports: AdminPorts,

@@ -12,17 +12,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
+from bot.db.models.logserver import LogServer, LogServerState
+from bot.db.models.payments import StarSubscription, SubscriptionState
 from bot.scheduler import Scheduler
-from bot.settings import Settings
 from bot.state import KeyValueState
+from services import logserver
 from services.admin.ports import AdminPorts, JobInfo, UserExtras
+from services.retention.config import RetentionSettings
+from services.retention.jobs import purge_now
 
 
 async def user_extras(session: AsyncSession, user_id: int) -> UserExtras:
     """Whether the user has a subscription running and a log server connected (never content)."""
-    from bot.db.models.logserver import LogServer, LogServerState
-    from bot.db.models.payments import StarSubscription, SubscriptionState
-
     until: datetime | None = await session.scalar(
         select(func.max(StarSubscription.expires_at)).where(
             StarSubscription.user_id == user_id,
@@ -43,16 +44,14 @@ async def user_extras(session: AsyncSession, user_id: int) -> UserExtras:
 
 def build_ports(
     *,
-    settings: Settings,
+    retention: RetentionSettings,
+    redis_prefix: str,
     sessionmaker: async_sessionmaker[AsyncSession],
     kv: KeyValueState,
     scheduler: Scheduler,
 ) -> AdminPorts:
-    from services import logserver
-    from services.retention.jobs import purge_now
-
     async def purge() -> int:
-        report = await purge_now(sessionmaker, settings, kv)
+        report = await purge_now(sessionmaker, retention, kv, redis_prefix=redis_prefix)
         if not report.ok:
             raise RuntimeError("purge incomplete: " + ", ".join(report.failed))
         return report.deleted

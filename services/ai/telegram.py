@@ -1,16 +1,17 @@
-"""The presenter's ``Sender`` port over aiogram's ``Bot``: Telegram's errors become the port's.
+"""The presenter's ``Sender`` port over the Bot API (`services.ports.StreamSender`, aiogram's
+``Bot`` in production): Telegram's errors become the port's.
 
 Pacing and 429s are the send budget's (``bot/sendbudget.py``, a request middleware on the bot).
 """
 
 from __future__ import annotations
 
-from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 
 from services.ai.stream import EntitiesRejected, Markup
+from services.ports import StreamSender
 
 
 def _entities_error(exc: TelegramBadRequest) -> bool:
@@ -23,7 +24,7 @@ def _keyboard(markup: Markup | None) -> InlineKeyboardMarkup | None:
 
 
 class BotSender:
-    def __init__(self, bot: Bot, *, can_stop: bool = True) -> None:
+    def __init__(self, bot: StreamSender, *, can_stop: bool = True) -> None:
         self.bot = bot
         self.can_stop = can_stop
 

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from services.crypto.port import DecryptError, DecryptErrorKind
+from services.crypto.sequoia_engine import SequoiaEngine
 
 DEFAULT_PATH = Path(".env.gpg")
 FILE_VAR = "LIBRAL_ENV_FILE"
@@ -46,8 +47,6 @@ def decrypt_env_file(
     key_passphrase: str | None = None,
 ) -> dict[str, str]:
     """Decrypt and parse ``path``. Raises :class:`EnvFileError` / :class:`WrongPassphraseError`."""
-    from services.crypto.sequoia_engine import SequoiaEngine
-
     try:
         data = path.read_bytes()
     except OSError as exc:

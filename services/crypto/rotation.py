@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.encrypted import Encrypted, FieldColumn, LookupHash, Rehash, registry
+from bot.db.retention import expiry_of
 from services.crypto.fields import TOKEN_PREFIX, FieldCipher, FieldDecryptError
-from services.retention.policy import expiry_of
 
 
 @dataclass(slots=True)

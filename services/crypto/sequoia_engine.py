@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 import pysequoia as ps
 
 from services.crypto import cleartext
+from services.crypto.gnupg_engine import generate_protected_key
 from services.crypto.keycheck import (
     KeyFacts,
     check_strength,
@@ -128,8 +129,6 @@ class SequoiaEngine:
                 raise KeyImportError(
                     KeyErrorKind.UNSUPPORTED, "pysequoia cannot protect a key with a passphrase"
                 )
-            from services.crypto.gnupg_engine import generate_protected_key
-
             public, secret = generate_protected_key(self._gpg_binary, user_id, passphrase)
             info = self.inspect_public_key(public)
             return GeneratedKey(info=info, secret_armored=secret, passphrase=passphrase)

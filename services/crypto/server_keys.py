@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models.crypto import ServerKey, ServerKeyStatus
 from services.crypto.config import CryptoSettings
 from services.crypto.fields import FieldCipher
+from services.crypto.gnupg_engine import GnupgEngine
 from services.crypto.port import (
     KeyErrorKind,
     KeyImportError,
@@ -207,8 +208,6 @@ async def _import_configured(
 async def _keyring_key(
     session: AsyncSession, engine: OpenPGPEngine, settings: CryptoSettings, fingerprint: str
 ) -> SigningKey:
-    from services.crypto.gnupg_engine import GnupgEngine
-
     if not isinstance(engine, GnupgEngine):
         raise KeyImportError(KeyErrorKind.UNSUPPORTED, "a keyring key needs CRYPTO__ENGINE=gnupg")
     fpr = normalize_fingerprint(fingerprint)

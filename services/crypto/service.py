@@ -9,20 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.crypto import server_keys
 from services.crypto.config import CryptoSettings
 from services.crypto.fields import FieldCipher
+from services.crypto.gnupg_engine import GnupgEngine
 from services.crypto.port import OpenPGPEngine, SigningKey
 from services.crypto.records import ContextLock
+from services.crypto.sequoia_engine import SequoiaEngine
 
 
 def build_engine(settings: CryptoSettings) -> OpenPGPEngine:
     """The engine named by ``CRYPTO__ENGINE``."""
     if settings.engine == "gnupg":
-        from services.crypto.gnupg_engine import GnupgEngine
-
         return GnupgEngine(
             settings.gnupg_home, binary=settings.gnupg_binary, max_key_bytes=settings.max_key_bytes
         )
-    from services.crypto.sequoia_engine import SequoiaEngine
-
     return SequoiaEngine(max_key_bytes=settings.max_key_bytes)
 
 

@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, Protocol
 
-from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -52,12 +51,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.base import utcnow
 from bot.db.models import User
 from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
-from bot.i18n import Translator
 from services.logserver.chain import SealedBatch, StoredRecord, seal_batch
 from services.logserver.format import Outgoing, as_document, as_message
 from services.logserver.onboarding import TOPIC_ICON_COLORS
 from services.logserver.service import KEY_REASONS, LogServerService, set_thread, thread_of
 from services.logserver.types import RecordKind
+from services.ports import Localiser, LogSender
 from services.sendbudget import Priority, Shed, send_priority
 
 log = logging.getLogger(__name__)
@@ -106,8 +105,8 @@ class DeliveryWorker:
     def __init__(
         self,
         service: LogServerService,
-        bot: Bot,
-        translator: Translator,
+        bot: LogSender,
+        translator: Localiser,
         panel: PanelEditor | None = None,
     ) -> None:
         self.service = service

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from aiogram import Bot
 from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ChatAdministratorRights, ChatMemberAdministrator, InlineKeyboardMarkup
@@ -19,6 +18,7 @@ from services.logserver.types import (
     CheckWarning,
     RecordKind,
 )
+from services.ports import GroupAdmin
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def startgroup_admin_param() -> str:
     return "+".join(name.removeprefix("can_") for name in WANTED_RIGHTS)
 
 
-async def check_group(bot: Bot, chat_id: int, user_id: int) -> CheckReport:
+async def check_group(bot: GroupAdmin, chat_id: int, user_id: int) -> CheckReport:
     """Everything that must hold before a group becomes `user_id`'s log server."""
     try:
         chat = await bot.get_chat(chat_id)
@@ -115,7 +115,7 @@ async def check_group(bot: Bot, chat_id: int, user_id: int) -> CheckReport:
 
 
 async def ensure_topics(
-    bot: Bot, server: LogServer, chat_id: int, names: Mapping[RecordKind, str]
+    bot: GroupAdmin, server: LogServer, chat_id: int, names: Mapping[RecordKind, str]
 ) -> list[RecordKind]:
     """Create the topics the log server does not have yet; returns the kinds created."""
     created: list[RecordKind] = []
@@ -130,7 +130,7 @@ async def ensure_topics(
     return created
 
 
-async def missing_topics(bot: Bot, server: LogServer, chat_id: int) -> list[RecordKind]:
+async def missing_topics(bot: GroupAdmin, server: LogServer, chat_id: int) -> list[RecordKind]:
     """Topics the log server knows but the group no longer has (the user deleted them).
 
     The Bot API cannot list a forum's topics; a chat action into each topic is the lightest
@@ -155,7 +155,7 @@ async def missing_topics(bot: Bot, server: LogServer, chat_id: int) -> list[Reco
 
 
 async def post_panel(
-    bot: Bot, server: LogServer, chat_id: int, text: str, markup: InlineKeyboardMarkup
+    bot: GroupAdmin, server: LogServer, chat_id: int, text: str, markup: InlineKeyboardMarkup
 ) -> bool:
     """Send the control panel to the General topic and pin it; False when it could not be
     pinned (missing right)."""

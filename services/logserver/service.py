@@ -16,7 +16,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
+from bot.db.models import Base
 from bot.db.models.logserver import GENESIS, LogServer, LogServerState, OutboxRecord
+from bot.db.retention import Forget, forget_mode
 from bot.state import KeyValueState
 from services.crypto import ContextLock, KeyInfo
 from services.crypto.fields import FieldCipher
@@ -24,6 +26,8 @@ from services.crypto.service import CryptoService
 from services.crypto.user_key_store import open_user_key, seal_user_key
 from services.logserver.config import LogServerSettings
 from services.logserver.types import RecordKind, RecordResult, Status
+from services.retention.forget import user_condition
+from services.retention.purge import expiries
 from services.sendbudget import MemoryStore, SendBudget, SendBudgetSettings
 
 log = logging.getLogger(__name__)
@@ -262,11 +266,6 @@ class LogServerService:
         """ "Purge my central data now": every temporary personal row of `user_id` in every
         table the retention registry purges (AI context, undelivered ciphertext, …), and the
         user's one-time state. The log server link itself stays. Returns rows deleted."""
-        from bot.db.models import Base
-        from services.retention.forget import user_condition
-        from services.retention.policy import Forget, forget_mode
-        from services.retention.purge import expiries
-
         users = Base.metadata.tables["users"]
         total = 0
         for expiry in expiries(Base.metadata):

@@ -1,5 +1,2 @@
-"""Retention: the 24-hour purge, `/forget`, and the registry of what expires.
-
-Kept import-light on purpose: models import `services.retention.policy` to declare their expiry,
-so this package must not import `bot.db.models` at import time.
-"""
+"""Retention: the 24-hour purge and `/forget`, applying the registry of what expires
+(`bot/db/retention.py`, part of the core next to the models that declare it)."""

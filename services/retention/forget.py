@@ -3,7 +3,7 @@
 Every table that leads to ``users.id`` (a foreign key, a chain of them, a declared user column, or
 a column named ``user_id``) loses the user's rows, children first, in the caller's transaction.
 Tables declared ``Forget.KEEP`` (the account row with its credit balance, the credit ledger) keep
-their rows and have their ``scrub`` columns cleared. See `services.retention.policy`.
+their rows and have their ``scrub`` columns cleared. See `bot.db.retention`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, MetaData, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from services.retention.policy import (
+from bot.db.models import Base
+from bot.db.retention import (
     USERS_TABLE,
     Forget,
     declared_user_column,
@@ -75,8 +76,6 @@ async def forget_user(
 ) -> ForgetReport:
     """Delete `user_id`'s personal rows in the session's transaction (the caller commits)."""
     if metadata is None:
-        from bot.db.models import Base
-
         metadata = Base.metadata
     users = metadata.tables[USERS_TABLE]
     conn = await session.connection()

@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
-from bot.settings import Settings
 from bot.state import KeyValueState, RedisState
 from services.retention.config import RetentionSettings
 from services.retention.purge import PurgeReport, purge_expired, sweep_redis
@@ -81,16 +80,18 @@ async def purge_tick(
 
 async def purge_now(
     sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    retention: RetentionSettings,
     kv: KeyValueState,
+    *,
+    redis_prefix: str,
     clock: Clock = utcnow,
 ) -> PurgeReport:
     """What the admin "purge now" button calls: the same purge, at once, with its report."""
     redis = kv.redis if isinstance(kv, RedisState) else None
     return await run_purge(
         sessionmaker=sessionmaker,
-        retention=settings.retention,
+        retention=retention,
         clock=clock,
         redis=redis,
-        redis_prefix=settings.redis_prefix,
+        redis_prefix=redis_prefix,
     )

@@ -33,8 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from bot.db.models import Base
+from bot.db.retention import Expiry, expiry_of
 from bot.state import MAX_TTL_SECONDS
-from services.retention.policy import Expiry, expiry_of
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +327,6 @@ async def purge_expired(
 ) -> PurgeReport:
     """Delete expired rows from every covered table; one table's failure does not stop the rest."""
     if metadata is None:
-        from bot.db.models import Base
-
         metadata = Base.metadata
     report = PurgeReport(now=now)
     for expiry in expiries(metadata):

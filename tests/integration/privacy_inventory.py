@@ -9,8 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, Table
 
-from services.retention.forget import user_tables
-from services.retention.policy import (
+from bot.db.retention import (
     MAX_AGE,
     Forget,
     expires_with,
@@ -18,6 +17,7 @@ from services.retention.policy import (
     forget_mode,
     scrub_columns,
 )
+from services.retention.forget import user_tables
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "privacy.md"
 CLASSES = {"kept", "encrypted", "expires"}

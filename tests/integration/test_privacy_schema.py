@@ -14,7 +14,7 @@ from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.models import Base
-from services.retention.policy import INFO_KEY, Retention
+from bot.db.retention import INFO_KEY, Retention
 from tests.integration.privacy_inventory import (
     DOC,
     ColumnEntry,

@@ -307,11 +307,20 @@ async def test_purge_now_is_the_same_purge_with_the_redis_sweep(
     now = utcnow()
     await _seed_audit(sessionmaker, old=4, new=1, now=now)
     await redis.set(kv_prefix + "forgotten", "x")
-    report = await purge_now(sessionmaker, make_settings(), RedisState(redis, kv_prefix))
+    settings = make_settings()
+    report = await purge_now(
+        sessionmaker,
+        settings.retention,
+        RedisState(redis, kv_prefix),
+        redis_prefix=settings.redis_prefix,
+    )
     assert report.ok
     assert {t.table: t.deleted for t in report.tables}["admin_audit_events"] == 4
     assert report.redis_keys_fixed == 1
     # Without Redis (the embedded default) there is nothing to sweep.
     await _seed_audit(sessionmaker, old=2, new=0, now=now)
-    report = await purge_now(sessionmaker, make_settings(redis_url=None), MemoryState())
+    settings = make_settings(redis_url=None)
+    report = await purge_now(
+        sessionmaker, settings.retention, MemoryState(), redis_prefix=settings.redis_prefix
+    )
     assert (report.deleted, report.redis_keys_fixed) == (2, 0)

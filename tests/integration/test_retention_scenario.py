@@ -34,6 +34,7 @@ from bot.app import Application
 from bot.db.base import utcnow
 from bot.db.models import Base, CreditMovement, User
 from bot.db.models.payments import Payment
+from bot.db.retention import expires_with, expiry_of
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import RedisState
@@ -43,7 +44,6 @@ from services.crypto import GeneratedKey, KeyVersion
 from services.crypto.sequoia_engine import SequoiaEngine
 from services.logserver import LogServerSettings
 from services.retention.jobs import purge_tick
-from services.retention.policy import expires_with, expiry_of
 from tests.emulator.actors import UserActor
 from tests.emulator.methods_payments import payments_of
 from tests.emulator.server import BotAPIEmulator

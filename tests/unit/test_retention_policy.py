@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table
 
-from services.retention.forget import user_condition, user_tables
-from services.retention.policy import (
+from bot.db.retention import (
     INFO_KEY,
     Forget,
     Retention,
@@ -16,6 +15,7 @@ from services.retention.policy import (
     expiry_of,
     forget_mode,
 )
+from services.retention.forget import user_condition, user_tables
 
 TS = DateTime(timezone=True)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, str_enum, utcnow
 from bot.db.encrypted import encrypted, lookup_hash
-from services.retention.policy import MAX_AGE, Retention
+from bot.db.retention import MAX_AGE, Retention
 
 GENESIS = "0" * 64
 

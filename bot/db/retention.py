@@ -8,7 +8,7 @@ A feature's table is covered without changing this package, in one of two ways:
   a subscription period) declares a `Retention` without ``expires``: a declaration always wins.
 * **Declaration** — the table's ``info`` carries a `Retention`::
 
-      from services.retention.policy import Retention
+      from bot.db.retention import Retention
 
       class UsageDetail(Base):
           __tablename__ = "ai_usage_details"
@@ -26,7 +26,9 @@ must outlive `/forget` (the payment ledger) says ``forget=Forget.KEEP`` and may 
 Which columns are kept, encrypted or expiring is written in ``docs/privacy.md``;
 ``tests/integration/test_privacy_schema.py`` holds the document and this registry to the schema.
 
-This module must stay free of imports from ``bot.db.models`` (models import it).
+This module belongs to the core with the models (they import it to declare their expiry); the
+purge and `/forget` that apply it are `services/retention`. It must stay free of imports from
+``bot.db.models``.
 """
 
 from __future__ import annotations
