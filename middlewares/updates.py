@@ -31,6 +31,7 @@ from bot.metrics import Metrics
 from bot.state import KeyValueState
 from middlewares.callbacks import track_answers, was_answered
 from middlewares.data import Delivery, WebhookDelivery, put, view
+from services.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,7 @@ class InFlightMiddleware(BaseMiddleware):
 
     async def drain(self) -> None:
         self.stopping.set()
-        try:
-            await asyncio.wait_for(self._idle.wait(), self.timeout)
-        except TimeoutError:
+        if not await wait_set(self._idle, self.timeout):
             log.warning("shutting down with %d updates still being handled", self._count)
 
 
@@ -242,9 +241,8 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                     await self._tell(event, attempt, "error-unavailable")
                 if delivery.attempt > 1:
                     delay = min(self.max_delay, 0.5 * 2 ** (delivery.attempt - 2))
-                    with contextlib.suppress(TimeoutError):
-                        # Woken by shutdown: one last attempt, then final.
-                        await asyncio.wait_for(self.stopping.wait(), delay)
+                    # Woken by shutdown: one last attempt, then final.
+                    await wait_set(self.stopping, delay)
 
     async def _tell(self, update: Update, data: dict[str, Any], key: str) -> None:
         bot: Bot | None = data.get("bot")

@@ -11,7 +11,6 @@ Delivery state expires with the broadcast (at most 24 hours).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from services.admin import audit
 from services.admin.config import AdminSettings
 from services.ports import Localiser, MessageSender
 from services.sendbudget import Priority, send_priority
+from services.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,7 @@ class BroadcastWorker:
             except Exception:
                 log.exception("broadcast round failed")
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+            await wait_set(self._wake, 5.0)
 
     async def tick(self) -> None:
         if self.on_tick is not None:

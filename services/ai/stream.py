@@ -28,6 +28,7 @@ from typing import Protocol
 
 from services.ai.render import TELEGRAM_LIMIT, BlockCache, Part, render
 from services.sendbudget import Priority, send_priority
+from services.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +247,7 @@ class StreamPresenter:
         """Sleep unless closing; True when the presenter is closing."""
         if seconds <= 0:
             return self._closing.is_set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        return self._closing.is_set()
+        return await wait_set(self._closing, seconds)
 
     async def _flush_loop(self) -> None:
         while not self._closing.is_set():

@@ -58,6 +58,7 @@ from services.logserver.service import KEY_REASONS, LogServerService, set_thread
 from services.logserver.types import RecordKind
 from services.ports import Localiser, LogSender
 from services.sendbudget import Priority, Shed, send_priority
+from services.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +175,7 @@ class DeliveryWorker:
             except Exception:
                 log.exception("log delivery tick failed; retrying")
                 delay = self.cfg.poll_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.service.wake.wait(), max(delay, _MIN_GAP))
+            await wait_set(self.service.wake, max(delay, _MIN_GAP))
             # Let a few completions and new records gather: one plan (one outbox query) for
             # many sends rather than one per send.
             await asyncio.sleep(_MIN_GAP)

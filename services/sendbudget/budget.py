@@ -40,6 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.sendbudget.config import SendBudgetSettings
+from services.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -461,8 +462,7 @@ class SendBudget:
     async def drain(self, timeout: float) -> bool:
         """At shutdown: let the calls in progress (replies queued here) finish, for at most
         ``timeout`` seconds. True when none is left."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
+        await wait_set(self._idle, timeout)
         if self._active:
             log.warning("%s Bot API calls still queued at shutdown", self._active)
         return not self._active
@@ -559,8 +559,7 @@ class SendBudget:
                 sleep = 1.0
             if not self._waiters:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.001, sleep))
+            await wait_set(self._wake, max(0.001, sleep))
 
     async def _grant(self) -> float:
         """One pass over the waiters, best first; returns how long to sleep."""
