@@ -13,7 +13,7 @@ from handlers.admin.panel import AdminStates, Panel, PendingBroadcast
 from handlers.admin.routing import Routes
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Audiences, Confirm
-from services.admin import broadcast, operations
+from services.admin import broadcast
 
 routes = Routes("admin-broadcast")
 
@@ -44,11 +44,17 @@ async def ask_text(panel: Panel) -> None:
     )
 
 
+routes.screen(AdminAction.BROADCAST, ask_text)
+
+
 async def show_preview(panel: Panel, notice: str | None = None) -> None:
     body = panel.i18n("admin-bc-preview", text=Html(panel.data.draft or ""))
     if notice:
         body = f"{notice}\n\n{body}"
     await panel.show(body, kb.audience(panel.i18n))
+
+
+routes.screen(AdminAction.PREVIEW, show_preview)
 
 
 async def _confirm(panel: Panel, audience: broadcast.Audience) -> None:
@@ -76,11 +82,6 @@ async def _confirm(panel: Panel, audience: broadcast.Audience) -> None:
     )
 
 
-@routes.button(AdminAction.BROADCAST)
-async def on_broadcast(query: CallbackQuery, user: User, panel: Panel) -> None:
-    await ask_text(panel)
-
-
 @routes.prompt(AdminStates.compose)
 async def on_text(message: Message, user: User, panel: Panel) -> None:
     i18n = panel.i18n
@@ -96,11 +97,6 @@ async def on_text(message: Message, user: User, panel: Panel) -> None:
     await panel.state.set_state(None)
     panel.data.draft = message.html_text
     await panel.save()
-    await show_preview(panel)
-
-
-@routes.button(AdminAction.PREVIEW)
-async def on_preview(query: CallbackQuery, user: User, panel: Panel) -> None:
     await show_preview(panel)
 
 
@@ -144,10 +140,7 @@ async def on_confirm(
     if not draft:
         await ask_text(panel)
         return
-    bc = await operations.start_broadcast(
-        panel.session,
-        panel.admin,
-        panel.operator.id,
+    bc = await panel.ops.start_broadcast(
         chat_id=panel.chat_id,
         locale=panel.i18n.locale,
         text=draft,

@@ -27,9 +27,9 @@ from handlers import fallback
 from handlers.admin.panel import Panel, PanelData, Pending
 from handlers.admin.routing import PROMPT_FLAG
 from keyboards.admin import AdminAction, AdminCD
-from services.admin import operations
 from services.admin.access import is_admin
 from services.admin.audit import AuditAction
+from services.admin.operations import Operations
 from services.admin.service import AdminService
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class OperatorGate(BaseMiddleware):
         panel = Panel(
             session=given["session"],
             operator=user,
+            ops=Operations(given["session"], given["admin"], user.id),
             settings=given["settings"],
             admin=given["admin"],
             kv=given["kv"],
@@ -114,8 +115,8 @@ async def _refuse(
         cd = given["callback_data"]
         if user is not None:
             target = f"{cd.action.name.lower()}:{cd.arg}"
-            await operations.note(
-                session, admin, user.id, AuditAction.CALLBACK, AuditResult.DENIED, target
+            await Operations(session, admin, user.id).note(
+                AuditAction.CALLBACK, AuditResult.DENIED, target
             )
         log.warning("admin button pressed by a non-operator (audited)")
         await fallback.expired_button(event, i18n)
@@ -126,7 +127,7 @@ async def _refuse(
         # A former operator still in a prompt: the prompt ends, nothing is done.
         await given["state"].clear()
     if user is not None:
-        await operations.note(session, admin, user.id, AuditAction.OPEN, AuditResult.DENIED)
+        await Operations(session, admin, user.id).note(AuditAction.OPEN, AuditResult.DENIED)
     if prompt:
         await fallback.plain_text(event, i18n)
     else:

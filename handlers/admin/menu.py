@@ -37,16 +37,14 @@ async def show_menu(panel: Panel) -> None:
     )
 
 
+routes.screen(AdminAction.MENU, show_menu)
+
+
 @routes.command(Command("admin"))
 async def open_panel(message: Message, user: User, panel: Panel) -> None:
     await panel.state.clear()
     panel.data = PanelData()  # a new panel message
-    await panel.note(AuditAction.OPEN)
-    await show_menu(panel)
-
-
-@routes.button(AdminAction.MENU)
-async def on_menu(query: CallbackQuery, user: User, panel: Panel) -> None:
+    await panel.ops.note(AuditAction.OPEN)
     await show_menu(panel)
 
 

@@ -21,14 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
-from bot.db.models.admin import AudienceKind, AuditResult
+from bot.db.models.admin import AudienceKind
 from bot.i18n import I18n
 from bot.settings import Settings
 from bot.state import KeyValueState
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Confirm
-from services.admin import operations
-from services.admin.audit import AuditAction
+from services.admin.operations import Operations
 from services.admin.service import AdminService
 
 log = logging.getLogger(__name__)
@@ -124,6 +123,7 @@ class Panel:
 
     session: AsyncSession
     operator: User
+    ops: Operations  # the operator's steps, each committed before the panel shows it
     settings: Settings
     admin: AdminService
     kv: KeyValueState
@@ -134,12 +134,6 @@ class Panel:
     data: PanelData
     query: CallbackQuery | None = None
     answered: bool = False
-
-    async def note(
-        self, action: AuditAction, result: AuditResult = AuditResult.OK, target: str | None = None
-    ) -> None:
-        """Audit a step that changes nothing else (committed before the panel shows it)."""
-        await operations.note(self.session, self.admin, self.operator.id, action, result, target)
 
     async def save(self) -> None:
         await self.data.save(self.state)

@@ -38,7 +38,7 @@ async def on_payments(
     page = max(0, callback_data.arg)
     size = panel.settings.admin.page_size
     rows = list(await recent(panel.session, page * size, size + 1))
-    await panel.note(AuditAction.PAYMENTS)
+    await panel.ops.note(AuditAction.PAYMENTS)
     has_next = len(rows) > size
     rows = rows[:size]
     i18n = panel.i18n
@@ -60,7 +60,7 @@ async def on_attention(query: CallbackQuery, user: User, panel: Panel) -> None:
         await panel.alert(panel.i18n("admin-payments-unavailable"))
         return
     rows = list(await attention(panel.session, ATTENTION_LIMIT))
-    await panel.note(AuditAction.PAYMENTS, target="attention")
+    await panel.ops.note(AuditAction.PAYMENTS, target="attention")
     i18n = panel.i18n
     lines = [
         _line(
@@ -97,11 +97,8 @@ async def on_refund(query: CallbackQuery, callback_data: AdminCD, user: User, pa
     if panel.admin.ports.refund is None:
         await panel.alert(panel.i18n("admin-payments-unavailable"))
         return
-    await panel.confirm(
-        PendingRefund(payment=callback_data.arg),
-        panel.i18n("admin-confirm-refund", id=str(callback_data.arg)),
-        AdminAction.PAYMENTS,
-    )
+    body = panel.i18n("admin-confirm-refund", id=str(callback_data.arg))
+    await panel.confirm(PendingRefund(payment=callback_data.arg), body, AdminAction.PAYMENTS)
 
 
 @routes.confirmation(Confirm.REFUND)
@@ -111,9 +108,7 @@ async def on_confirm_refund(
     i18n = panel.i18n
     back = kb.back_only(i18n, AdminAction.PAYMENTS)
     try:
-        done = await operations.refund(
-            panel.session, panel.admin, panel.operator.id, pending.payment
-        )
+        done = await panel.ops.refund(pending.payment)
     except operations.Unavailable:
         await panel.alert(i18n("admin-payments-unavailable"))
         return

@@ -15,7 +15,10 @@ from typing import Any, TypeVar
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery
 
+from bot.db.models import User
+from handlers.admin.panel import Panel
 from keyboards.admin import AdminAction, AdminCD, Confirm
 
 # Marks the handlers that answer a prompt: a former operator's reply ends the prompt (gate.py).
@@ -46,6 +49,16 @@ class Routes:
         """A confirm button of this kind; the gate hands the handler its step as `pending`."""
         pressed = (F.action == AdminAction.CONFIRM) & (F.arg == kind)
         return self._add("callback_query", AdminCD.filter(pressed))
+
+    def screen(self, action: AdminAction, show: Callable[[Panel], Awaitable[None]]) -> None:
+        """A button that only shows a screen of the panel."""
+
+        # `user` is declared so that the session middleware loads the row the gate checks.
+        async def press(query: CallbackQuery, user: User, panel: Panel) -> None:
+            await show(panel)
+
+        press.__name__ = press.__qualname__ = f"show_{action.name.lower()}"
+        self.button(action)(press)
 
     def prompt(self, state: State) -> Callable[[H], H]:
         return self._add("message", StateFilter(state), NOT_A_COMMAND, flags={PROMPT_FLAG: True})

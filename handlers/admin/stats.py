@@ -26,7 +26,7 @@ def na(i18n: I18n, value: object | None) -> object:
 @routes.button(AdminAction.STATS)
 async def on_stats(query: CallbackQuery, user: User, panel: Panel) -> None:
     o = await stats.overview(panel.session, panel.admin.ports, utcnow())
-    await panel.note(AuditAction.STATS)
+    await panel.ops.note(AuditAction.STATS)
     i18n = panel.i18n
     usage = o.usage_today
     await panel.show(
@@ -51,7 +51,7 @@ async def on_stats(query: CallbackQuery, user: User, panel: Panel) -> None:
 async def on_chart(query: CallbackQuery, user: User, panel: Panel) -> None:
     days = panel.settings.admin.chart_days
     series = await stats.chart_series(panel.session, panel.admin.ports, utcnow(), days)
-    await panel.note(AuditAction.CHART)
+    await panel.ops.note(AuditAction.CHART)
     i18n = panel.i18n
     png = await render_png_async(series, _chart_labels(i18n, series))
     caption = i18n(

@@ -25,7 +25,7 @@ async def show_system(panel: Panel, notice: str | None = None) -> None:
     status = await system_status(
         panel.session, panel.kv, admin.ports, redis_configured=panel.settings.redis_url is not None
     )
-    await panel.note(AuditAction.SYSTEM)
+    await panel.ops.note(AuditAction.SYSTEM)
     i18n = panel.i18n
     ok, down = i18n("admin-ok"), i18n("admin-down")
     jobs = [
@@ -54,9 +54,7 @@ async def show_system(panel: Panel, notice: str | None = None) -> None:
     await panel.show(body, kb.system(i18n, purge=admin.ports.purge_now is not None))
 
 
-@routes.button(AdminAction.SYSTEM)
-async def on_system(query: CallbackQuery, user: User, panel: Panel) -> None:
-    await show_system(panel)
+routes.screen(AdminAction.SYSTEM, show_system)
 
 
 @routes.button(AdminAction.PURGE)
@@ -72,7 +70,7 @@ async def on_confirm_purge(
     query: CallbackQuery, user: User, panel: Panel, pending: PendingPurge
 ) -> None:
     try:
-        removed = await operations.purge(panel.session, panel.admin, panel.operator.id)
+        removed = await panel.ops.purge()
     except operations.Unavailable:
         await panel.alert(panel.i18n("admin-purge-unavailable"))
         return

@@ -12,7 +12,6 @@ from handlers.admin.routing import Routes
 from keyboards import admin as kb
 from keyboards.admin import AdminAction, AdminCD, Confirm
 from services import ledger
-from services.admin import operations
 from services.admin.access import is_admin
 from services.admin.audit import AuditAction
 from services.admin.users import LookupFailed, find_user, parse_amount
@@ -25,6 +24,9 @@ async def ask_lookup(panel: Panel, notice: str | None = None) -> None:
     await panel.ask(
         AdminStates.lookup, f"{notice}\n\n{body}" if notice else body, kb.back_only(panel.i18n)
     )
+
+
+routes.screen(AdminAction.USERS, ask_lookup)
 
 
 def _card_language(panel: Panel, target: User) -> str:
@@ -73,20 +75,15 @@ async def _target(panel: Panel, user_id: int) -> User | None:
     return target
 
 
-@routes.button(AdminAction.USERS)
-async def on_users(query: CallbackQuery, user: User, panel: Panel) -> None:
-    await ask_lookup(panel)
-
-
 @routes.prompt(AdminStates.lookup)
 async def on_lookup(message: Message, user: User, panel: Panel) -> None:
     try:
         target = await find_user(panel.session, message.text or "", panel.admin.hasher.candidates)
     except LookupFailed as exc:
-        await panel.note(AuditAction.LOOKUP, AuditResult.FAILED)
+        await panel.ops.note(AuditAction.LOOKUP, AuditResult.FAILED)
         await ask_lookup(panel, panel.i18n(f"admin-lookup-{exc.reason.value}"))
         return
-    await panel.note(AuditAction.LOOKUP, target=f"user:{target.id}")
+    await panel.ops.note(AuditAction.LOOKUP, target=f"user:{target.id}")
     await show_card(panel, target)
 
 
@@ -95,7 +92,7 @@ async def on_card(query: CallbackQuery, callback_data: AdminCD, user: User, pane
     target = await _target(panel, callback_data.arg)
     if target is None:
         return
-    await panel.note(AuditAction.VIEW_USER, target=f"user:{target.id}")
+    await panel.ops.note(AuditAction.VIEW_USER, target=f"user:{target.id}")
     await show_card(panel, target)
 
 
@@ -146,12 +143,9 @@ async def on_amount(message: Message, user: User, panel: Panel) -> None:
         return
     after = before + amount if asked.grant else before - amount
     key = "admin-confirm-grant" if asked.grant else "admin-confirm-deduct"
-    await panel.confirm(
-        PendingAmount(target=target.id, amount=amount, grant=asked.grant),
-        i18n(key, id=str(target.id), amount=amount, before=before, after=after),
-        AdminAction.CARD,
-        target.id,
-    )
+    body = i18n(key, id=str(target.id), amount=amount, before=before, after=after)
+    pending = PendingAmount(target=target.id, amount=amount, grant=asked.grant)
+    await panel.confirm(pending, body, AdminAction.CARD, target.id)
 
 
 @routes.confirmation(Confirm.AMOUNT)
@@ -162,10 +156,7 @@ async def on_confirm_amount(
     if target is None:
         return
     try:
-        balance = await operations.move(
-            panel.session,
-            panel.admin,
-            panel.operator.id,
+        balance = await panel.ops.move(
             target.id,
             pending.amount,
             grant=pending.grant,
@@ -188,15 +179,11 @@ async def on_ban(query: CallbackQuery, callback_data: AdminCD, user: User, panel
     if target is None:
         return
     if is_admin(panel.settings, target):
-        await panel.note(AuditAction.BAN, AuditResult.DENIED, f"user:{target.id}")
+        await panel.ops.note(AuditAction.BAN, AuditResult.DENIED, f"user:{target.id}")
         await panel.alert(panel.i18n("admin-ban-admin-refused"))
         return
-    await panel.confirm(
-        PendingBan(target=target.id),
-        panel.i18n("admin-confirm-ban", id=str(target.id)),
-        AdminAction.CARD,
-        target.id,
-    )
+    body = panel.i18n("admin-confirm-ban", id=str(target.id))
+    await panel.confirm(PendingBan(target=target.id), body, AdminAction.CARD, target.id)
 
 
 @routes.confirmation(Confirm.BAN)
@@ -204,10 +191,9 @@ async def on_confirm_ban(
     query: CallbackQuery, user: User, panel: Panel, pending: PendingBan
 ) -> None:
     target = await _target(panel, pending.target)
-    if target is None:
-        return
-    await operations.ban(panel.session, panel.admin, panel.operator.id, target)
-    await show_card(panel, target, panel.i18n("admin-banned"))
+    if target is not None:
+        await panel.ops.ban(target)
+        await show_card(panel, target, panel.i18n("admin-banned"))
 
 
 @routes.button(AdminAction.UNBAN)
@@ -215,7 +201,7 @@ async def on_unban(query: CallbackQuery, callback_data: AdminCD, user: User, pan
     target = await _target(panel, callback_data.arg)
     if target is None:
         return
-    changed = await operations.unban(panel.session, panel.admin, panel.operator.id, target)
+    changed = await panel.ops.unban(target)
     await show_card(panel, target, panel.i18n("admin-unbanned" if changed else "admin-not-banned"))
 
 

@@ -1,6 +1,6 @@
 """What an operator does through the panel, one unit of work each.
 
-Every function here makes its change, records its audit event and commits both before it
+Every step of `Operations` makes its change, records its audit event and commits both before it
 returns, so that the panel never tells an operator something that is not stored yet (the panel's
 handlers never commit). A refused or failed step is audited and committed too, then raised.
 """
@@ -42,120 +42,102 @@ class Refunded:
     balance: int
 
 
-async def note(
-    session: AsyncSession,
-    admin: AdminService,
-    actor_id: int,
-    action: AuditAction,
-    result: AuditResult,
-    target: str | None = None,
-) -> None:
-    """The audit event of a step that changes nothing else (a screen viewed, a refusal)."""
-    audit.record(session, admin.settings, actor_id, action, result, target)
-    await session.commit()
-    admin.changed()
+@dataclass(frozen=True, slots=True)
+class Operations:
+    """One operator's steps, in the session of the update that asked for them."""
 
+    session: AsyncSession
+    admin: AdminService
+    actor_id: int
 
-async def move(
-    session: AsyncSession,
-    admin: AdminService,
-    actor_id: int,
-    user_id: int,
-    amount: int,
-    *,
-    grant: bool,
-    ref: str,
-) -> int:
-    """Grant or deduct credits once per `ref`; returns the new balance.
+    async def note(
+        self, action: AuditAction, result: AuditResult = AuditResult.OK, target: str | None = None
+    ) -> None:
+        """The audit event of a step that changes nothing else (a screen viewed, a refusal)."""
+        audit.record(self.session, self.admin.settings, self.actor_id, action, result, target)
+        await self.session.commit()
+        self.admin.changed()
 
-    Raises `ledger.InsufficientCredits` (audited as failed) and `ledger.DuplicateMovement` (this
-    confirmation was applied already: nothing new to audit).
-    """
-    action = AuditAction.GRANT if grant else AuditAction.DEDUCT
-    target = f"user:{user_id}"
-    try:
-        balance = await move_credits(session, user_id, amount, grant=grant, ref=ref)
-    except ledger.InsufficientCredits:
-        await note(session, admin, actor_id, action, AuditResult.FAILED, target)
-        raise
-    await note(session, admin, actor_id, action, AuditResult.OK, target)
-    return balance
+    async def move(self, user_id: int, amount: int, *, grant: bool, ref: str) -> int:
+        """Grant or deduct credits once per `ref`; returns the new balance.
 
+        Raises `ledger.InsufficientCredits` (audited as failed) and `ledger.DuplicateMovement`
+        (this confirmation was applied already: nothing new to audit).
+        """
+        action = AuditAction.GRANT if grant else AuditAction.DEDUCT
+        target = f"user:{user_id}"
+        try:
+            balance = await move_credits(self.session, user_id, amount, grant=grant, ref=ref)
+        except ledger.InsufficientCredits:
+            await self.note(action, AuditResult.FAILED, target)
+            raise
+        await self.note(action, AuditResult.OK, target)
+        return balance
 
-async def ban(session: AsyncSession, admin: AdminService, actor_id: int, target: User) -> None:
-    set_banned(target, True)
-    await note(session, admin, actor_id, AuditAction.BAN, AuditResult.OK, f"user:{target.id}")
+    async def ban(self, target: User) -> None:
+        set_banned(target, True)
+        await self.note(AuditAction.BAN, AuditResult.OK, f"user:{target.id}")
 
+    async def unban(self, target: User) -> bool:
+        """False when the user was not banned (audited as failed)."""
+        changed = set_banned(target, False)
+        result = AuditResult.OK if changed else AuditResult.FAILED
+        await self.note(AuditAction.UNBAN, result, f"user:{target.id}")
+        return changed
 
-async def unban(session: AsyncSession, admin: AdminService, actor_id: int, target: User) -> bool:
-    """False when the user was not banned (audited as failed)."""
-    changed = set_banned(target, False)
-    result = AuditResult.OK if changed else AuditResult.FAILED
-    await note(session, admin, actor_id, AuditAction.UNBAN, result, f"user:{target.id}")
-    return changed
+    async def refund(self, payment_id: int) -> Refunded:
+        """Refund one payment; raises `RefundRefused` (audited as failed) or `Unavailable`."""
+        port = self.admin.ports.refund
+        if port is None:
+            raise Unavailable("refund")
+        target = f"payment:{payment_id}"
+        try:
+            row = await port(self.session, payment_id)
+        except RefundRefused:
+            await self.note(AuditAction.REFUND, AuditResult.FAILED, target)
+            raise
+        # The Stars went back at Telegram: the record of it is kept before anyone is told.
+        await self.note(AuditAction.REFUND, AuditResult.OK, target)
+        locale = await self.session.scalar(select(User.locale).where(User.id == row.user_id))
+        balance = await ledger.balance(self.session, row.user_id)
+        await self.session.commit()  # no transaction held across the notice that follows
+        return Refunded(row, locale, balance)
 
+    async def start_broadcast(
+        self,
+        *,
+        chat_id: int,
+        locale: str,
+        text: str,
+        audience: broadcast.Audience,
+        default_locale: str,
+    ) -> Broadcast:
+        """The broadcast and its recipients, committed: the worker starts delivering at once."""
+        bc = await broadcast.create(
+            self.session,
+            self.admin.settings,
+            admin_id=self.actor_id,
+            chat_id=chat_id,
+            locale=locale,
+            text=text,
+            audience=audience,
+            default_locale=default_locale,
+        )
+        await self.note(AuditAction.BROADCAST, AuditResult.OK, f"broadcast:{bc.id}")
+        return bc
 
-async def refund(
-    session: AsyncSession, admin: AdminService, actor_id: int, payment_id: int
-) -> Refunded:
-    """Refund one payment; raises `RefundRefused` (audited as failed) or `Unavailable`."""
-    port = admin.ports.refund
-    if port is None:
-        raise Unavailable("refund")
-    target = f"payment:{payment_id}"
-    try:
-        row = await port(session, payment_id)
-    except RefundRefused:
-        await note(session, admin, actor_id, AuditAction.REFUND, AuditResult.FAILED, target)
-        raise
-    # The Stars went back at Telegram: the record of it is kept before anyone is told.
-    await note(session, admin, actor_id, AuditAction.REFUND, AuditResult.OK, target)
-    locale = await session.scalar(select(User.locale).where(User.id == row.user_id))
-    balance = await ledger.balance(session, row.user_id)
-    await session.commit()  # no transaction held across the notice that follows
-    return Refunded(row, locale, balance)
-
-
-async def start_broadcast(
-    session: AsyncSession,
-    admin: AdminService,
-    actor_id: int,
-    *,
-    chat_id: int,
-    locale: str,
-    text: str,
-    audience: broadcast.Audience,
-    default_locale: str,
-) -> Broadcast:
-    """The broadcast and its recipients, committed: the worker starts delivering at once."""
-    bc = await broadcast.create(
-        session,
-        admin.settings,
-        admin_id=actor_id,
-        chat_id=chat_id,
-        locale=locale,
-        text=text,
-        audience=audience,
-        default_locale=default_locale,
-    )
-    await note(
-        session, admin, actor_id, AuditAction.BROADCAST, AuditResult.OK, f"broadcast:{bc.id}"
-    )
-    return bc
-
-
-async def purge(session: AsyncSession, admin: AdminService, actor_id: int) -> int:
-    """Purge everything expired now; returns the rows removed. Raises `PurgeFailed`."""
-    port = admin.ports.purge_now
-    if port is None:
-        raise Unavailable("purge")
-    # The purge runs its own transactions: end this one first (SQLite has one writer).
-    await session.commit()
-    try:
-        removed = await port()
-    except Exception:
-        log.exception("purge now failed")
-        await note(session, admin, actor_id, AuditAction.PURGE, AuditResult.FAILED)
-        raise PurgeFailed from None
-    await note(session, admin, actor_id, AuditAction.PURGE, AuditResult.OK)
-    return removed
+    async def purge(self) -> int:
+        """Purge everything expired now; returns the rows removed. Raises `PurgeFailed`."""
+        port = self.admin.ports.purge_now
+        if port is None:
+            raise Unavailable("purge")
+        # The purge runs its own transactions: end this one first (SQLite has one writer).
+        await self.session.commit()
+        try:
+            removed = await port()
+        except Exception:
+            log.exception("purge now failed")
+            await self.note(AuditAction.PURGE, AuditResult.FAILED)
+            raise PurgeFailed from None
+        await self.note(AuditAction.PURGE, AuditResult.OK)
+        return removed
