@@ -22,16 +22,14 @@ transaction (the record exists only if the caller commits); call `logserver.wake
 the commit.
 For the admin panel: `count_connected(session)` and `queue_depth(session)`.
 
-Delivery (`DeliveryWorker`, started on dispatcher start-up) is described in `delivery.py`.
+Delivery (`DeliveryWorker`, started on dispatcher start-up) is described in `delivery.py`; what
+each other module holds, in `service.py`.
 """
 
 from services.logserver.config import LogServerSettings
-from services.logserver.service import (
-    AlreadyLinked,
-    LogServerService,
-    count_connected,
-    queue_depth,
-)
+from services.logserver.link import AlreadyLinked
+from services.logserver.outbox import queue_depth
+from services.logserver.service import LogServerService, count_connected
 from services.logserver.types import RecordKind, RecordResult
 
 __all__ = [

@@ -53,8 +53,9 @@ from bot.db.models import User
 from bot.db.models.logserver import LogServer, LogServerState, OutboxRecord
 from services.logserver.chain import SealedBatch, StoredRecord, seal_batch
 from services.logserver.format import Outgoing, as_document, as_message
+from services.logserver.link import set_thread, thread_of
 from services.logserver.onboarding import TOPIC_ICON_COLORS
-from services.logserver.service import KEY_REASONS, LogServerService, set_thread, thread_of
+from services.logserver.service import KEY_REASONS, LogServerService
 from services.logserver.types import RecordKind
 from services.ports import Localiser, LogSender
 from services.sendbudget import Priority, Shed, send_priority

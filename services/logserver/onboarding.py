@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from aiogram.types import ChatAdministratorRights, ChatMemberAdministrator, InlineKeyboardMarkup
 
 from bot.db.models.logserver import LogServer
-from services.logserver.service import set_thread, thread_of
+from services.logserver.link import set_thread, thread_of
 from services.logserver.types import (
     ON_DEMAND,
     CheckProblem,

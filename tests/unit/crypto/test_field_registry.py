@@ -22,7 +22,8 @@ from services.ai.context import PURPOSE_SUMMARY, PURPOSE_TURN
 from services.ai.keys import PURPOSE_KEY
 from services.crypto.server_keys import PASSPHRASE_PURPOSE, SECRET_PURPOSE
 from services.crypto.user_key_store import PURPOSE_USER_KEY
-from services.logserver.service import PURPOSE_BODY, PURPOSE_CHAT_HASH, PURPOSE_LINK
+from services.logserver.link import PURPOSE_CHAT_HASH, PURPOSE_LINK
+from services.logserver.outbox import PURPOSE_BODY
 from services.rooms.context import PURPOSE_SCOPE as ROOM_SCOPE
 from services.rooms.context import PURPOSE_TURN as ROOM_TURN
 from services.rooms.service import PURPOSE_CHAT, PURPOSE_CHAT_ID
