@@ -67,6 +67,7 @@ from services.admin.wiring import build_ports as admin_ports
 from services.ai.admin_port import attach as attach_ai_ports
 from services.ai.chat import AIService
 from services.ai.jobs import release_stale
+from services.concierge import ConciergeService
 from services.crypto.fields import FieldCipher
 from services.crypto.service import CryptoService
 from services.dashboard.service import DashboardService
@@ -230,6 +231,11 @@ def build(settings: Settings) -> Application:
     # AI rooms answer through the AI service's providers and meter; exchanges go to the Master's
     # log server
     rooms = RoomService(settings.rooms, ai, sessionmaker, exchange_log=logserver)
+    # Concierge: staff answer as personas from the desk; drafts through the AI providers,
+    # transcripts to the user's log server
+    concierge = ConciergeService(
+        settings.concierge, crypto.fields, logserver, ai, send_budget, state
+    )
     # Operators' dashboard Mini App: figures, runtime state, live traffic across instances
     dashboard = DashboardService.build(
         settings.dashboard,
@@ -256,6 +262,7 @@ def build(settings: Settings) -> Application:
         admin=admin,
         ai=ai,
         rooms=rooms,
+        concierge=concierge,
         payments=payments,
         dashboard=dashboard,
     )

@@ -19,6 +19,8 @@ COMMANDS: tuple[str, ...] = (
     "model",
     "new",
     "persona",
+    "personas",
+    "end",
     "balance",
     "usage",
     "apikey",

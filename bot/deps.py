@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.state import KeyValueState
 from services.admin.service import AdminService
 from services.ai.chat import AIService
+from services.concierge import ConciergeService
 from services.crypto.service import CryptoService
 from services.dashboard.service import DashboardService
 from services.logserver import LogServerService
@@ -43,6 +44,8 @@ class AppDeps(TypedDict):
     ai: AIService
     # AI rooms in groups: roles, settings, room budget, queue (services/rooms)
     rooms: RoomService
+    # Concierge: personas run by staff from the staff desk (services/concierge)
+    concierge: ConciergeService
     # Stars payments: catalogue, refund policy, billing log (services/payments)
     payments: Payments
     # operators' dashboard Mini App: snapshot of figures, live events (services/dashboard)

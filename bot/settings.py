@@ -20,6 +20,7 @@ from pydantic_settings import (
 from bot.webapp.config import WebAppSettings
 from services.admin.config import AdminSettings
 from services.ai.config import AISettings
+from services.concierge.config import ConciergeSettings
 from services.crypto.config import CryptoSettings
 from services.crypto.envfile import EnvFileError, encrypted_env_sources
 from services.dashboard.config import DashboardSettings
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     ai: AISettings = AISettings()
     rooms: RoomsSettings = RoomsSettings()
+    concierge: ConciergeSettings = ConciergeSettings()
     crypto: CryptoSettings = CryptoSettings()
     dashboard: DashboardSettings = DashboardSettings()
     logserver: LogServerSettings = LogServerSettings()

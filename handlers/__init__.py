@@ -14,6 +14,7 @@ from aiogram.enums import ChatType
 from handlers import (
     admin,
     chat,
+    concierge,
     fallback,
     group_commands,
     group_panel,
@@ -35,6 +36,8 @@ def get_routers() -> list[Router]:
     private.include_routers(
         # first: a secret key is deleted whatever else the message could be
         onboarding.setup_secret_guard(),
+        # before /start: the deep link start=p_<id> opens a concierge session
+        concierge.setup_start(),
         start.setup(),
         # before chat-like text handlers: its prompts take the operator's replies
         admin.setup(),
@@ -44,6 +47,8 @@ def get_routers() -> list[Router]:
         serverkey.setup(),
         retention.setup(),
         models.setup(),
+        # before chat: in a concierge session a message goes to the persona, not the AI
+        concierge.setup_private(),
         # last: any other text is a question for the AI
         chat.setup(),
     )
@@ -51,6 +56,8 @@ def get_routers() -> list[Router]:
     groups = Router(name="groups")
     groups.message.filter(InChat(ChatType.GROUP, ChatType.SUPERGROUP))
     groups.include_routers(
+        # the staff desk's topics (only in the linked desk)
+        concierge.setup_desk(),
         # first: it sees the bot's arrival before the log group's handler, and takes a room's
         # questions before the plain AI chat (it steps aside in groups without a room)
         rooms.setup(),

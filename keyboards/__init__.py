@@ -10,6 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 
 from keyboards.admin import AdminCD
 from keyboards.chat import ChatCD, ModelCD, PersonaCD
+from keyboards.concierge import ConciergeUserCD, DeskCD, StaffCD
 from keyboards.language import LanguageCD
 from keyboards.logserver import PanelCD, SetupCD
 from keyboards.payments import PayCD
@@ -28,4 +29,7 @@ CALLBACK_DATA: tuple[type[CallbackData], ...] = (
     ForgetCD,
     RoomAnswerCD,
     RoomPanelCD,
+    ConciergeUserCD,
+    DeskCD,
+    StaffCD,
 )

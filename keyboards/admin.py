@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import I18n
+from keyboards.concierge import staff_role_button
 from services.admin.ports import AttentionRow, PaymentRow
 
 
@@ -137,6 +138,7 @@ def card(i18n: I18n, user_id: int, *, banned: bool) -> InlineKeyboardMarkup:
                 _button(i18n("admin-btn-deduct"), AdminAction.DEDUCT, user_id),
             ],
             [ban, _button(i18n("admin-btn-another-user"), AdminAction.USERS)],
+            [staff_role_button(i18n, user_id)],
             [back_button(i18n)],
         ]
     )

@@ -51,10 +51,15 @@ class PanelCD(CallbackData, prefix="lsp1"):
 
 def pick_group_keyboard(i18n: I18n) -> ReplyKeyboardMarkup:
     """One tap: Telegram lets the user pick (or create) a forum supergroup and adds the bot."""
+    return forum_picker(i18n("logserver-btn-pick-group"), REQUEST_GROUP)
+
+
+def forum_picker(text: str, request_id: int) -> ReplyKeyboardMarkup:
+    """A forum supergroup the user administers, the bot added with the log server's rights."""
     button = KeyboardButton(
-        text=i18n("logserver-btn-pick-group"),
+        text=text,
         request_chat=KeyboardButtonRequestChat(
-            request_id=REQUEST_GROUP,
+            request_id=request_id,
             chat_is_channel=False,
             chat_is_forum=True,
             user_administrator_rights=user_rights(),

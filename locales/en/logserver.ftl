@@ -73,6 +73,7 @@ logserver-topic-billing = Billing
 logserver-topic-audit = Audit
 logserver-topic-system = System
 logserver-topic-rooms = Rooms
+logserver-topic-concierge = Concierge
 
 logserver-state-active = active
 logserver-state-paused = paused

@@ -70,6 +70,7 @@ logserver-topic-billing = 支払い
 logserver-topic-audit = 監査
 logserver-topic-system = システム
 logserver-topic-rooms = ルーム
+logserver-topic-concierge = コンシェルジュ
 
 logserver-state-active = 有効
 logserver-state-paused = 一時停止中

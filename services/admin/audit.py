@@ -52,6 +52,7 @@ class AuditAction(enum.StrEnum):
     PURGE = "purge"
     CALLBACK = "callback"  # a button pressed by someone who is not an operator
     DASHBOARD = "dashboard"  # the dashboard Mini App opened, or refused (target: why)
+    STAFF = "staff"  # the Staff role granted or taken back (target: user and on/off)
 
 
 def record(

@@ -28,6 +28,7 @@ def thread_of(server: LogServer, kind: RecordKind) -> int | None:
         RecordKind.AUDIT: server.thread_audit,
         RecordKind.SYSTEM: server.thread_system,
         RecordKind.ROOMS: server.thread_rooms,
+        RecordKind.CONCIERGE: server.thread_concierge,
     }[kind]
 
 

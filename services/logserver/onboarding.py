@@ -37,6 +37,7 @@ TOPIC_ICON_COLORS: Mapping[RecordKind, int] = {
     RecordKind.AUDIT: 13338331,
     RecordKind.SYSTEM: 9367192,
     RecordKind.ROOMS: 16749490,
+    RecordKind.CONCIERGE: 16478047,
 }
 
 

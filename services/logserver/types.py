@@ -16,13 +16,15 @@ class RecordKind(enum.StrEnum):
     SYSTEM = "system"
     ROOMS = "rooms"
     """AI room exchanges (services/rooms); its topic is made with the first such record."""
+    CONCIERGE = "concierge"
+    """Concierge session transcripts (services/concierge); made with the first transcript."""
 
     @property
     def hashtag(self) -> str:
         return f"#{self.value}"
 
 
-ON_DEMAND: frozenset[RecordKind] = frozenset({RecordKind.ROOMS})
+ON_DEMAND: frozenset[RecordKind] = frozenset({RecordKind.ROOMS, RecordKind.CONCIERGE})
 """Kinds whose topic is not made at onboarding but when their first record is delivered (a user
 who never runs a room gets no empty topic)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import mimetypes
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -180,6 +181,42 @@ class UserActor:
         }
         if caption:
             body["caption"] = caption
+        return self._post(body, chat, thread_id, None)
+
+    async def send_photo(
+        self,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        chat: ChatRef = None,
+        thread_id: int | None = None,
+    ) -> StoredMessage:
+        """A photo (``content``: image bytes), as clients send it: one size per stored file."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(content)) as image:
+            width, height = image.size
+        stored = self.emu.state.store_file(content, "photo", mime_type="image/jpeg")
+        size = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(content),
+            "width": width,
+            "height": height,
+        }
+        body: dict[str, Any] = {"photo": [size]}
+        if caption:
+            body["caption"] = caption
+        return self._post(body, chat, thread_id, None)
+
+    async def send_sticker(
+        self, emoji: str = "👍", *, chat: ChatRef = None, thread_id: int | None = None
+    ) -> StoredMessage:
+        """A static sticker from some set (its file is a small WebP placeholder)."""
+        from .methods_files import sticker_object
+
+        stored = self.emu.state.store_file(b"RIFF\x00\x00\x00\x00WEBP", "sticker")
+        body: dict[str, Any] = {"sticker": sticker_object(stored, emoji)}
         return self._post(body, chat, thread_id, None)
 
     async def press_keyboard(self, text: str) -> StoredMessage:

@@ -130,3 +130,33 @@ async def get_file(call: Call) -> dict[str, Any]:
     if len(stored.content) > MAX_DOWNLOAD:
         raise bad_request("file is too big")
     return stored.to_file()
+
+
+def sticker_object(stored: StoredFile, emoji: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "file_id": stored.file_id,
+        "file_unique_id": stored.file_unique_id,
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "file_size": len(stored.content),
+    }
+    if emoji:
+        data["emoji"] = emoji
+    return data
+
+
+@registry.method("sendSticker")
+async def send_sticker(call: Call) -> dict[str, Any]:
+    # Telegram takes a sticker's file id (only a sticker's) or an uploaded WEBP/TGS/WEBM file;
+    # stickers carry no caption.
+    value = call.get_file("sticker")
+    if isinstance(value, str) and not value.startswith(("http://", "https://")):
+        stored = call.emu.state.files.get(value)
+        if stored is None or stored.kind != "sticker":
+            raise bad_request("wrong file identifier/HTTP URL specified")
+    else:
+        stored = _resolve_input(call, "sticker", "sticker")
+    return _send_media(call, {"sticker": sticker_object(stored, call.opt_str("emoji"))})

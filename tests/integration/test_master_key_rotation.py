@@ -24,6 +24,7 @@ from bot.db.encrypted import Encrypted, registry
 from bot.db.engine import create_sessionmaker
 from bot.db.models import Base
 from bot.db.models.ai import AIPreference, AITurn
+from bot.db.models.concierge import ConciergePersona, RelayDirection
 from bot.db.models.crypto import ServerKey, ServerKeyStatus
 from bot.db.models.logserver import OutboxRecord
 from bot.db.models.rooms import Room
@@ -39,6 +40,9 @@ from services.ai.chat import AIService
 from services.ai.config import AISettings
 from services.ai.context import PRIVATE
 from services.ai.keys import KeyStore
+from services.concierge import desk as concierge_desk
+from services.concierge import sessions as concierge_sessions
+from services.concierge.config import ConciergeSettings
 from services.crypto import server_keys
 from services.crypto.config import CryptoSettings
 from services.crypto.fields import FieldCipher, FieldDecryptError, key_id_of
@@ -56,6 +60,7 @@ LOG_CHAT = -1001111111111
 GROUP_CHAT = -1002222222222
 ROOM_CHAT = -1003333333333
 LEGACY_CHAT = -1004444444444
+DESK_CHAT = -1005555555555
 USERS = {1001: "Haruka_Example", 1002: "ren_tanaka", 1003: "aoi_s"}
 OWN_KEY = "sk-test-0123456789abcdefghijklmnop"
 PERSONA = "Answer like a haiku poet."
@@ -163,6 +168,23 @@ async def _populate(s: Services, *, legacy_room: bool) -> Seeded:
             legacy_id = legacy.id
         await session.commit()
         room_id = room.id
+    async with s.sm() as session:
+        await concierge_desk.link(session, s.crypto.fields, DESK_CHAT)
+        persona = ConciergePersona(name="Mika", bio="bio", attributes="", price=1)
+        session.add(persona)
+        await session.flush()
+        chat = await concierge_sessions.create(session, ConciergeSettings(), 1001, persona)
+        concierge_sessions.set_name(s.crypto.fields, chat, "Haru")
+        await concierge_sessions.add_relay(
+            session,
+            s.crypto.fields,
+            ConciergeSettings(),
+            chat,
+            RelayDirection.USER,
+            1,
+            {"kind": "text", "text": "hello Mika"},
+        )
+        await session.commit()
     return Seeded(s.crypto.server_key.fingerprint, armored, room_id, legacy_id)
 
 
@@ -222,6 +244,15 @@ async def _check_everything_reads(s: Services, seeded: Seeded) -> None:
             legacy = await s.rooms.find(session, LEGACY_CHAT)
             assert legacy is not None
             assert legacy.id == seeded.legacy_room_id
+
+        assert await concierge_desk.linked_chat(session, s.crypto.fields) == DESK_CHAT
+        assert await concierge_desk.is_desk(session, s.crypto.fields, DESK_CHAT)
+        chat = await concierge_sessions.current(session, 1001)
+        assert chat is not None
+        assert concierge_sessions.name_of(s.crypto.fields, chat) == "Haru"
+        relay = await concierge_sessions.find_relay(session, chat.id, RelayDirection.USER, 1)
+        assert relay is not None
+        assert concierge_sessions.unseal(s.crypto.fields, relay)["text"] == "hello Mika"
         await session.rollback()
 
 

@@ -56,6 +56,7 @@ class LogServer(Base):
     thread_audit: Mapped[int | None] = mapped_column(default=None)
     thread_system: Mapped[int | None] = mapped_column(default=None)
     thread_rooms: Mapped[int | None] = mapped_column(default=None)
+    thread_concierge: Mapped[int | None] = mapped_column(default=None)
     panel_message_id: Mapped[int | None] = mapped_column(default=None)
     # The next sequence number `record()` hands out (assigned when the record is stored).
     next_seq: Mapped[int] = mapped_column(default=0)

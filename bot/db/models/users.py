@@ -15,6 +15,8 @@ from bot.db.encrypted import Rehash, lookup_hash
 class UserRole(enum.StrEnum):
     USER = "user"
     ADMIN = "admin"
+    # Answers as concierge personas from the staff desk (services/concierge); granted by operators.
+    STAFF = "staff"
 
 
 class UserStatus(enum.StrEnum):

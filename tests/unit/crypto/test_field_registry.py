@@ -20,6 +20,8 @@ from services.ai.chat import PURPOSE_PERSONA
 from services.ai.context import PURPOSE_SCOPE as AI_SCOPE
 from services.ai.context import PURPOSE_SUMMARY, PURPOSE_TURN
 from services.ai.keys import PURPOSE_KEY
+from services.concierge import desk as concierge_desk
+from services.concierge import sessions as concierge_sessions
 from services.crypto.server_keys import PASSPHRASE_PURPOSE, SECRET_PURPOSE
 from services.crypto.user_key_store import PURPOSE_USER_KEY
 from services.logserver.link import PURPOSE_CHAT_HASH, PURPOSE_LINK
@@ -49,6 +51,10 @@ PURPOSES = {
     "rooms.chat_enc": PURPOSE_CHAT_ID,
     "room_turns.content": ROOM_TURN,
     "room_turns.scope": ROOM_SCOPE,
+    "concierge_desk.chat_key": concierge_desk.PURPOSE_CHAT,
+    "concierge_desk.chat_enc": concierge_desk.PURPOSE_CHAT_ID,
+    "concierge_sessions.name_enc": concierge_sessions.PURPOSE_NAME,
+    "concierge_relays.content": concierge_sessions.PURPOSE_RELAY,
 }
 
 # Names that suggest a token or a keyed hash.
@@ -103,6 +109,7 @@ def test_hashes_say_how_they_come_under_a_new_key() -> None:
         "room_turns.scope": Rehash.EXPIRES,
         "log_servers.chat_hash": Rehash.FROM_SOURCE,
         "rooms.chat_key": Rehash.FROM_SOURCE,
+        "concierge_desk.chat_key": Rehash.FROM_SOURCE,
     }
 
 
