@@ -214,6 +214,8 @@ class ConciergeService:
         chat = await self.desk_chat(session)
         if persona is None or chat is None or row.thread_id is None:
             return Result(Outcome.NO_DESK)
+        # Read before the commit: no transaction stays open while the send waits for its slot.
+        shown = await templates.listing(session, self.settings.templates_shown)
         try:
             accepted = await sessions.accept_user_message(
                 session, self.cipher, self.settings, row, persona, message.message_id, content
@@ -226,7 +228,6 @@ class ConciergeService:
         await session.commit()
         if await self.budget.free(chat, Priority.HIGH) <= 0:
             await on_queued()
-        shown = await templates.listing(session, self.settings.templates_shown)
         try:
             copy_id = await relay.to_topic(
                 bot, chat, row.thread_id, message, ui.controls(row.id, accepted.relay.id, shown)

@@ -735,3 +735,53 @@ async def test_the_session_transcript_decrypts_with_gpg_from_the_concierge_topic
     assert "What tea do you like?" in body
     assert "Sencha, always." in body
     assert SECRET_FIRST not in body
+
+
+@LANGS
+async def test_the_unanswered_queue_lists_the_longest_waiting_first_and_a_block_is_reported(
+    app: Application, emulator: BotAPIEmulator, lang: str
+) -> None:
+    _, staff, desk = await setup_desk(app, emulator, lang)
+    persona_id = await create_persona(app, emulator, staff, price=1)
+    first = emulator.create_user("First", language_code=lang)
+    second = emulator.create_user("Second", language_code=lang)
+    threads = []
+    for person in (first, second):
+        await grant(app, person.id, 5)
+        threads.append(await open_session(app, emulator, person, persona_id, price=1))
+    await first.send_text("I was here first")
+    await in_topic(emulator, desk, threads[0], 1)
+    await second.send_text("Me too")
+    await in_topic(emulator, desk, threads[1], 1)
+    pseudonyms = [
+        app.dispatcher.workflow_data["concierge"].pseudonym(p.id) for p in (first, second)
+    ]
+
+    async def queue_text() -> str:
+        sent = await staff.send_text("/concierge")
+        menu = await staff.wait_reply(after=sent, timeout=60)
+        await staff.press(menu, data=StaffCD(action=StaffAction.QUEUE).pack(), timeout=30)
+        shown = await emulator.wait_for(
+            lambda m: m.from_bot and m.message_id > menu.message_id, 60, chat=staff.chat
+        )
+        return plain(shown.text or "")
+
+    listed = await queue_text()
+    assert listed.startswith(t(app, lang, "concierge-queue", count=2))
+    assert listed.index(pseudonyms[0]) < listed.index(pseudonyms[1])
+
+    # The first user blocked the bot: staff's answer is not delivered, and staff hear why.
+    first.block_bot()
+    await staff.send_text("Sorry for the wait!", chat=desk, thread_id=threads[0])
+    await says(emulator, desk, desk_t(app, "concierge-desk-blocked"), thread_id=threads[0])
+    # The second is answered and leaves the queue; the first still waits.
+    await staff.send_text("Hello!", chat=desk, thread_id=threads[1])
+    await emulator.wait_for(lambda m: m.from_bot and m.text == "Hello!", 60, chat=second.chat)
+    await emulator.wait_until(
+        lambda: topic_name(emulator, desk, threads[1]).startswith(Badge.ANSWERED.value),
+        what="the second answered",
+    )
+    listed = await queue_text()
+    assert listed.startswith(t(app, lang, "concierge-queue", count=1))
+    assert pseudonyms[0] in listed
+    assert pseudonyms[1] not in listed

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, str_enum, utcnow
 from bot.db.encrypted import Rehash, encrypted, lookup_hash
+from bot.db.retention import Retention
 
 
 class ConciergePersona(Base):
@@ -63,6 +64,10 @@ class ConciergeSession(Base):
     """A user's conversation with one persona, answered in one topic of the desk."""
 
     __tablename__ = "concierge_sessions"
+    # /forget finds a user's sessions by `user_id`, not by `claimed_by` (the staff member's).
+    __table_args__ = (
+        {"info": {"retention": Retention(expires="expires_at", user_column="user_id")}},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
