@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.db.models.concierge import ConciergePersona, RelayDirection
 from services.ai.chat import AIService
 from services.ai.providers.base import ChatMessage, ProviderError
@@ -56,9 +54,9 @@ def conversation(
 
 
 async def write_draft(
-    ai: AIService, session: AsyncSession, messages: Sequence[ChatMessage], max_tokens: int
+    ai: AIService, model_id: str, messages: Sequence[ChatMessage], max_tokens: int
 ) -> str:
-    model = ai.catalogue.get(await ai.default_model_id(session))
+    model = ai.catalogue.get(model_id)
     if model is None or not ai.registry.is_configured(model.provider):
         raise DraftUnavailable
     parts: list[str] = []

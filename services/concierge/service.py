@@ -445,10 +445,13 @@ class ConciergeService:
             return Result(Outcome.NO_SESSION)
         recent = await sessions.relays(session, row.id, limit=self.settings.draft_context)
         history = [(r.direction, sessions.unseal(self.cipher, r)) for r in recent]
+        model_id = await self.ai.default_model_id(session)
+        # No transaction stays open while the model writes.
+        await session.commit()
         try:
             text = await drafts.write_draft(
                 self.ai,
-                session,
+                model_id,
                 drafts.conversation(persona, history),
                 self.settings.draft_max_tokens,
             )
