@@ -108,7 +108,12 @@ class Application:
 
 
 def build(settings: Settings) -> Application:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+    )
     sessionmaker = create_sessionmaker(engine)
     state, redis = create_state(settings.redis_url, settings.redis_prefix)
     translator = Translator(default_locale=settings.default_locale)

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL pool, per process (bot/db/engine.py). An update or an AI reply holds a connection
+    # only for its short transactions (a few statements; never across a Telegram call or a model's
+    # stream), so 30 connections serve hundreds of updates in flight; waiting for one is FIFO, and
+    # the time-out is a last resort against a leak, not a flow control. Keep
+    # instances × (size + overflow) below the server's max_connections (100 by default).
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout: float = Field(default=120.0, gt=0)
     redis_url: str | None = None
     redis_prefix: str = "libral:"
     telegram_api_url: str = "https://api.telegram.org"

@@ -16,10 +16,10 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import event, inspect
@@ -29,11 +29,19 @@ from sqlalchemy.orm import Session, UOWTransaction
 from bot.db.base import utcnow
 from bot.db.models import User, UserStatus
 from services import users
-from services.admin.identity import day_start
+from services.admin.identity import count_active_now, day_start
 
 log = logging.getLogger(__name__)
 
-SeenHook = Callable[[AsyncSession, User, str | None], Awaitable[None]]
+
+class Activity(Protocol):
+    """What the admin statistics learn from a user being seen (services/admin/identity.py)."""
+
+    async def note(self, user: User, username: str | None) -> bool:
+        """Update what is kept about the user; True to count them as active today."""
+        ...
+
+
 UsernameDigest = Callable[[str], str]
 
 # Writing last_seen on every update would double the writes of a chatty user for no gain.
@@ -93,7 +101,7 @@ class UserDirectory:
         *,
         redis: Redis | None = None,
         channel: str = "libral:users:changed",
-        on_seen: SeenHook | None = None,
+        on_seen: Activity | None = None,
         username_digest: UsernameDigest | None = None,
         ttl: float = CACHE_TTL_SECONDS,
         size: int = CACHE_SIZE,
@@ -192,12 +200,19 @@ class UserDirectory:
             user = await users.get_or_create(session, user_id)
             if derived_locale is not None and user.derived_locale != derived_locale:
                 user.derived_locale = derived_locale
+            active = False
             if self.on_seen is not None:
                 # Before `touch`, so the hook still sees when the user was last seen.
-                await self.on_seen(session, user, username)
+                active = await self.on_seen.note(user, username)
             await users.touch(session, user, LAST_SEEN_RESOLUTION)
             snapshot = UserSnapshot.of(user)
             await session.commit()
+        if active:
+            # After the commit, on its own: the day's count is one row every user shares.
+            try:
+                await count_active_now(self.sessionmaker)
+            except Exception:  # noqa: BLE001 - a statistic; the update goes on
+                log.warning("could not count an active user", exc_info=True)
         # The commit hook evicted (and told the other instances); store what we just wrote.
         self._store(user_id, snapshot)
         return snapshot

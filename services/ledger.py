@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bot.db.base import utcnow
 from bot.db.models import CreditMovement, MovementKind, User
 
 
@@ -78,6 +79,76 @@ async def apply_movement(
     if isinstance(user, User):
         set_committed_value(user, "credits", new_balance)
     return new_balance
+
+
+# One statement: lock the row, debit what the balance allows (at most `most`, at least `least`)
+# and write the movement. The CTEs share one snapshot; `old` reads the row under its lock.
+_TAKE_UP_TO = text(
+    """
+    WITH old AS (
+        SELECT id, credits FROM users WHERE id = CAST(:user_id AS BIGINT) FOR UPDATE
+    ), taken AS (
+        UPDATE users SET credits = users.credits - LEAST(CAST(:most AS BIGINT), old.credits)
+        FROM old
+        WHERE users.id = old.id AND old.credits >= CAST(:least AS BIGINT)
+        RETURNING old.id AS user_id, LEAST(CAST(:most AS BIGINT), old.credits) AS amount
+    ), moved AS (
+        INSERT INTO credit_movements (user_id, delta, kind, ref, created_at)
+        SELECT taken.user_id, -taken.amount, CAST(:kind AS VARCHAR), CAST(:ref AS VARCHAR),
+            CAST(:now AS TIMESTAMPTZ)
+        FROM taken
+        RETURNING delta
+    )
+    SELECT old.credits, (SELECT -delta FROM moved) FROM old
+    """
+)
+
+
+async def take_up_to(
+    session: AsyncSession, user_id: int, least: int, most: int, kind: MovementKind, ref: str
+) -> int:
+    """Debit as much of `most` as the balance allows, if it allows at least `least`; return the
+    amount taken. Raises `InsufficientCredits` when the balance is below `least` (nothing is
+    written) and `UnknownUser`.
+
+    On PostgreSQL this is one statement (one round trip, the row locked only while it runs), for
+    hot paths such as an AI reply's reservation. A duplicate `(kind, ref)` fails the statement
+    and with it the caller's transaction, so `ref` must be new (a reservation's own id).
+    Elsewhere (SQLite, whose transactions are serialised anyway) it is `apply_movement`.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        while True:
+            current = await balance(session, user_id)
+            if current < least:
+                raise InsufficientCredits(current, least)
+            amount = min(most, current)
+            try:
+                await apply_movement(session, user_id, -amount, kind, ref)
+            except InsufficientCredits:
+                continue  # the balance moved under us: look again
+            return amount
+    row = (
+        await session.execute(
+            _TAKE_UP_TO,
+            {
+                "user_id": user_id,
+                "least": least,
+                "most": most,
+                "kind": kind.value,
+                "ref": ref,
+                "now": utcnow(),
+            },
+        )
+    ).one_or_none()
+    if row is None:
+        raise UnknownUser(str(user_id))
+    current, amount = row
+    if amount is None:
+        raise InsufficientCredits(current, least)
+    user = session.identity_map.get(session.identity_key(User, user_id))
+    if isinstance(user, User):
+        set_committed_value(user, "credits", current - amount)
+    return int(amount)
 
 
 async def _movement_exists(session: AsyncSession, kind: MovementKind, ref: str) -> bool:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import Executable
 
 from bot.db.base import utcnow
 from bot.db.models import User
@@ -47,30 +48,49 @@ class ActivityRecorder:
         self.kv = kv
 
     async def __call__(self, session: AsyncSession, user: User, username: str | None) -> None:
+        """Note the update and count the user in `session` (the caller commits)."""
+        if await self.note(user, username):
+            await count_active(session, day_start(utcnow()))
+
+    async def note(self, user: User, username: str | None) -> bool:
+        """Keep the username hash current; True when the user is to be counted as active today
+        (once per user and day, even when two updates race or the user is brand new)."""
         digest = self.hasher(username) if username else None
         if user.username_hash != digest:
             user.username_hash = digest
-        now = utcnow()
-        today = day_start(now)
+        today = day_start(utcnow())
         fresh = user.last_seen_at == user.created_at
         if user.last_seen_at >= today and not fresh:
-            return
-        # One count per user and day, even when two updates race or the user is brand new.
-        if not await self.kv.set_once(f"adm:act:{today.date().isoformat()}:{user.id}", 86400):
-            return
-        await count_active(session, today)
+            return False
+        return await self.kv.set_once(f"adm:act:{today.date().isoformat()}:{user.id}", 86400)
+
+
+def _count_statement(dialect: str, day: datetime) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(DailyStat).values(day=day.date(), active_users=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[DailyStat.day],
+        set_={"active_users": DailyStat.active_users + 1},
+    )
 
 
 async def count_active(session: AsyncSession, day: datetime) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(DailyStat).values(day=day.date(), active_users=1)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[DailyStat.day],
-            set_={"active_users": DailyStat.active_users + 1},
-        )
-    )
+    await session.execute(_count_statement(session.get_bind().dialect.name, day))
+
+
+async def count_active_now(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Count one more active user today, on its own.
+
+    Every user's first update of the day increments this one row: inside a transaction that
+    also writes the user, its lock would be held until that commit, and a burst of new users
+    would queue on it with a pooled connection each. On PostgreSQL it is a single autocommitted
+    statement, so the lock lasts as long as the statement and no longer.
+    """
+    async with sessionmaker() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await count_active(session, day_start(utcnow()))
+        await session.commit()
 
 
 def days_back(now: datetime, days: int) -> list[datetime]:

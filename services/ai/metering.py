@@ -232,18 +232,15 @@ class Meter:
     async def _take_credits(
         self, session: AsyncSession, user_id: int, ref: str, minimal: int, full: int
     ) -> int:
-        for _ in range(3):
-            balance = await ledger.balance(session, user_id)
-            if balance < minimal:
-                raise NotEnoughCredits(balance, minimal)
-            amount = min(full, balance)
-            try:
-                await ledger.apply_movement(session, user_id, -amount, MovementKind.RESERVE, ref)
-            except ledger.InsufficientCredits:
-                continue  # the balance moved under us: look again
-            return amount
-        balance = await ledger.balance(session, user_id)
-        raise NotEnoughCredits(balance, minimal)
+        """Reserve up to a full reply from the balance, at least a minimal one: one statement
+        on PostgreSQL (``ledger.take_up_to``), so a burst of replies holds no row lock or pooled
+        connection across several round trips."""
+        try:
+            return await ledger.take_up_to(
+                session, user_id, minimal, full, MovementKind.RESERVE, ref
+            )
+        except ledger.InsufficientCredits as exc:
+            raise NotEnoughCredits(exc.balance, minimal) from None
 
     def _add_usage(self, session: AsyncSession, r: Reservation, now: datetime) -> None:
         session.add(

@@ -75,3 +75,51 @@ async def test_concurrent_debits_never_overdraw(pg_url: str, engine: AsyncEngine
     async with maker() as session:
         assert await ledger.balance(session, 1) == 0
         assert await ledger.reconcile(session) == []
+
+
+async def test_take_up_to_takes_what_the_balance_allows_in_one_movement(
+    session: AsyncSession,
+) -> None:
+    await _user(session)
+    await ledger.apply_movement(session, 1, 25, MovementKind.GRANT, "g")
+    assert await ledger.take_up_to(session, 1, 5, 10, MovementKind.RESERVE, "r1") == 10
+    # Less than `most` left: all of it, as long as it covers `least`.
+    assert await ledger.take_up_to(session, 1, 5, 20, MovementKind.RESERVE, "r2") == 15
+    with pytest.raises(ledger.InsufficientCredits) as caught:
+        await ledger.take_up_to(session, 1, 1, 20, MovementKind.RESERVE, "r3")
+    assert caught.value.balance == 0
+    await session.commit()
+    assert await ledger.balance(session, 1) == 0
+    deltas = await session.scalars(
+        select(CreditMovement.delta)
+        .where(CreditMovement.kind == MovementKind.RESERVE)
+        .order_by(CreditMovement.id)
+    )
+    assert list(deltas) == [-10, -15]  # the refused one wrote nothing
+    assert await ledger.reconcile(session) == []
+    with pytest.raises(ledger.UnknownUser):
+        await ledger.take_up_to(session, 999, 1, 2, MovementKind.RESERVE, "r4")
+
+
+async def test_concurrent_take_up_to_never_overdraws(engine: AsyncEngine) -> None:
+    maker = create_sessionmaker(engine)
+    async with maker() as session:
+        await _user(session)
+        await ledger.apply_movement(session, 1, 100, MovementKind.GRANT, "g")
+        await session.commit()
+
+    async def reserve(i: int) -> int:
+        async with maker() as session:
+            try:
+                amount = await ledger.take_up_to(session, 1, 10, 30, MovementKind.RESERVE, f"r{i}")
+            except ledger.InsufficientCredits:
+                return 0
+            await session.commit()
+            return amount
+
+    taken = await asyncio.gather(*(reserve(i) for i in range(20)))
+    assert sum(taken) == 100
+    assert sorted(t for t in taken if t) == [10, 30, 30, 30]
+    async with maker() as session:
+        assert await ledger.balance(session, 1) == 0
+        assert await ledger.reconcile(session) == []
