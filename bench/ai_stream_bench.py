@@ -71,6 +71,11 @@ def rss_mib(pid: int | str = "self") -> tuple[float, float]:
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(
     db_url: str,
     n: int,
@@ -147,6 +152,7 @@ async def run(
                     await ledger.apply_movement(session, actor.id, 10_000, MovementKind.GRANT)
                 await session.commit()
             rss_before, _ = rss_mib(bot.pid)
+            cpu_before = cpu_seconds(bot.pid)
             started = time.monotonic()
             await asyncio.gather(*(a.send_text(f"question {i}") for i, a in enumerate(actors)))
 
@@ -162,14 +168,25 @@ async def run(
                 errors = Counter((c.method, c.error_code) for c in emulator.calls if not c.ok)
                 print("errors:", dict(errors))
             elapsed = time.monotonic() - started
-            _, rss_peak = rss_mib(bot.pid)
+            rss_after, rss_peak = rss_mib(bot.pid)
+            bot_cpu = cpu_seconds(bot.pid) - cpu_before
             errors_429 = len(emulator.errors(429))
             log.seek(0)
-            pool_timeouts = log.read().count("QueuePool limit")
+            text = log.read()
+            # A time-out the error boundary retried is logged as a warning without the pool's
+            # message; one that was final (or outside an update) with its traceback.
+            pool_timeouts = text.count("QueuePool limit") + text.count(
+                "transient failure (TimeoutError)"
+            )
+            answered_twice = text.count("charged before; not charged again")
             other_errors = len([c for c in emulator.calls if not c.ok and c.error_code != 429])
         finally:
             bot.terminate()
-            bot.wait(timeout=30)
+            try:
+                bot.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                bot.kill()
+                bot.wait(timeout=30)
             await engine.dispose()
     await fake.close()
 
@@ -202,6 +219,10 @@ async def run(
         "by_method": by_method,
         "http_429": errors_429,
         "pool_timeouts": pool_timeouts,
+        "answered_twice": answered_twice,
+        "rss_after_mib": rss_after,
+        "bot_cpu_s": bot_cpu,
+        "load": os.getloadavg()[0],
         "other_errors": other_errors,
         "rss_before_mib": rss_before,
         "rss_peak_mib": rss_peak,
@@ -227,10 +248,15 @@ def report(result: dict[str, Any], label: str) -> None:
         + "  ".join(f"{m} {v:.1f}" for m, v in result["by_method"].items())
     )
     print(f"429 answers              {result['http_429']} (other errors {result['other_errors']})")
-    print(f"pool time-outs           {result['pool_timeouts']}")
+    print(f"pool time-outs           {result['pool_timeouts']} (retried or final)")
+    print(
+        f"bot CPU during the run   {result['bot_cpu_s']:.1f} s "
+        f"(load average {result['load']:.1f} at the end, {os.cpu_count()} CPUs)"
+    )
+    print(f"prompts answered twice   {result['answered_twice']} (charged once)")
     print(
         f"bot RSS                  {result['rss_before_mib']:.0f} MiB idle, "
-        f"{result['rss_peak_mib']:.0f} MiB peak"
+        f"{result['rss_after_mib']:.0f} MiB after, {result['rss_peak_mib']:.0f} MiB peak"
     )
 
 

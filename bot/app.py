@@ -313,19 +313,19 @@ def build(settings: Settings) -> Application:
     dispatcher.update.outer_middleware(
         ErrorBoundaryMiddleware(translator, metrics, stopping=in_flight.stopping)
     )
-    dispatcher.update.outer_middleware(
-        DeduplicateMiddleware(state, metrics, lease=settings.update_lease_seconds)
+    throttling = ThrottlingMiddleware(
+        state,
+        metrics,
+        rate=settings.throttle_rate,
+        burst=settings.throttle_burst,
+        directory=directory,
+        translator=translator,
     )
+    # De-duplication claims the update and counts its sender's rate in one round trip.
     dispatcher.update.outer_middleware(
-        ThrottlingMiddleware(
-            state,
-            metrics,
-            rate=settings.throttle_rate,
-            burst=settings.throttle_burst,
-            directory=directory,
-            translator=translator,
-        )
+        DeduplicateMiddleware(state, metrics, lease=settings.update_lease_seconds, rate=throttling)
     )
+    dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(UserContextMiddleware(directory, translator))
     dispatcher.update.outer_middleware(BanMiddleware(settings))

@@ -7,6 +7,7 @@ carries a TTL, so nothing lingers past its purpose (and never past 24 hours).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -18,9 +19,25 @@ REDIS_MAX_CONNECTIONS = 100
 REDIS_POOL_TIMEOUT_SECONDS = 20.0
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `admit` found: whether this caller claimed the key, else what the key holds."""
+
+    claimed: bool
+    held: str | None = None
+    count: int | None = None
+    """The rate counter after this hit; None when not claimed or no counter was given."""
+
+
 class KeyValueState(Protocol):
     async def set_once(self, key: str, ttl: float) -> bool:
         """Set `key` if absent; True when this caller set it (the first one)."""
+
+    async def admit(
+        self, key: str, ttl: float, counter: str | None = None, window: float = 0.0
+    ) -> Admission:
+        """`set_once(key, ttl)` and, only if this caller claimed the key, `hit(counter,
+        window)`: one round trip for an update's de-duplication and its sender's rate."""
 
     async def hit(self, key: str, window: float) -> int:
         """Count one event in a fixed window starting at the first hit; return the count."""
@@ -76,6 +93,13 @@ class MemoryState:
         self._data[key] = ("1", self._now() + _ttl(ttl))
         return True
 
+    async def admit(
+        self, key: str, ttl: float, counter: str | None = None, window: float = 0.0
+    ) -> Admission:
+        if not await self.set_once(key, ttl):
+            return Admission(False, await self.get(key))
+        return Admission(True, count=None if counter is None else await self.hit(counter, window))
+
     async def hit(self, key: str, window: float) -> int:
         key = self._prefix + key
         item = self._alive(key)
@@ -112,14 +136,39 @@ class MemoryState:
         self._data.clear()
 
 
+# KEYS: the key to claim, the rate counter (optional). ARGV: claim ms, window ms.
+# Returns {0, count} claimed (count 0 without a counter), {1, value} held by someone else.
+_ADMIT = """
+local held = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX', 'GET')
+if held then return {1, held} end
+if #KEYS < 2 then return {0, 0} end
+local n = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2], 'NX')
+return {0, n}
+"""
+
+
 class RedisState:
     def __init__(self, redis: Redis, prefix: str = "libral:") -> None:
         self.redis = redis
         self._prefix = prefix
+        self._admit = redis.register_script(_ADMIT)
 
     async def set_once(self, key: str, ttl: float) -> bool:
         done = await self.redis.set(self._prefix + key, "1", px=int(_ttl(ttl) * 1000), nx=True)
         return bool(done)
+
+    async def admit(
+        self, key: str, ttl: float, counter: str | None = None, window: float = 0.0
+    ) -> Admission:
+        keys = [self._prefix + key]
+        if counter is not None:
+            keys.append(self._prefix + counter)
+        args = [int(_ttl(ttl) * 1000), int(_ttl(window) * 1000) if counter is not None else 0]
+        code, value = await self._admit(keys=keys, args=args)
+        if int(code) == 1:
+            return Admission(False, _text(value))
+        return Admission(True, count=int(value) if counter is not None else None)
 
     async def hit(self, key: str, window: float) -> int:
         full = self._prefix + key

@@ -26,6 +26,9 @@ class Delivery:
     claimed: bool = False
     # Counted once against the sender's rate, however often it is retried.
     throttle_passed: bool = False
+    # The sender's rate counter after this update, counted with its de-duplication claim (one
+    # round trip); None: not counted there (the throttling middleware counts it itself).
+    throttle_count: int | None = None
     # The user heard "temporarily unavailable" already.
     told_unavailable: bool = False
     # Set by the de-duplication middleware once it holds the update's lease: called with True

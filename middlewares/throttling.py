@@ -54,14 +54,25 @@ class ThrottlingMiddleware(BaseMiddleware):
         self.directory = directory
         self.translator = translator
 
+    def counter(self, event: Update, data: dict[str, Any]) -> str | None:
+        """The rate counter this update counts against, if any (the de-duplication middleware
+        counts it with its claim, in the same round trip)."""
+        user = data.get("event_from_user")
+        if _throttled_event(event) is None or user is None:
+            return None
+        return f"thr:{user.id}"
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         target = _throttled_event(event)
-        user = data.get("event_from_user")
+        counter = self.counter(event, data)
         delivery = view(data).get("delivery")
-        if target is None or user is None or (delivery is not None and delivery.throttle_passed):
+        if target is None or counter is None or (delivery is not None and delivery.throttle_passed):
             return await handler(event, data)
-        count = await self.state.hit(f"thr:{user.id}", self.window)
+        if delivery is not None and delivery.throttle_count is not None:
+            count = delivery.throttle_count
+        else:
+            count = await self.state.hit(counter, self.window)
         if count <= self.burst:
             if delivery is not None:
                 delivery.throttle_passed = True

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -292,6 +292,14 @@ def _topic_of(message: MaybeInaccessibleMessageUnion) -> int | None:
     return None
 
 
+class RateCounter(Protocol):
+    """The sender's rate (middlewares/throttling.py), counted here with the claim."""
+
+    window: float
+
+    def counter(self, event: Update, data: dict[str, Any]) -> str | None: ...
+
+
 class DeduplicateMiddleware(BaseMiddleware):
     """Each update id is handled once across redeliveries and instances, except a
     `successful_payment`, whose effect is keyed by its charge id instead.
@@ -302,14 +310,23 @@ class DeduplicateMiddleware(BaseMiddleware):
     is this process); in webhook mode it is answered non-2xx (`WebhookDelivery.in_progress`), so
     Telegram delivers it again: the holder finishes it meanwhile, or died and its lease runs out.
     The key is kept across the error boundary's retries (they are this update's own attempts).
+
+    With `rate`, the sender's rate counter is counted in the same round trip as the claim, and
+    only for an update this process claimed (a copy is not counted against its sender).
     """
 
     def __init__(
-        self, state: KeyValueState, metrics: Metrics, *, lease: float = UPDATE_LEASE_SECONDS
+        self,
+        state: KeyValueState,
+        metrics: Metrics,
+        *,
+        lease: float = UPDATE_LEASE_SECONDS,
+        rate: RateCounter | None = None,
     ) -> None:
         self.state = state
         self.metrics = metrics
         self.lease = lease
+        self.rate = rate
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -321,8 +338,16 @@ class DeduplicateMiddleware(BaseMiddleware):
         if delivery is not None and delivery.claimed:
             return await handler(event, data)
         key = f"upd:{event.update_id}"
-        if not await self.state.set_once(key, self.lease):
-            held = await self.state.get(key)
+        # Counted here only when an error boundary carries the count on to the throttling.
+        counter = (
+            self.rate.counter(event, data)
+            if self.rate is not None and delivery is not None and not delivery.throttle_passed
+            else None
+        )
+        window = self.rate.window if self.rate is not None else 0.0
+        admission = await self.state.admit(key, self.lease, counter, window)
+        if not admission.claimed:
+            held = admission.held
             webhook = view(data).get("webhook")
             if held != DONE and isinstance(webhook, WebhookDelivery):
                 webhook.in_progress = True
@@ -342,6 +367,7 @@ class DeduplicateMiddleware(BaseMiddleware):
             return result
         delivery.claimed = True
         delivery.settle = settle
+        delivery.throttle_count = admission.count
         return await handler(event, data)
 
 

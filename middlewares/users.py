@@ -211,7 +211,7 @@ class UserDirectory:
             # After the commit, on its own: the day's count is one row every user shares.
             try:
                 await count_active_now(self.sessionmaker)
-            except Exception:  # noqa: BLE001 - a statistic; the update goes on
+            except Exception:  # a statistic: the update goes on
                 log.warning("could not count an active user", exc_info=True)
         # The commit hook evicted (and told the other instances); store what we just wrote.
         self._store(user_id, snapshot)

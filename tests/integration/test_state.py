@@ -34,6 +34,22 @@ async def test_hit_counts_within_a_window_and_expires(kv: KeyValueState) -> None
     assert await kv.hit("w", 0.2) == 1
 
 
+async def test_admit_claims_once_and_counts_only_the_claimer(kv: KeyValueState) -> None:
+    results = await asyncio.gather(*(kv.admit("upd:1", 10, "rate", 10) for _ in range(5)))
+    claimed = [r for r in results if r.claimed]
+    assert len(claimed) == 1
+    assert claimed[0].count == 1
+    # Copies are told what the key holds and are not counted against the rate.
+    assert all(r.held == "1" and r.count is None for r in results if not r.claimed)
+    second = await kv.admit("upd:2", 10, "rate", 10)
+    assert second.claimed and second.count == 2
+    await kv.put("upd:2", "done", 10)
+    assert (await kv.admit("upd:2", 10, "rate", 10)).held == "done"
+    without_counter = await kv.admit("upd:3", 10)
+    assert without_counter.claimed and without_counter.count is None
+    assert await kv.hit("rate", 10) == 3
+
+
 async def test_take_is_single_use(kv: KeyValueState) -> None:
     await kv.put("token", "value", 10)
     assert await kv.get("token") == "value"
