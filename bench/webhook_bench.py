@@ -97,6 +97,7 @@ class Stack:
         *,
         redis_url: str | None = REDIS,
         module: str = "bot",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.emulator = emulator
         self.port = free_port()
@@ -119,6 +120,7 @@ class Stack:
                 "CRYPTO__MASTER_KEY", "bGlicmFsLWJlbmNoLW1hc3Rlci1rZXktMzItYnl0ZXM="
             ),
         }
+        env.update(extra_env or {})
         if redis_url:
             env["REDIS_URL"] = redis_url
         else:
