@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from bot.db.base import utcnow
 from bot.db.models import User, UserStatus
 from services import users
-from services.admin.identity import count_active_now, day_start
+from services.admin.identity import ActiveCounter, day_start
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ class UserDirectory:
         self._listener: asyncio.Task[None] | None = None
         self._stopping = False
         self._publishing: set[asyncio.Task[None]] = set()
+        self._active = ActiveCounter(sessionmaker)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -209,10 +210,7 @@ class UserDirectory:
             await session.commit()
         if active:
             # After the commit, on its own: the day's count is one row every user shares.
-            try:
-                await count_active_now(self.sessionmaker)
-            except Exception:  # a statistic: the update goes on
-                log.warning("could not count an active user", exc_info=True)
+            self._active.add()
         # The commit hook evicted (and told the other instances); store what we just wrote.
         self._store(user_id, snapshot)
         return snapshot
@@ -279,6 +277,7 @@ class UserDirectory:
         for task in list(self._publishing):
             with contextlib.suppress(Exception):
                 await task
+        await self._active.drain()
 
     async def _listen(self) -> None:
         assert self.redis is not None

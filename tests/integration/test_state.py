@@ -42,11 +42,13 @@ async def test_admit_claims_once_and_counts_only_the_claimer(kv: KeyValueState) 
     # Copies are told what the key holds and are not counted against the rate.
     assert all(r.held == "1" and r.count is None for r in results if not r.claimed)
     second = await kv.admit("upd:2", 10, "rate", 10)
-    assert second.claimed and second.count == 2
+    assert second.claimed
+    assert second.count == 2
     await kv.put("upd:2", "done", 10)
     assert (await kv.admit("upd:2", 10, "rate", 10)).held == "done"
     without_counter = await kv.admit("upd:3", 10)
-    assert without_counter.claimed and without_counter.count is None
+    assert without_counter.claimed
+    assert without_counter.count is None
     assert await kv.hit("rate", 10) == 3
 
 
