@@ -8,7 +8,8 @@ Each bot runs as its own process in webhook mode against the Bot API emulator in
 then `--updates` `/help` from `--users` users as fast as replies come (one update in flight per
 user). Printed: the median over rounds of updates/s, the bot's CPU per update (from /proc) and its
 resident memory at idle (after start-up, before any update) and after the run; then p99 latency at
-`--p99-rate` updates/s offered on PostgreSQL + Redis, each update from a chat of its own. Ratios
+`--p99-rate` updates/s offered on PostgreSQL + Redis, over `--p99-users` chats (each chat gets
+one update every few seconds, within its send budget). Ratios
 are against the bare bot measured in the same run. Needs PostgreSQL (BENCH_DATABASE_URL or
 TEST_DATABASE_URL) and Redis (BENCH_REDIS_URL or TEST_REDIS_URL, default
 redis://127.0.0.1:6379/0).
@@ -61,6 +62,21 @@ class Figures:
         return statistics.median(values)
 
 
+async def warm_up(
+    emulator: BotAPIEmulator, stack: Stack, update_ids: Iterator[int], users: int
+) -> None:
+    """One `/help` per user (registers them); not measured. A reply that misses the bench's
+    bounded wait (a stall of the shared machine) only means another pass: by then the users are
+    registered, and the measured run starts from the steady state."""
+    for attempt in range(3):
+        try:
+            await full_stack(emulator, stack, update_ids, users, WARM_UP_RATE, users)
+            return
+        except Lost as error:
+            print(f"  warm-up pass {attempt + 1} incomplete: {str(error)[:120]}", flush=True)
+    raise Lost("the warm-up never completed")
+
+
 async def measure(
     emulator: BotAPIEmulator,
     stack: Stack,
@@ -74,13 +90,14 @@ async def measure(
         figures.rss_idle.append(stack.rss_mb())
         # The warm-up registers every user (not measured): offered gently, so that a burst of
         # first updates on a loaded machine stays within the bench's bounded waits.
-        await full_stack(emulator, stack, update_ids, users, WARM_UP_RATE, users)
+        await warm_up(emulator, stack, update_ids, users)
         rate, _, _, cpu, _ = await full_stack(
             emulator, stack, update_ids, updates, 100_000.0, users
         )
         figures.rate.append(rate)
         figures.cpu_ms.append(cpu * 1000)
         figures.rss_after.append(stack.rss_mb())
+        print(f"  {stack.module}: {rate:.0f}/s, {cpu * 1000:.2f} ms CPU/update", flush=True)
     except Lost as error:
         raise SystemExit(f"benchmark failed: {error}") from None
     finally:
@@ -103,7 +120,7 @@ async def main() -> None:
     parser.add_argument("--p99-rate", type=float, default=150.0)
     parser.add_argument("--p99-updates", type=int, default=1500)
     parser.add_argument(
-        "--p99-users", type=int, default=1500, help="chats the latency run spreads over"
+        "--p99-users", type=int, default=500, help="chats the latency run spreads over"
     )
     parser.add_argument("--log-level", default="WARNING", help="the bots' LOG_LEVEL")
     args = parser.parse_args()
@@ -114,6 +131,7 @@ async def main() -> None:
     update_ids = itertools.count(20_000_000)
     created: list[str] = []
     p99: list[float] = []
+    latency_failed = ""
     p50: list[float] = []
     offered: list[float] = []
     try:
@@ -145,7 +163,7 @@ async def main() -> None:
             users = args.p99_users
             try:
                 await stack.wait_ready()
-                await full_stack(emulator, stack, update_ids, users, WARM_UP_RATE, users)
+                await warm_up(emulator, stack, update_ids, users)
                 rate, latencies, _, _, _ = await full_stack(
                     emulator, stack, update_ids, args.p99_updates, args.p99_rate, users
                 )
@@ -153,7 +171,7 @@ async def main() -> None:
                 p50.append(statistics.median(latencies) * 1000)
                 p99.append(percentile(latencies, 99) * 1000)
             except Lost as error:
-                raise SystemExit(f"benchmark failed: {error}") from None
+                latency_failed = str(error)[:2000]
             finally:
                 stack.stop()
     finally:
@@ -181,9 +199,13 @@ async def main() -> None:
             f"{'':28} rounds: {', '.join(f'{r:.0f}/s' for r in f.rate)}; "
             f"CPU {', '.join(f'{c:.2f}' for c in f.cpu_ms)} ms"
         )
+    if latency_failed:
+        print(f"latency run failed: {latency_failed}")
+        return
     print(
-        f"PostgreSQL + Redis at {args.p99_rate:.0f}/s offered ({args.p99_updates} updates): "
-        f"delivered {offered[0]:.0f}/s, p50 {p50[0]:.1f} ms, p99 {p99[0]:.1f} ms"
+        f"PostgreSQL + Redis at {args.p99_rate:.0f}/s offered ({args.p99_updates} updates over "
+        f"{args.p99_users} chats): delivered {offered[0]:.0f}/s, p50 {p50[0]:.1f} ms, "
+        f"p99 {p99[0]:.1f} ms"
     )
 
 

@@ -100,6 +100,7 @@ class Stack:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.emulator = emulator
+        self.module = module
         self.port = free_port()
         self.secret = secrets.token_urlsafe(24)
         self.url = f"http://127.0.0.1:{self.port}/webhook"
