@@ -674,25 +674,23 @@ async def test_an_ai_draft_in_the_persona_s_voice_is_sent_by_staff_and_never_cha
 # ---------------------------------------------------------------------- the transcript
 
 
+@LANGS
 async def test_the_session_transcript_decrypts_with_gpg_from_the_concierge_topic(
-    app: Application,
-    emulator: BotAPIEmulator,
-    gpg_home: Path,
-    tmp_path: Path,
+    app: Application, emulator: BotAPIEmulator, gpg_home: Path, lang: str
 ) -> None:
     from keyboards.logserver import REQUEST_GROUP
-    from tests.e2e.test_logserver import open_logserver, reply_containing, wait_records
+    from tests.e2e.test_logserver import open_logserver, wait_records
 
-    _, staff, desk = await setup_desk(app, emulator, "en")
+    _, staff, desk = await setup_desk(app, emulator, lang)
     persona_id = await create_persona(app, emulator, staff, price=1)
-    user = secret_user(emulator, "en")
+    user = secret_user(emulator, lang)
     public = gpg(gpg_home, "--armor", "--export", "r@example.org").stdout.decode()
     await open_logserver(user)
     logs = emulator.create_supergroup(user, "My logs", is_forum=True)
     await user.share_chat(REQUEST_GROUP, logs)
-    await reply_containing(emulator, user, "Now your key")
+    await says(emulator, user, t(app, lang, "logserver-key-prompt").split(".")[0].split("。")[0])
     await user.send_text(public)
-    await reply_containing(emulator, user, "is ready")
+    await says(emulator, user, t(app, lang, "logserver-setup-done", title="My logs")[:12])
     await wait_records(app, emulator, logs, 1)
 
     await grant(app, user.id, 10)
@@ -704,23 +702,16 @@ async def test_the_session_transcript_decrypts_with_gpg_from_the_concierge_topic
         lambda m: m.from_bot and m.text == "Sencha, always.", 60, chat=user.chat
     )
     sent = await user.send_text("/end")
-    await says(emulator, user, t(app, "en", "concierge-ended", persona="Mika"), since=sent)
+    await says(emulator, user, t(app, lang, "concierge-ended", persona="Mika"), since=sent)
 
     def transcript_posted() -> StoredMessage | None:
-        topic = next(
-            (
-                tid
-                for tid, topic in emulator.chat(logs.id).topics.items()
-                if topic.name == "Concierge"
-            ),
-            None,
-        )
-        if topic is None:
-            return None
-        found = [p for p in posted_records(emulator, logs) if p.message.thread_id == topic]
+        found = [p for p in posted_records(emulator, logs) if "#concierge" in p.header]
         return found[-1].message if found else None
 
     message = await emulator.wait_until(transcript_posted, 90, what="the transcript record")
+    assert message.thread_id is not None
+    topic = emulator.chat(logs.id).topics[message.thread_id]
+    assert topic.name == t(app, lang, "logserver-topic-concierge")
     armored = next(p.armored for p in posted_records(emulator, logs) if p.message is message)
     crypto = app.dispatcher.workflow_data["crypto"]
     imported = gpg(gpg_home, "--import", input_=crypto.server_key.public_armored.encode())
