@@ -41,7 +41,7 @@ from services.admin import audit, broadcast, stats
 from services.admin.broadcast import Audience, BroadcastWorker
 from services.admin.chart import ChartLabels, render_png
 from services.admin.config import AdminSettings
-from services.admin.identity import ActivityRecorder, UsernameHasher, day_start
+from services.admin.identity import ActiveCounter, ActivityRecorder, UsernameHasher, day_start
 from services.admin.ports import AdminPorts
 from services.admin.users import LookupFailed, LookupReason, find_user, parse_amount
 from services.crypto.fields import FieldCipher
@@ -99,6 +99,21 @@ async def test_activity_counts_each_user_once_a_day_and_keeps_only_a_keyed_hash(
     assert fresh.username_hash == hasher("alice_y")
     await record(session, fresh, None)
     assert fresh.username_hash is None
+
+
+async def test_active_users_counted_outside_their_transactions_add_up(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    counter = ActiveCounter(sessions)
+    for _ in range(7):  # a burst: one write in flight, the others go together in the next
+        counter.add()
+    await counter.drain()
+    counter.add()
+    await counter.drain()
+    async with sessions() as session:
+        today = await session.get(DailyStat, day_start(utcnow()).date())
+    assert today is not None
+    assert today.active_users == 8
 
 
 async def test_the_chart_series_is_exactly_the_last_30_days(session: AsyncSession) -> None:
