@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 import logging
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
 from bot.db.models.concierge import ConciergeDesk, ConciergeSession, SessionState
+from services.concierge.ports import DeskSender
 from services.crypto.fields import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,13 @@ async def link(session: AsyncSession, cipher: FieldCipher, chat_id: int) -> None
     await session.flush()
 
 
-async def open_topic(bot: Bot, chat_id: int, name: str) -> int:
+async def open_topic(bot: DeskSender, chat_id: int, name: str) -> int:
     topic = await bot.create_forum_topic(chat_id, name)
     return topic.message_thread_id
 
 
 async def show_state(
-    bot: Bot, chat_id: int, row: ConciergeSession, persona: str, pseudonym: str
+    bot: DeskSender, chat_id: int, row: ConciergeSession, persona: str, pseudonym: str
 ) -> None:
     """Rename the topic when the session's state changed (and close it with the session).
 

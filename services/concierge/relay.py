@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, Message
+
+from services.concierge.ports import DeskSender
 
 
 def content_of(message: Message) -> dict[str, Any] | None:
@@ -27,7 +28,7 @@ def content_of(message: Message) -> dict[str, Any] | None:
 
 
 async def to_topic(
-    bot: Bot,
+    bot: DeskSender,
     desk_chat: int,
     thread_id: int,
     message: Message,
@@ -61,12 +62,12 @@ async def to_topic(
     return sent.message_id
 
 
-async def to_user(bot: Bot, user_id: int, desk_chat: int, message_id: int) -> int:
+async def to_user(bot: DeskSender, user_id: int, desk_chat: int, message_id: int) -> int:
     copied = await bot.copy_message(user_id, desk_chat, message_id)
     return copied.message_id
 
 
-async def text_to_user(bot: Bot, user_id: int, text: str) -> int:
+async def text_to_user(bot: DeskSender, user_id: int, text: str) -> int:
     # Staff text as typed: no parse mode, so nothing they write is read as markup.
     sent = await bot.send_message(user_id, text, parse_mode=None)
     return sent.message_id

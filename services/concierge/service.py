@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +34,7 @@ from bot.state import KeyValueState
 from services.ai.chat import AIService
 from services.concierge import desk, drafts, personas, relay, sessions, templates, transcript
 from services.concierge.config import ConciergeSettings
-from services.concierge.ports import DeskUI
+from services.concierge.ports import DeskSender, DeskUI
 from services.crypto.fields import FieldCipher
 from services.logserver import LogServerService
 from services.logserver.onboarding import check_group
@@ -125,7 +124,7 @@ class ConciergeService:
         return chat_id == await self.desk_chat(session)
 
     async def link_desk(
-        self, session: AsyncSession, bot: Bot, operator_id: int, chat_id: int
+        self, session: AsyncSession, bot: DeskSender, operator_id: int, chat_id: int
     ) -> CheckReport:
         """Check the group as a log server is checked; link it when the check passes."""
         report = await check_group(bot, chat_id, operator_id)
@@ -142,7 +141,7 @@ class ConciergeService:
         return sessions.pseudonym(self.cipher, user_id)
 
     async def _show(
-        self, session: AsyncSession, bot: Bot, chat: int, row: ConciergeSession
+        self, session: AsyncSession, bot: DeskSender, chat: int, row: ConciergeSession
     ) -> None:
         persona = await personas.get(session, row.persona_id)
         name = persona.name if persona is not None else "?"
@@ -151,7 +150,7 @@ class ConciergeService:
     # ------------------------------------------------------------------ the user's side
 
     async def start(
-        self, session: AsyncSession, bot: Bot, ui: DeskUI, user_id: int, persona_id: int
+        self, session: AsyncSession, bot: DeskSender, ui: DeskUI, user_id: int, persona_id: int
     ) -> Result:
         """Open a session with the persona (closing the user's previous one) and its topic."""
         persona = await personas.get(session, persona_id)
@@ -195,7 +194,7 @@ class ConciergeService:
     async def user_message(
         self,
         session: AsyncSession,
-        bot: Bot,
+        bot: DeskSender,
         ui: DeskUI,
         user_id: int,
         message: Message,
@@ -244,7 +243,7 @@ class ConciergeService:
         await session.commit()
         return Result(Outcome.DELIVERED, persona)
 
-    async def end(self, session: AsyncSession, bot: Bot, ui: DeskUI, user_id: int) -> Result:
+    async def end(self, session: AsyncSession, bot: DeskSender, ui: DeskUI, user_id: int) -> Result:
         row = await sessions.current(session, user_id)
         if row is None:
             return Result(Outcome.NO_SESSION)
@@ -254,7 +253,7 @@ class ConciergeService:
     async def _close(
         self,
         session: AsyncSession,
-        bot: Bot,
+        bot: DeskSender,
         ui: DeskUI,
         row: ConciergeSession,
         *,
@@ -308,7 +307,7 @@ class ConciergeService:
         return row, chat
 
     async def staff_message(
-        self, session: AsyncSession, bot: Bot, thread_id: int, message: Message
+        self, session: AsyncSession, bot: DeskSender, thread_id: int, message: Message
     ) -> Result:
         """What staff write in a session's topic goes to the user as the persona."""
         row = await sessions.by_thread(session, thread_id)
@@ -339,7 +338,7 @@ class ConciergeService:
     async def _deliver(
         self,
         session: AsyncSession,
-        bot: Bot,
+        bot: DeskSender,
         chat: int,
         row: ConciergeSession,
         added: ConciergeRelay,
@@ -364,7 +363,13 @@ class ConciergeService:
         return Result(Outcome.DELIVERED)
 
     async def claim(
-        self, session: AsyncSession, bot: Bot, staff_id: int, session_id: int, *, operator: bool
+        self,
+        session: AsyncSession,
+        bot: DeskSender,
+        staff_id: int,
+        session_id: int,
+        *,
+        operator: bool,
     ) -> Result:
         live = await self._live(session, session_id)
         if isinstance(live, Result):
@@ -379,7 +384,13 @@ class ConciergeService:
         return Result(Outcome.CLAIMED)
 
     async def release(
-        self, session: AsyncSession, bot: Bot, staff_id: int, session_id: int, *, operator: bool
+        self,
+        session: AsyncSession,
+        bot: DeskSender,
+        staff_id: int,
+        session_id: int,
+        *,
+        operator: bool,
     ) -> Result:
         live = await self._live(session, session_id)
         if isinstance(live, Result):
@@ -396,7 +407,7 @@ class ConciergeService:
         return Result(Outcome.RELEASED)
 
     async def close(
-        self, session: AsyncSession, bot: Bot, ui: DeskUI, staff_id: int, session_id: int
+        self, session: AsyncSession, bot: DeskSender, ui: DeskUI, staff_id: int, session_id: int
     ) -> Result:
         live = await self._live(session, session_id)
         if isinstance(live, Result):
@@ -406,7 +417,7 @@ class ConciergeService:
         return Result(Outcome.CLOSED, persona)
 
     async def send_template(
-        self, session: AsyncSession, bot: Bot, ui: DeskUI, session_id: int, template_id: int
+        self, session: AsyncSession, bot: DeskSender, ui: DeskUI, session_id: int, template_id: int
     ) -> Result:
         live = await self._live(session, session_id)
         if isinstance(live, Result):
@@ -433,7 +444,9 @@ class ConciergeService:
 
         return await self._deliver(session, bot, chat, row, added, send)
 
-    async def draft(self, session: AsyncSession, bot: Bot, ui: DeskUI, session_id: int) -> Result:
+    async def draft(
+        self, session: AsyncSession, bot: DeskSender, ui: DeskUI, session_id: int
+    ) -> Result:
         """Ask the configured AI for the persona's next reply; post it in the topic for staff."""
         row, chat = await self._session_for_staff(session, session_id)
         if row is None or chat is None or row.thread_id is None:
@@ -479,7 +492,7 @@ class ConciergeService:
         return Result(Outcome.DRAFTED)
 
     async def send_draft(
-        self, session: AsyncSession, bot: Bot, session_id: int, draft_id: int
+        self, session: AsyncSession, bot: DeskSender, session_id: int, draft_id: int
     ) -> Result:
         row, chat = await self._session_for_staff(session, session_id)
         draft = await session.get(ConciergeRelay, draft_id)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from bot.db.models import User, UserRole
-from bot.settings import Settings
-from services.admin.access import is_admin
+from services.admin.access import Operators, is_admin
 
 
-def is_staff(settings: Settings, user: User | None) -> bool:
+def is_staff(operators: Operators, user: User | None) -> bool:
     """Checked on every staff action: a button or a message in the desk proves nothing."""
     if user is None or user.is_banned:
         return False
-    return is_admin(settings, user) or user.role is UserRole.STAFF
+    return is_admin(operators, user) or user.role is UserRole.STAFF
 
 
 def set_staff(target: User, on: bool) -> bool:
