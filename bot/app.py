@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import commands
 from bot.db import migrate
 from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.transactions import TransactionGuard
 from bot.deps import AppDeps
 from bot.i18n import Translator
 from bot.metrics import Metrics
@@ -52,7 +53,7 @@ from handlers.onboarding import panel_editor
 from keyboards import CALLBACK_DATA
 from middlewares.ban import BanMiddleware
 from middlewares.callbacks import AnswerTracker, CallbackGuard
-from middlewares.context import SessionMiddleware, UserContextMiddleware
+from middlewares.context import SessionMiddleware, ToldAfterCommit, UserContextMiddleware
 from middlewares.filters import run_magic_filters_inline
 from middlewares.throttling import ThrottlingMiddleware
 from middlewares.updates import (
@@ -101,6 +102,7 @@ class Application:
     scheduler: Scheduler
     webapp: WebApp
     send_budget: SendBudget
+    transactions: TransactionGuard
     started_at: float = field(default_factory=monotonic)
 
     def allowed_updates(self) -> list[str]:
@@ -127,6 +129,9 @@ def build(settings: Settings) -> Application:
         settings.redis_prefix,
         secret=settings.bot_token.get_secret_value().encode(),
     )
+    # Observes only: no Bot API call while the update's changes are still uncommitted.
+    transactions = TransactionGuard()
+    session.middleware(ToldAfterCommit(transactions))
     session.middleware(SendBudgetMiddleware(send_budget))
     # Observes only: which presses were answered, for the error boundary's last word.
     session.middleware(AnswerTracker())
@@ -332,7 +337,7 @@ def build(settings: Settings) -> Application:
     # Every press is parsed and checked against its message before any filter or handler.
     dispatcher.callback_query.outer_middleware(CallbackGuard(CALLBACK_DATA))
     # Inner: after the filters chose a handler, and only if it asks for `session` or `user`.
-    session_middleware = SessionMiddleware(sessionmaker, directory)
+    session_middleware = SessionMiddleware(sessionmaker, directory, transactions)
     for name, observer in dispatcher.observers.items():
         if name not in {"update", "error"}:
             observer.middleware(session_middleware)
@@ -358,6 +363,7 @@ def build(settings: Settings) -> Application:
         scheduler=scheduler,
         webapp=webapp,
         send_budget=send_budget,
+        transactions=transactions,
     )
 
 

@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message, MessageEntity, MessageGenerati
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
+from bot.db.transactions import finish_reading
 from bot.entities import entity_text, remove_entities
 from bot.i18n import I18n
 from keyboards.chat import (
@@ -57,8 +58,8 @@ async def _answer(
     payments: Payments,
 ) -> None:
     # The reply runs for seconds and meters credits in its own short transactions: end this
-    # update's transaction first, so that it holds no lock and a new user's row is visible.
-    await session.commit()
+    # update's (reading) transaction first, so that it holds no lock meanwhile.
+    await finish_reading(session)
     result = await ai.reply(request, BotSender(bot), _ui(i18n))
     await _report(message, request, result, i18n, ai, payments)
 
@@ -256,9 +257,8 @@ async def exclude_pressed(
 ) -> None:
     # the exchange must be this user's own: checked in the query, never trusted from the button
     if await ai.contexts.exclude(session, user.id, callback_data.ref):
-        # Done before the user is told: the next question must not see the exchange, even
-        # while the edit below waits its turn in the send budget.
-        await session.commit()
+        # Committed by then: the next question must not see the exchange, even while the edit
+        # below waits its turn in the send budget.
         await query.answer(i18n("chat-excluded"))
         if isinstance(query.message, Message):
             await query.message.edit_reply_markup(reply_markup=None)

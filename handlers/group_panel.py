@@ -17,7 +17,6 @@ from bot.i18n import I18n, Translator
 from bot.settings import Settings
 from handlers.onboarding import (
     bind_and_continue,
-    disconnect_server,
     panel_text,
     refresh_panel,
     render_report,
@@ -25,7 +24,7 @@ from handlers.onboarding import (
 from handlers.onboarding.key import key_prompt
 from keyboards.logserver import PanelAction, PanelCD, panel_keyboard
 from services import users
-from services.logserver import LogServerService, RecordKind, RecordResult
+from services.logserver import LogServerService, RecordResult, actions
 from services.logserver.delivery import DeliveryWorker
 from services.logserver.onboarding import REQUIRED_RIGHTS, check_group
 
@@ -85,20 +84,17 @@ async def membership_changed(
     i18n = await _owner_i18n(session, translator, server.user_id)
     new = event.new_chat_member
     if new.status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
-        if await logserver.mark_disconnected(session, server, "removed"):
+        if await actions.mark_disconnected(session, logserver, server, "removed"):
             await _tell(bot, server.user_id, i18n("logserver-disconnected-removed"))
         return
-    if not isinstance(new, ChatMemberAdministrator):
-        if await logserver.mark_disconnected(session, server, "rights"):
+    if not isinstance(new, ChatMemberAdministrator) or any(
+        not getattr(new, r, False) for r in REQUIRED_RIGHTS
+    ):
+        if await actions.mark_disconnected(session, logserver, server, "rights"):
             await _tell(bot, server.user_id, i18n("logserver-disconnected-rights"))
         return
-    missing = [r for r in REQUIRED_RIGHTS if not getattr(new, r, False)]
-    if missing:
-        if await logserver.mark_disconnected(session, server, "rights"):
-            await _tell(bot, server.user_id, i18n("logserver-disconnected-rights"))
-        return
-    if await logserver.mark_reconnected(session, server):
-        queued = await logserver.queued(session, server.user_id)
+    queued = await actions.mark_reconnected(session, logserver, server)
+    if queued is not None:
         await _tell(bot, server.user_id, i18n("logserver-reconnected", count=queued))
 
 
@@ -144,27 +140,19 @@ async def panel_pressed(
         return
     action = callback_data.action
     if action in (PanelAction.PAUSE, PanelAction.RESUME):
-        was = server.state
-        if action is PanelAction.PAUSE and was is LogServerState.ACTIVE:
-            # Recorded while logging still runs: the pause itself is the last record before it.
-            await logserver.audit(session, server.user_id, "paused")
-        await logserver.set_paused(session, server, paused=action is PanelAction.PAUSE)
-        if action is PanelAction.RESUME and was is LogServerState.PAUSED:
-            await logserver.audit(session, server.user_id, "resumed")
-        key = "logserver-paused" if server.state is LogServerState.PAUSED else "logserver-resumed"
-        if action is PanelAction.PAUSE and server.state is not LogServerState.PAUSED:
+        pause = action is PanelAction.PAUSE
+        state = await actions.set_paused(session, logserver, server, paused=pause)
+        key = "logserver-paused" if state is LogServerState.PAUSED else "logserver-resumed"
+        if pause and state is not LogServerState.PAUSED:
             key = "logserver-not-active"
         await query.answer(i18n(key))
-        await refresh_panel(bot, logserver, server, i18n)
+        await refresh_panel(bot, session, logserver, server, i18n)
     elif action is PanelAction.TEST:
         if server.state is LogServerState.DISCONNECTED:
             # Queued now, it would wait for a repair: say so rather than "queued".
             await query.answer(i18n("logserver-test-cannot-deliver"), show_alert=True)
             return
-        result = await logserver.record_in(
-            session, server.user_id, RecordKind.SYSTEM, {"event": "test"}
-        )
-        logserver.wake.set()
+        result = await actions.send_test(session, logserver, server)
         key = {
             RecordResult.QUEUED: "logserver-test-queued",
             RecordResult.PAUSED: "logserver-test-paused",
@@ -183,13 +171,14 @@ async def panel_pressed(
         await query.answer()
         await _show_panel(query, logserver, server, i18n, confirm=action)
     elif action is PanelAction.PURGE_YES:
-        count = await logserver.purge_user_data(session, server.user_id)
-        await logserver.audit(session, server.user_id, "purged", items=count)
+        count = await actions.purge(session, logserver, server)
         await query.answer(i18n("logserver-purged", count=count), show_alert=True)
         await _show_panel(query, logserver, server, i18n)
     elif action is PanelAction.DISCONNECT_YES:
         await query.answer()
-        dropped = await disconnect_server(bot, session, logserver, log_delivery, server, i18n)
+        dropped = await actions.disconnect(
+            session, bot, logserver, log_delivery, server, i18n("logserver-group-goodbye")
+        )
         await _tell(bot, server.user_id, i18n("logserver-disconnected-done", count=dropped))
     else:
         await query.answer()

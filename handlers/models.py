@@ -90,16 +90,14 @@ async def pick_model(
         if not _is_admin(user, settings):  # re-checked here, never trusted from the button
             await query.answer(i18n("chat-model-unavailable"), show_alert=True)
             return
-        await ai.set_default_model(session, model.id)
-        await session.commit()  # done before the user is told
+        await ai.set_default_model(session, model.id)  # committed before the user is told
         await query.answer(i18n("chat-model-default-set", name=model.name))
         return
     if not await ai.set_model(session, user.id, model.id):
         await query.answer(i18n("chat-model-unavailable"), show_alert=True)
         return
-    # Done before the user is told: the edit below may wait its turn in the send budget, and
-    # the next message must already find the new model.
-    await session.commit()
+    # Committed by then: the edit below may wait its turn in the send budget, and the next
+    # message must already find the new model.
     await query.answer(i18n("chat-model-set", name=model.name))
     if isinstance(query.message, Message):
         text, markup = await _model_screen(session, user, i18n, ai, settings)
@@ -120,8 +118,7 @@ async def show_personas(
         if len(custom) > personas.MAX_CUSTOM_CHARS:
             await message.answer(i18n("chat-persona-too-long", max=personas.MAX_CUSTOM_CHARS))
             return
-        await ai.set_persona(session, user.id, personas.CUSTOM, custom)
-        await session.commit()  # done before the user is told
+        await ai.set_persona(session, user.id, personas.CUSTOM, custom)  # committed
         await message.answer(i18n("chat-persona-set", name=i18n(f"chat-persona-{personas.CUSTOM}")))
         return
     pref = await ai.preference(session, user.id)
@@ -147,19 +144,11 @@ async def pick_persona(
     i18n: I18n,
     ai: AIService,
 ) -> None:
-    pref = await ai.preference(session, user.id)
     persona_id = callback_data.persona
-    if persona_id == personas.CUSTOM:
-        ok = pref.custom_persona is not None
-        if ok:
-            pref.persona = personas.CUSTOM
-    else:
-        ok = await ai.set_persona(session, user.id, persona_id)
-    if not ok:
+    if not await ai.set_persona(session, user.id, persona_id):  # committed when True
         await query.answer(i18n("chat-persona-unknown"), show_alert=True)
         return
     name = i18n(f"chat-persona-{persona_id}")
-    await session.commit()  # done before the user is told
     await query.answer(i18n("chat-persona-set", name=name))
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
@@ -228,8 +217,7 @@ async def apikey(
         return
     if words[0].lower() == "remove":
         provider = PROVIDER_NAMES.get(words[1].lower()) if len(words) > 1 else None
-        count = await ai.keys.remove(session, user.id, provider)
-        await session.commit()  # done before the user is told
+        count = await ai.keys.remove(session, user.id, provider)  # committed
         await message.answer(i18n("chat-apikey-removed", count=count))
         return
     # Anything else carries a key: it must not stay in the chat, whatever happens next.
@@ -257,7 +245,6 @@ async def apikey(
         else:
             await message.answer(i18n("chat-apikey-check-failed", provider=label) + note)
         return
-    await session.commit()  # done before the user is told
     await message.answer(i18n("chat-apikey-saved", provider=label) + note)
 
 

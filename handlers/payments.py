@@ -1,10 +1,10 @@
 """Stars payments: /buy, /subscription, /paysupport, /terms, pre-checkout, successful and
 refunded payments, and Telegram's `subscription` updates.
 
-Handlers parse, call one service, render. Where money moved, the session is committed before the
-user is told, so a receipt is never shown for credits that were not stored; elsewhere it is
-committed before talking to Telegram, so no database transaction (on SQLite: the write lock)
-stays open across a network call.
+Handlers parse, call one service, render. The service that moves money or changes a
+subscription commits before it returns, so a receipt is never shown for credits that were not
+stored; a handler that only read ends its transaction (`finish_reading`) before talking to
+Telegram, so none (on SQLite: the write lock) stays open across a network call.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from bot.db.models.payments import (
     StarSubscription,
     SubscriptionState,
 )
+from bot.db.transactions import finish_reading
 from bot.i18n import I18n
 from keyboards.payments import (
     PayAction,
@@ -65,7 +66,7 @@ def _date(value: datetime) -> str:
 async def buy(
     message: Message, session: AsyncSession, user: User, i18n: I18n, payments: Payments
 ) -> None:
-    await session.commit()
+    await finish_reading(session)
     if not payments.settings.enabled:
         await message.answer(i18n("pay-disabled"))
         return
@@ -81,12 +82,10 @@ async def buy(
 async def send_pack_invoice(
     query: CallbackQuery,
     callback_data: PayCD,
-    session: AsyncSession,
     i18n: I18n,
     payments: Payments,
     bot: Bot,
 ) -> None:
-    await session.commit()
     pack = payments.catalogue.pack(callback_data.item)
     if pack is None or not payments.settings.enabled:
         await query.answer(i18n("pay-item-gone"), show_alert=True)
@@ -110,12 +109,10 @@ async def send_pack_invoice(
 async def send_subscription_link(
     query: CallbackQuery,
     callback_data: PayCD,
-    session: AsyncSession,
     i18n: I18n,
     payments: Payments,
     bot: Bot,
 ) -> None:
-    await session.commit()
     plan = payments.catalogue.subscription
     if plan is None or plan.id != callback_data.item or not payments.settings.enabled:
         await query.answer(i18n("pay-item-gone"), show_alert=True)
@@ -155,7 +152,7 @@ async def pre_checkout(
         total_amount=query.total_amount,
         enabled=payments.settings.enabled,
     )
-    await session.commit()
+    await finish_reading(session)
     if refusal is None:
         await query.answer(ok=True)
         return
@@ -166,9 +163,10 @@ async def pre_checkout(
 async def successful_payment(
     message: Message, session: AsyncSession, user: User, i18n: I18n, payments: Payments
 ) -> None:
-    """Telegram has taken the Stars. The charge is committed first, on its own, then credited;
-    a failure in between is retried (error boundary, redelivery, the reconciliation job), and the
-    user is never told to pay again (see `ErrorBoundaryMiddleware`: "credits on the way")."""
+    """Telegram has taken the Stars. The service commits the charge first, on its own, then the
+    credit; a failure in between is retried (error boundary, redelivery, the reconciliation job),
+    and the user is never told to pay again (see `ErrorBoundaryMiddleware`: "credits on the
+    way")."""
     paid = message.successful_payment
     assert paid is not None
     expiration = (
@@ -178,7 +176,7 @@ async def successful_payment(
     )
     charge_id = paid.telegram_payment_charge_id
     try:
-        recorded = await purchases.record_charge(
+        receipt = await purchases.record_successful_payment(
             session,
             payments.catalogue,
             user_id=user.id,
@@ -189,21 +187,17 @@ async def successful_payment(
             is_recurring=bool(paid.is_recurring),
             is_first_recurring=bool(paid.is_first_recurring),
             subscription_expiration=expiration,
+            billing=payments.billing,
         )
     except ChargeIdTooLong:
         # Telegram's ids are ~40 characters; one this long is not a charge we can key on.
         log.error("payment from user %s: charge id of %d characters", user.id, len(charge_id))
-        await session.commit()
         await message.answer(i18n("pay-receipt-unknown"))
         return
-    await session.commit()  # durable before anything else: a charge is never forgotten
-    receipt = await purchases.credit_charge(session, charge_id, billing=payments.billing)
-    await session.commit()
-    if receipt.flag is not None:
-        if recorded.new:
-            await message.answer(i18n("pay-receipt-unknown"))
-        return
     if receipt.duplicate:
+        return
+    if receipt.flag is not None:
+        await message.answer(i18n("pay-receipt-unknown"))
         return
     args: dict[str, object] = {
         "stars": receipt.stars,
@@ -231,7 +225,6 @@ async def refunded_payment(
         charge_id=refunded.telegram_payment_charge_id,
         billing=payments.billing,
     )
-    await session.commit()
     if outcome is None or not outcome.changed:
         return
     text = i18n(
@@ -271,7 +264,7 @@ async def show_subscription(
         await message.answer(i18n("pay-buy-empty"))
         return
     sub = await subscriptions.current_subscription(session, user.id, plan.id)
-    await session.commit()
+    await finish_reading(session)
     if sub is None:
         await message.answer(
             i18n("pay-sub-none"), reply_markup=subscription_keyboard(i18n, plan.id, renewing=None)
@@ -307,7 +300,6 @@ async def change_renewal(
     except SubscriptionEditFailed:
         await query.answer(i18n("pay-sub-edit-failed"), show_alert=True)
         return
-    await session.commit()
     done = i18n(
         "pay-sub-resume-done" if enable else "pay-sub-cancel-done", date=_date(sub.expires_at)
     )
@@ -336,7 +328,6 @@ async def subscription_updated(
         state=event.state,
         billing=payments.billing,
     )
-    await session.commit()
     if sub is None or sub.state is before:
         return
     await bot.send_message(
@@ -364,7 +355,7 @@ async def paysupport(
     recent = await history.user_refundable(
         session, user.id, days=settings.refund_list_days, limit=settings.refund_list_limit
     )
-    await session.commit()
+    await finish_reading(session)
     if not recent:
         await message.answer(
             text + "\n\n" + i18n("pay-support-none", days=settings.refund_list_days)
@@ -379,7 +370,7 @@ async def pick_refund(
     query: CallbackQuery, callback_data: PayCD, session: AsyncSession, user: User, i18n: I18n
 ) -> None:
     payment = await session.get(Payment, callback_data.payment)
-    await session.commit()
+    await finish_reading(session)
     if payment is None or payment.user_id != user.id:
         await query.answer(i18n("pay-refund-refused-not-found"), show_alert=True)
         return
@@ -413,7 +404,6 @@ async def confirm_refund(
             billing=payments.billing,
         )
     except RefundRefused as exc:
-        await session.commit()  # a refused request stays flagged for an admin
         text = i18n(
             f"pay-refund-refused-{exc.reason.value}", hours=payments.settings.auto_refund_hours
         )
@@ -422,7 +412,6 @@ async def confirm_refund(
         if exc.reason is RefundRefusal.TELEGRAM_REFUSED:
             log.warning("user refund of payment %s failed at Telegram", callback_data.payment)
         return
-    await session.commit()
     await query.answer()
     await _replace(
         query,
@@ -435,8 +424,7 @@ async def confirm_refund(
     )
 
 
-async def keep_payment(query: CallbackQuery, session: AsyncSession, i18n: I18n) -> None:
-    await session.commit()
+async def keep_payment(query: CallbackQuery, i18n: I18n) -> None:
     await query.answer()
     await _replace(query, i18n("pay-refund-kept"))
 
@@ -448,8 +436,7 @@ async def _replace(query: CallbackQuery, text: str) -> None:
         await query.bot.send_message(query.from_user.id, text)
 
 
-async def terms(message: Message, session: AsyncSession, i18n: I18n, payments: Payments) -> None:
-    await session.commit()
+async def terms(message: Message, i18n: I18n, payments: Payments) -> None:
     await message.answer(i18n("pay-terms", hours=payments.settings.auto_refund_hours))
 
 

@@ -17,9 +17,9 @@ from bot.i18n import I18n
 from bot.settings import Settings
 from bot.state import KeyValueState
 from keyboards.retention import ForgetAction, ForgetCD, forget_keyboard
-from services.logserver import LogServerService, RecordResult
+from services.logserver import LogServerService
 from services.logserver.delivery import DeliveryWorker
-from services.retention.forget import forget_user
+from services.retention.erase import erase_account
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,7 @@ async def answer(
         await _close(query, i18n("forget-cancelled"))
         return
     await query.answer()
-    # The log server goes with everything else: its Audit record of this goes out first.
-    if await logserver.audit(session, user.id, "forget") is RecordResult.QUEUED:
-        await session.commit()
-        if not await log_delivery.drain(user.id):
-            log.info("the forget record did not reach the log server in time")
-    report = await forget_user(session, user.id)
+    report = await erase_account(session, user.id, audit=logserver, drain=log_delivery.drain)
     await state.clear()
     log.info("user data forgotten: %d rows in %d tables", report.rows, len(report.deleted))
     await _close(query, i18n("forget-done", rows=report.rows))

@@ -49,10 +49,8 @@ async def set_language(
     # Stored already and shown already: a repeated press. Telegram would refuse the same edit
     # ("message is not modified"), so only the press is answered.
     repeated = user.locale == callback_data.locale
-    await users.set_locale(session, user, callback_data.locale)
-    await logserver.audit(session, user.id, "language-changed", locale=callback_data.locale)
-    # Confirm only what is stored: the next message must already find the new language.
-    await session.commit()
+    # Committed: confirm only what is stored.
+    await users.set_locale(session, user, callback_data.locale, audit=logserver)
     i18n = translator.for_locale(callback_data.locale)
     await query.answer(i18n("language-changed"))
     message = query.message

@@ -6,13 +6,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.enums import ChatType
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.transactions import TransactionGuard, handler_name, handling, has_pending_writes
 from bot.i18n import Translator
 from middlewares.data import put, view
 from middlewares.users import UserDirectory
@@ -86,15 +93,22 @@ class SessionMiddleware(BaseMiddleware):
     the `User` row in it) only when that handler declares `session` or `user`. A sender without
     a row is registered here: a handler that uses the database acts for them.
 
-    Committed once when the handler succeeds, rolled back otherwise; a session nobody used costs
-    nothing (no connection is checked out until the first query).
+    It provides the session and never commits: the service that changes state commits its own
+    transaction before the handler tells the user (docs/architecture.md, "One unit of work per
+    use case"). Writes a handler leaves uncommitted are rolled back and reported to the guard,
+    so a forgotten commit fails the tests instead of being saved behind the handler's back. A
+    session nobody used costs nothing (no connection is checked out until the first query).
     """
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], directory: UserDirectory
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        directory: UserDirectory,
+        guard: TransactionGuard,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.directory = directory
+        self.guard = guard
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         chosen: HandlerObject | None = data.get("handler")
@@ -112,14 +126,35 @@ class SessionMiddleware(BaseMiddleware):
                 data,
                 account=await self.directory.register(tg_user.id, tg_user.username, derived),
             )
+        name = handler_name(chosen.callback) if chosen is not None else "?"
         async with self.sessionmaker() as session:
             put(data, session=session)
-            if wants_user and tg_user is not None and not tg_user.is_bot:
-                user = await self.directory.load(session, tg_user.id, tg_user.username)
-                put(data, user=user)
-            result = await handler(event, data)
-            await session.commit()
+            with handling(session, name):
+                if wants_user and tg_user is not None and not tg_user.is_bot:
+                    user = await self.directory.load(session, tg_user.id, tg_user.username)
+                    put(data, user=user)
+                result = await handler(event, data)
+            if has_pending_writes(session):
+                await session.rollback()
+                self.guard.left_uncommitted(name)
             return result
+
+
+class ToldAfterCommit(BaseRequestMiddleware):
+    """A Bot session middleware: every Bot API call made while an update is handled finds that
+    update's session without uncommitted writes, or the guard hears of it. Observes only."""
+
+    def __init__(self, guard: TransactionGuard) -> None:
+        self.guard = guard
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        self.guard.told_before_commit(type(method).__name__)
+        return await make_request(bot, method)
 
 
 def peek_locale(directory: UserDirectory, translator: Translator, data: dict[str, Any]) -> str:

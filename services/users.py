@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,9 +40,23 @@ async def touch(session: AsyncSession, user: User, resolution: timedelta) -> Non
         user.status = UserStatus.ACTIVE
 
 
-async def set_locale(session: AsyncSession, user: User, locale: str) -> None:
+class Auditor(Protocol):
+    """Writes an Audit-topic record in the caller's transaction (`LogServerService.audit`)."""
+
+    async def audit(self, session: AsyncSession, user_id: int, event: str, **fields: Any) -> Any:
+        """Queue the record; it exists once the caller commits."""
+        ...
+
+
+async def set_locale(
+    session: AsyncSession, user: User, locale: str, *, audit: Auditor | None = None
+) -> None:
+    """Store the user's language (with its Audit record when `audit` is given), committed on
+    return: the next message must already find it."""
     user.locale = locale
-    await session.flush()
+    if audit is not None:
+        await audit.audit(session, user.id, "language-changed", locale=locale)
+    await session.commit()
 
 
 async def by_id(session: AsyncSession, user_id: int) -> User | None:

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar, overload
 from pydantic import SecretStr
 
 from bot.app import Application, build, run
+from bot.db.transactions import TransactionGuard
 from bot.settings import Settings
 from tests.emulator.server import BotAPIEmulator
 
@@ -129,3 +130,12 @@ async def run_bot(
             task.cancel()
             raise AssertionError(f"the bot did not stop within 90 s; tasks:\n{stacks.getvalue()}")
         task.result()
+    # Every e2e test holds every handler to the unit-of-work rule (bot/db/transactions.py): none
+    # told the user anything before its change was committed, none left a write uncommitted.
+    assert_units_of_work(app.transactions)
+
+
+def assert_units_of_work(guard: TransactionGuard) -> None:
+    if guard.count:
+        listed = "\n  ".join(str(v) for v in guard.violations)
+        raise AssertionError(f"{guard.count} unit-of-work violation(s):\n  {listed}")

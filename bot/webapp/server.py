@@ -139,8 +139,9 @@ class WebApp:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """One request's session, committed when the block ends without an error (what
-        SessionMiddleware does for an update); answer the page after the block."""
+        """One request's session, committed when the block ends without an error; answer the
+        page after the block. (Updates differ: there the services commit, see
+        docs/architecture.md.)"""
         async with self.deps["sessionmaker"]() as session:
             yield session
             await session.commit()

@@ -17,12 +17,10 @@ from handlers.onboarding.finish import finish_setup, panel_editor, refresh_panel
 from handlers.onboarding.key import accept_key
 from handlers.onboarding.link import bind_and_continue
 from handlers.onboarding.render import panel_text, render_report
-from handlers.onboarding.status import disconnect_server
 
 __all__ = [
     "accept_key",
     "bind_and_continue",
-    "disconnect_server",
     "finish_setup",
     "panel_editor",
     "panel_text",

@@ -19,7 +19,7 @@ from keyboards.logserver import key_choice_keyboard
 from services.crypto import KeyErrorKind, KeyImportError, KeyInfo
 from services.crypto.port import format_fingerprint
 from services.crypto.service import CryptoService
-from services.logserver import LogServerService, RecordKind
+from services.logserver import LogServerService, actions
 
 log = logging.getLogger(__name__)
 
@@ -107,25 +107,27 @@ async def accept_key(
     info: KeyInfo,
 ) -> None:
     """Link ``info`` as the log server's key: finish the setup or record the rotation."""
-    first = server.state is LogServerState.AWAITING_KEY
-    previous = await logserver.set_key(session, server, info)
     fingerprint = format_fingerprint(info.fingerprint)
     accepted = i18n("logserver-key-accepted", fingerprint=fingerprint)
     _, title = logserver.chat_of(server)
-    if first:
-        if await finish_setup(bot, session, logserver, server, i18n):
+    if server.state is LogServerState.AWAITING_KEY:
+        # The first key: stored once the topics exist (see `complete_setup`), even if a later
+        # step fails ("check again" completes it).
+        setup = await finish_setup(
+            bot,
+            session,
+            logserver,
+            server,
+            i18n,
+            activate=lambda: logserver.set_key(session, server, info),
+        )
+        if setup.ok:
             done = i18n("logserver-setup-done", title=title)
             await bot.send_message(server.user_id, accepted + "\n\n" + done)
         return
+    await actions.rotate_key(session, logserver, server, info)
     await bot.send_message(server.user_id, accepted)
-    await logserver.record_in(
-        session,
-        server.user_id,
-        RecordKind.AUDIT,
-        {"event": "key-changed", "previous": previous, "fingerprint": info.fingerprint},
-    )
-    logserver.wake.set()
-    await refresh_panel(bot, logserver, server, i18n)
+    await refresh_panel(bot, session, logserver, server, i18n)
 
 
 async def holds_armor(message: Message) -> bool:

@@ -21,7 +21,7 @@ from keyboards.logserver import (
     status_keyboard,
 )
 from services import users
-from services.logserver import AlreadyLinked, LogServerService
+from services.logserver import AlreadyLinked, LogServerService, actions
 from services.logserver.onboarding import check_group, startgroup_admin_param
 from services.logserver.types import CheckReport
 
@@ -85,20 +85,17 @@ async def bind_and_continue(
 ) -> None:
     """After a passing check: link the group, show the warnings, ask for the key (or finish)."""
     try:
-        server = await logserver.bind(session, user_id, report.chat_id, report.title)
+        server = await actions.link_group(session, logserver, user_id, report.chat_id, report.title)
     except AlreadyLinked:
         await bot.send_message(user_id, i18n("logserver-check-already-linked"))
         return
-    # Committed before the prompt: the user's answer (the key) is another update that must
-    # already see the link.
-    await session.commit()
     text = with_warnings(i18n, i18n("logserver-bound", title=report.title), report)
     await bot.send_message(user_id, text, reply_markup=ReplyKeyboardRemove())
     if server.public_key is None:
         prompt, markup = key_prompt(i18n, settings)
         await bot.send_message(user_id, prompt, reply_markup=markup)
         return
-    if await finish_setup(bot, session, logserver, server, i18n):
+    if (await finish_setup(bot, session, logserver, server, i18n)).ok:
         await bot.send_message(user_id, i18n("logserver-setup-done", title=report.title))
 
 

@@ -11,14 +11,14 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
-from bot.db.models.logserver import LogServer, LogServerState
+from bot.db.models.logserver import LogServer
 from bot.i18n import I18n
 from bot.settings import Settings
 from handlers.onboarding.finish import finish_setup
 from handlers.onboarding.key import key_prompt
 from handlers.onboarding.render import render_report, status_text, topic_names, with_warnings
 from keyboards.logserver import SetupAction, SetupCD, status_keyboard
-from services.logserver import LogServerService
+from services.logserver import LogServerService, actions
 from services.logserver.delivery import DeliveryWorker
 from services.logserver.onboarding import check_group, missing_topics
 
@@ -65,13 +65,23 @@ async def recheck(
         log.info("log topics could not be checked: %s", exc.message)
         await bot.send_message(user.id, i18n("logserver-setup-failed"))
         return
-    # Reconnected in the same commit that makes the missing topics (finish_setup), so the
-    # worker never sees an active log server without its topics.
-    reconnected = await logserver.mark_reconnected(session, server)
-    if server.public_key is not None and not await finish_setup(
-        bot, session, logserver, server, i18n
-    ):
-        return
+    if server.public_key is not None:
+        # Reconnected only once the missing topics are made again (`complete_setup`), so the
+        # worker never sees an active log server without its topics.
+        setup = await finish_setup(
+            bot,
+            session,
+            logserver,
+            server,
+            i18n,
+            again=missing,
+            activate=lambda: actions.mark_reconnected(session, logserver, server),
+        )
+        if not setup.ok:
+            return
+        queued: int | None = setup.activated
+    else:
+        queued = await actions.mark_reconnected(session, logserver, server)
     text = with_warnings(i18n, i18n("logserver-recheck-ok"), report)
     if missing and server.public_key is not None:
         names = topic_names(i18n)
@@ -80,10 +90,8 @@ async def recheck(
             + "\n\n"
             + text
         )
-    if reconnected:
-        text += "\n\n" + i18n(
-            "logserver-reconnected", count=await logserver.queued(session, user.id)
-        )
+    if queued is not None:
+        text += "\n\n" + i18n("logserver-reconnected", count=queued)
     await bot.send_message(user.id, text)
     await _edit_status(query, i18n, session, logserver, user.id)
 
@@ -152,40 +160,12 @@ async def disconnect(
     if server is None:
         return
     await query.answer()
-    dropped = await disconnect_server(bot, session, logserver, log_delivery, server, i18n)
+    dropped = await actions.disconnect(
+        session, bot, logserver, log_delivery, server, i18n("logserver-group-goodbye")
+    )
     message = _editable(query)
     if message is not None:
         await message.edit_text(i18n("logserver-disconnected-done", count=dropped))
-
-
-async def disconnect_server(
-    bot: Bot,
-    session: AsyncSession,
-    logserver: LogServerService,
-    delivery: DeliveryWorker,
-    server: LogServer,
-    i18n: I18n,
-) -> int:
-    """Record the disconnect in the Audit topic and let it go out, then unlink the group, drop
-    what could not be delivered, unpin the panel and leave the group."""
-    chat_id, _ = logserver.chat_of(server)
-    if server.state is not LogServerState.DISCONNECTED:
-        await logserver.audit(session, server.user_id, "disconnected")
-        # Committed so that the worker can deliver it before the link is gone.
-        await session.commit()
-        if not await delivery.drain(server.user_id):
-            log.info("the log server's last records did not go out before the disconnect")
-        try:
-            if server.panel_message_id is not None:
-                await bot.unpin_chat_message(chat_id, message_id=server.panel_message_id)
-            await bot.send_message(chat_id, i18n("logserver-group-goodbye"))
-            await bot.leave_chat(chat_id)
-        except TelegramAPIError as exc:
-            log.info("could not leave the log group cleanly: %s", exc.message)
-    dropped = await logserver.remove(session, server.user_id)
-    # The user is told next: tell only what is stored (and what a new message will find).
-    await session.commit()
-    return dropped
 
 
 def setup() -> Router:

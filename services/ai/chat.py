@@ -188,10 +188,14 @@ class AIService:
             session.add(AIDefault(key=DEFAULT_MODEL_KEY, value=model_id))
         else:
             row.value = model_id
-        await session.flush()
+        await session.commit()
         return True
 
     async def preference(self, session: AsyncSession, user_id: int) -> AIPreference:
+        """The user's preferences to read (the defaults, not stored, when they chose none)."""
+        return await session.get(AIPreference, user_id) or AIPreference(user_id=user_id)
+
+    async def _preference_to_change(self, session: AsyncSession, user_id: int) -> AIPreference:
         pref = await session.get(AIPreference, user_id)
         if pref is None:
             pref = AIPreference(user_id=user_id)
@@ -219,23 +223,30 @@ class AIService:
         model = self.catalogue.get(model_id)
         if model is None or model not in self.models_for(own):
             return False
-        (await self.preference(session, user_id)).model = model_id
-        await session.flush()
+        (await self._preference_to_change(session, user_id)).model = model_id
+        await session.commit()
         return True
 
     # -- personas -------------------------------------------------------------------------
     async def set_persona(
         self, session: AsyncSession, user_id: int, persona_id: str, custom: str | None = None
     ) -> bool:
-        pref = await self.preference(session, user_id)
+        """Choose a persona (committed on True). `custom` stores a new custom text; without it,
+        the custom persona is the one stored before, if any."""
         if persona_id == personas.CUSTOM:
-            if not custom or len(custom) > personas.MAX_CUSTOM_CHARS:
+            if custom is None:
+                stored = await session.get(AIPreference, user_id)
+                if stored is None or stored.custom_persona is None:
+                    return False
+            elif not custom or len(custom) > personas.MAX_CUSTOM_CHARS:
                 return False
-            pref.custom_persona = self.cipher.encrypt(PURPOSE_PERSONA, custom, row_id=user_id)
         elif personas.shipped(persona_id) is None:
             return False
+        pref = await self._preference_to_change(session, user_id)
+        if persona_id == personas.CUSTOM and custom is not None:
+            pref.custom_persona = self.cipher.encrypt(PURPOSE_PERSONA, custom, row_id=user_id)
         pref.persona = persona_id
-        await session.flush()
+        await session.commit()
         return True
 
     def _system_prompt(self, pref: AIPreference | None, user_id: int) -> str:
@@ -259,6 +270,7 @@ class AIService:
             raise ProviderError(ErrorKind.UNAVAILABLE, provider, "no own keys for this provider")
         await self.registry.check_key(provider, key)
         await self.keys.put(session, user_id, provider, key)
+        await session.commit()
 
     # -- conversation ---------------------------------------------------------------------
     def scope(self, chat_id: int, thread_id: int | None, *, private: bool) -> Scope:

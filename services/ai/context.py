@@ -177,7 +177,8 @@ class ContextStore:
         await session.flush()
 
     async def exclude(self, session: AsyncSession, user_id: int, exchange: str) -> bool:
-        """Drop a prompt and its reply from the context (and any summary that covers them)."""
+        """Drop a prompt and its reply from the context (and any summary that covers them);
+        committed when True."""
         rows = (
             await session.scalars(
                 select(AITurn).where(AITurn.user_id == user_id, AITurn.exchange == exchange)
@@ -198,16 +199,18 @@ class ContextStore:
                 AISummary.covers_to >= first,
             )
         )
+        await session.commit()
         return True
 
     async def clear(self, session: AsyncSession, user_id: int, scope: Scope) -> int:
-        """``/new``: forget this conversation now (rows deleted, not just hidden)."""
+        """``/new``: forget this conversation now (rows deleted, not just hidden; committed)."""
         result = await session.execute(
             delete(AITurn).where(AITurn.user_id == user_id, AITurn.scope.in_(scope.keys))
         )
         await session.execute(
             delete(AISummary).where(AISummary.user_id == user_id, AISummary.scope.in_(scope.keys))
         )
+        await session.commit()
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def save_summary(

@@ -71,4 +71,5 @@ class KeyStore:
         if provider is not None:
             stmt = stmt.where(AIKey.provider == provider.value)
         result = await session.execute(stmt)
+        await session.commit()
         return int(getattr(result, "rowcount", 0) or 0)

@@ -1,13 +1,17 @@
-"""Onboarding against Telegram: check a group, create its topics, post and pin the panel."""
+"""Onboarding against Telegram: check a group, create its topics, post and pin the panel.
+
+What Telegram made is committed at once, before the next call: a topic's id, the panel's
+message id (so a crash never makes them twice, and no call waits on an uncommitted change)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ChatAdministratorRights, ChatMemberAdministrator, InlineKeyboardMarkup
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models.logserver import LogServer
 from services.logserver.link import set_thread, thread_of
@@ -116,17 +120,24 @@ async def check_group(bot: GroupAdmin, chat_id: int, user_id: int) -> CheckRepor
 
 
 async def ensure_topics(
-    bot: GroupAdmin, server: LogServer, chat_id: int, names: Mapping[RecordKind, str]
+    bot: GroupAdmin,
+    session: AsyncSession,
+    server: LogServer,
+    chat_id: int,
+    names: Mapping[RecordKind, str],
+    again: Collection[RecordKind] = (),
 ) -> list[RecordKind]:
-    """Create the topics the log server does not have yet; returns the kinds created."""
+    """Create the topics the log server does not have yet, and those in `again` (gone from the
+    group, `missing_topics`); returns the kinds created. Each id is committed as it comes."""
     created: list[RecordKind] = []
     for kind in RecordKind:
-        if thread_of(server, kind) is not None or kind in ON_DEMAND:
+        if kind in ON_DEMAND or (thread_of(server, kind) is not None and kind not in again):
             continue
         topic = await bot.create_forum_topic(
             chat_id, names[kind], icon_color=TOPIC_ICON_COLORS[kind]
         )
         set_thread(server, kind, topic.message_thread_id)
+        await session.commit()
         created.append(kind)
     return created
 
@@ -135,8 +146,8 @@ async def missing_topics(bot: GroupAdmin, server: LogServer, chat_id: int) -> li
     """Topics the log server knows but the group no longer has (the user deleted them).
 
     The Bot API cannot list a forum's topics; a chat action into each topic is the lightest
-    call that fails ("message thread not found") when the topic is gone. Their ids are cleared,
-    so `ensure_topics` makes them again.
+    call that fails ("message thread not found") when the topic is gone. Nothing is changed
+    here: `ensure_topics(again=…)` makes them again and stores their new ids.
     """
     missing: list[RecordKind] = []
     for kind in RecordKind:
@@ -150,18 +161,23 @@ async def missing_topics(bot: GroupAdmin, server: LogServer, chat_id: int) -> li
         except TelegramBadRequest as exc:
             if "thread not found" not in exc.message.lower():
                 raise
-            set_thread(server, kind, None)
             missing.append(kind)
     return missing
 
 
 async def post_panel(
-    bot: GroupAdmin, server: LogServer, chat_id: int, text: str, markup: InlineKeyboardMarkup
+    bot: GroupAdmin,
+    session: AsyncSession,
+    server: LogServer,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup,
 ) -> bool:
-    """Send the control panel to the General topic and pin it; False when it could not be
-    pinned (missing right)."""
+    """Send the control panel to the General topic (its id committed) and pin it; False when
+    it could not be pinned (missing right)."""
     message = await bot.send_message(chat_id, text, reply_markup=markup, disable_notification=True)
     server.panel_message_id = message.message_id
+    await session.commit()
     try:
         await bot.pin_chat_message(chat_id, message.message_id, disable_notification=True)
     except (TelegramBadRequest, TelegramForbiddenError):

@@ -353,8 +353,10 @@ async def record_successful_payment(
     subscription_expiration: datetime | None = None,
     billing: BillingLog | None = None,
 ) -> Receipt:
-    """Both steps in the caller's one transaction (services and tests; the handler commits
-    between them). A flagged charge comes back with `flag` set and nothing credited."""
+    """A `successful_payment`, both steps, each committed before the next begins: the charge is
+    durable before anything else, and the credit before the caller tells the user. A flagged
+    charge comes back with `flag` set and nothing credited (`duplicate` False the first time).
+    Raises `ChargeIdTooLong` (nothing stored)."""
     recorded = await record_charge(
         session,
         catalogue,
@@ -367,7 +369,9 @@ async def record_successful_payment(
         is_first_recurring=is_first_recurring,
         subscription_expiration=subscription_expiration,
     )
+    await session.commit()  # a charge Telegram made is never forgotten, whatever fails next
     receipt = await credit_charge(session, charge_id, billing=billing)
+    await session.commit()
     if receipt.flag is not None and recorded.new:
         return dataclasses.replace(receipt, duplicate=False)
     return receipt

@@ -10,7 +10,8 @@ Policy (docs/payments.md, /terms):
   flagged for an admin (`refund_requested_at`).
 - A `refunded_payment` message (a refund made anywhere, including by Telegram's support) reverses
   the credits once, by the same rule; one for a refund we already recorded changes nothing.
-The caller commits.
+Each of `refund`, `request_refund` and `record_telegram_refund` commits what it changed before
+it returns (or raises), so the caller may tell the user at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from sqlalchemy import select, update
@@ -95,7 +97,9 @@ async def refund(
         ended = await _end_subscription_period(session, payment)
     if ended is not None:
         await _stop_renewal(stars, payment.user_id, ended)
-    return await _done(session, payment, reversed_credits, balance, actor, billing)
+    outcome = await _done(session, payment, reversed_credits, balance, actor, billing)
+    await session.commit()
+    return outcome
 
 
 async def request_refund(
@@ -119,14 +123,11 @@ async def request_refund(
     if payment.status is PaymentStatus.REFUNDED:
         raise RefundRefused(RefundRefusal.ALREADY_REFUNDED)
     if settings.auto_refund_hours == 0:
-        await _flag(session, payment)
-        raise RefundRefused(RefundRefusal.MANUAL_ONLY)
+        await _flag(session, payment, RefundRefusal.MANUAL_ONLY)
     if utcnow() - payment.created_at > timedelta(hours=settings.auto_refund_hours):
-        await _flag(session, payment)
-        raise RefundRefused(RefundRefusal.WINDOW_PASSED)
+        await _flag(session, payment, RefundRefusal.WINDOW_PASSED)
     if await _credits_used(session, payment):
-        await _flag(session, payment)
-        raise RefundRefused(RefundRefusal.CREDITS_USED)
+        await _flag(session, payment, RefundRefusal.CREDITS_USED)
     return await refund(session, stars, payment.charge_id, RefundSource.USER, billing=billing)
 
 
@@ -137,11 +138,21 @@ async def record_telegram_refund(
     charge_id: str,
     billing: BillingLog | None = None,
 ) -> RefundOutcome | None:
-    """Keep the ledger true when a `refunded_payment` message arrives.
+    """Keep the ledger true when a `refunded_payment` message arrives (committed on return).
 
     None when the charge is unknown (reconciliation reports it); an outcome with
     `changed=False` when the refund was recorded before.
     """
+    outcome = await _follow_telegram_refund(
+        session, user_id=user_id, charge_id=charge_id, billing=billing
+    )
+    await session.commit()
+    return outcome
+
+
+async def _follow_telegram_refund(
+    session: AsyncSession, *, user_id: int, charge_id: str, billing: BillingLog | None
+) -> RefundOutcome | None:
     payment = await session.scalar(select(Payment).where(Payment.charge_id == charge_id))
     if payment is None or payment.user_id != user_id:
         log.warning("refunded_payment for an unknown charge (user %s)", user_id)
@@ -276,10 +287,12 @@ async def _credits_used(session: AsyncSession, payment: Payment) -> bool:
     return spent is not None
 
 
-async def _flag(session: AsyncSession, payment: Payment) -> None:
+async def _flag(session: AsyncSession, payment: Payment, reason: RefundRefusal) -> NoReturn:
+    """Refuse, leaving the request flagged for an admin (committed: it outlives the refusal)."""
     if payment.refund_requested_at is None:
         payment.refund_requested_at = utcnow()
-        await session.flush()
+        await session.commit()
+    raise RefundRefused(reason)
 
 
 async def _done(

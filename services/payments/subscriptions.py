@@ -50,7 +50,7 @@ async def set_renewal(
     """Cancel (enabled=False) or re-enable renewal through `editUserStarSubscription`.
 
     Raises `NoSubscription` when there is no current period, `SubscriptionEditFailed` when
-    Telegram refuses (the state is unchanged then).
+    Telegram refuses (the state is unchanged then). The change is committed on return.
     """
     sub = await current_subscription(session, user_id, plan_id)
     if sub is None:
@@ -74,6 +74,7 @@ async def set_renewal(
         BillingEvent.SUBSCRIPTION,
         {"plan": plan_id, "state": wanted.value, "expires_at": int(sub.expires_at.timestamp())},
     )
+    await session.commit()
     return sub
 
 
@@ -85,7 +86,8 @@ async def apply_subscription_update(
     state: str,
     billing: BillingLog | None = None,
 ) -> StarSubscription | None:
-    """Follow Telegram's report of a subscription's new state; None when we do not know it."""
+    """Follow Telegram's report of a subscription's new state (a change is committed on
+    return); None when we do not know it."""
     try:
         parsed = decode_payload(invoice_payload)
     except PayloadError:
@@ -113,4 +115,5 @@ async def apply_subscription_update(
                 "expires_at": int(sub.expires_at.timestamp()),
             },
         )
+        await session.commit()
     return sub
