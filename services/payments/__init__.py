@@ -3,7 +3,8 @@ subscriptions, refunds and reconciliation. Credits move only through `services.l
 
 Public API (the admin panel uses `refunds.refund` and `history.recent_payments`):
 - `Payments`: what handlers receive (catalogue, settings, billing log);
-- `purchases.check_pre_checkout`, `purchases.record_successful_payment`;
+- `purchases.check_pre_checkout`, `purchases.record_successful_payment` (what changes state
+  commits before it returns: the handler tells the user after);
 - `refunds.refund(session, stars, charge_id, actor)`, `refunds.request_refund`,
   `refunds.record_telegram_refund`;
 - `subscriptions.set_renewal`, `subscriptions.apply_subscription_update`;
