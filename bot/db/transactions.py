@@ -47,10 +47,34 @@ def _on_execute(state: ORMExecuteState) -> None:
         state.session.info[_WROTE] = True
 
 
+# A savepoint (`begin_nested`) keeps the flag of the level around it here while it runs: a
+# savepoint rolled back undoes only its own writes, one released adds them to that level's.
+_OUTER = "libral.wrote.outer"
+_UNDONE = "libral.wrote.undone"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_OUTER, []).append(session.info.pop(_WROTE, False))
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    # Called before the rolled-back savepoint (or root) ends: note which one it was.
+    session.info[_UNDONE] = session.get_nested_transaction()
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    info = session.info
     if transaction.parent is None:
-        session.info.pop(_WROTE, None)
+        for key in (_WROTE, _OUTER, _UNDONE):
+            info.pop(key, None)
+    elif transaction.nested and info.get(_OUTER):
+        outer = info[_OUTER].pop()
+        undone = info.pop(_UNDONE, None) is transaction
+        info[_WROTE] = outer or (not undone and info.get(_WROTE, False))
 
 
 def has_pending_writes(session: AsyncSession) -> bool:
@@ -104,6 +128,21 @@ def current() -> Handling | None:
     return _handling.get()
 
 
+_inside: ContextVar[str | None] = ContextVar("libral_inside_transaction", default=None)
+
+
+@contextmanager
+def calling_inside_transaction(why: str) -> Iterator[None]:
+    """For the rare Bot API call that belongs inside its transaction: a claim held under a row
+    lock while Telegram acts on it, undone if Telegram refuses (a refund). It tells nobody
+    anything, so the guard lets it pass; `why` says why it cannot come after the commit."""
+    token = _inside.set(why)
+    try:
+        yield
+    finally:
+        _inside.reset(token)
+
+
 @dataclass(frozen=True)
 class Violation:
     handler: str
@@ -129,7 +168,7 @@ class TransactionGuard:
     def told_before_commit(self, method: str) -> None:
         """Called before every Bot API call: the user must not hear of a change still pending."""
         now = _handling.get()
-        if now is not None and has_pending_writes(now.session):
+        if now is not None and _inside.get() is None and has_pending_writes(now.session):
             self._note(Violation(now.handler, f"{method} sent before its writes were committed"))
 
     def left_uncommitted(self, handler: str) -> None:

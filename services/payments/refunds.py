@@ -35,6 +35,7 @@ from bot.db.models.payments import (
     StarSubscription,
     SubscriptionState,
 )
+from bot.db.transactions import calling_inside_transaction
 from services import ledger
 from services.payments.config import PaymentsSettings
 from services.payments.errors import RefundRefusal, RefundRefused
@@ -82,9 +83,10 @@ async def refund(
         payment = await _claim(session, charge_id, actor)
         reversed_credits, balance = await _reverse_credits(session, payment)
         try:
-            await stars.refund_star_payment(
-                user_id=payment.user_id, telegram_payment_charge_id=payment.charge_id
-            )
+            with calling_inside_transaction("the claim is held until Telegram answers"):
+                await stars.refund_star_payment(
+                    user_id=payment.user_id, telegram_payment_charge_id=payment.charge_id
+                )
         except TelegramBadRequest as exc:
             if "CHARGE_ALREADY_REFUNDED" not in exc.message.upper():
                 log.warning("refund of payment %s refused by Telegram: %s", payment.id, exc)
@@ -95,10 +97,10 @@ async def refund(
             log.warning("refund of payment %s failed: %s", payment.id, exc)
             raise RefundRefused(RefundRefusal.TELEGRAM_REFUSED, str(exc)) from None
         ended = await _end_subscription_period(session, payment)
-    if ended is not None:
-        await _stop_renewal(stars, payment.user_id, ended)
     outcome = await _done(session, payment, reversed_credits, balance, actor, billing)
     await session.commit()
+    if ended is not None:
+        await _stop_renewal(stars, payment.user_id, ended)  # best effort, after the commit
     return outcome
 
 
