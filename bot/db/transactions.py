@@ -124,10 +124,6 @@ def handling(session: AsyncSession, handler: str) -> Iterator[None]:
         _handling.reset(token)
 
 
-def current() -> Handling | None:
-    return _handling.get()
-
-
 _inside: ContextVar[str | None] = ContextVar("libral_inside_transaction", default=None)
 
 

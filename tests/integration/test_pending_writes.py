@@ -3,7 +3,6 @@ good as this. A savepoint rolled back undoes its own writes, not those around it
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,20 +43,19 @@ async def test_reads_are_not_writes_and_commit_or_rollback_clears(session: Async
 
 async def test_a_savepoint_rolled_back_undoes_only_its_own_writes(session: AsyncSession) -> None:
     user = await _user(session)
-    with pytest.raises(RuntimeError):
-        async with session.begin_nested():
-            user.locale = "ja"
-            await session.flush()
-            assert has_pending_writes(session)
-            raise RuntimeError
+    savepoint = await session.begin_nested()
+    user.locale = "ja"
+    await session.flush()
+    assert has_pending_writes(session)
+    await savepoint.rollback()
     assert not has_pending_writes(session)
     async with session.begin_nested():
         user.locale = "en"
         await session.flush()
     assert has_pending_writes(session)  # released into the transaction, still uncommitted
-    with pytest.raises(RuntimeError):
-        async with session.begin_nested():
-            raise RuntimeError
+    savepoint = await session.begin_nested()
+    await session.scalar(select(User.locale).where(User.id == 1))
+    await savepoint.rollback()
     assert has_pending_writes(session)  # the writes before the savepoint are still there
     await session.commit()
     assert not has_pending_writes(session)

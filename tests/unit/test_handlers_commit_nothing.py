@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 
 # Still committing, being moved into their services by the admin-panel rework (issue 16): remove
-# an entry as soon as its files commit nothing (the second test insists on it).
+# an entry as soon as its files commit nothing (the second test insists on it), together with
+# NOT_YET_HELD in middlewares/context.py (which still commits after them).
 PENDING = {"handlers/admin.py", "handlers/admin/"}
 
 
