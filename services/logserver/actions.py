@@ -8,9 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +20,21 @@ from services.logserver.delivery import DeliveryWorker
 from services.logserver.onboarding import ensure_topics, post_panel
 from services.logserver.service import LogServerService
 from services.logserver.types import RecordKind, RecordResult
+from services.ports import GroupAdmin, MessageSender
 
 log = logging.getLogger(__name__)
 
 Panel = Callable[[LogServer], tuple[str, InlineKeyboardMarkup]]
+
+
+class GroupExit(MessageSender, Protocol):
+    """What leaving a log group needs (aiogram's `Bot` as it is)."""
+
+    async def unpin_chat_message(
+        self, chat_id: int | str, *, message_id: int | None = None
+    ) -> bool: ...
+
+    async def leave_chat(self, chat_id: int | str) -> bool: ...
 
 
 async def link_group(
@@ -46,7 +56,7 @@ class Setup:
 
 async def complete_setup(
     session: AsyncSession,
-    bot: Bot,
+    bot: GroupAdmin,
     logserver: LogServerService,
     server: LogServer,
     *,
@@ -173,7 +183,7 @@ async def mark_reconnected(
 
 async def disconnect(
     session: AsyncSession,
-    bot: Bot,
+    bot: GroupExit,
     logserver: LogServerService,
     delivery: DeliveryWorker,
     server: LogServer,

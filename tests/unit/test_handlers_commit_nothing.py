@@ -10,15 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 
-# Still committing, being moved into their services by the admin-panel rework (issue 16): remove
-# an entry as soon as its files commit nothing (the second test insists on it), together with
-# NOT_YET_HELD in middlewares/context.py (which still commits after them).
-PENDING = {"handlers/admin.py", "handlers/admin/"}
-
-
-def _pending(relative: str) -> bool:
-    return any(relative == p or (p.endswith("/") and relative.startswith(p)) for p in PENDING)
-
 
 def _commits(path: Path) -> list[int]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -36,20 +27,8 @@ def _handler_files() -> list[tuple[str, Path]]:
 
 
 def test_no_handler_calls_commit() -> None:
-    found = [
-        f"{relative}:{line}"
-        for relative, path in _handler_files()
-        if not _pending(relative)
-        for line in _commits(path)
-    ]
+    found = [f"{relative}:{line}" for relative, path in _handler_files() for line in _commits(path)]
     assert found == [], "handlers must not commit; let the service commit:\n" + "\n".join(found)
-
-
-def test_the_exceptions_are_still_needed() -> None:
-    still = [
-        relative for relative, path in _handler_files() if _pending(relative) and _commits(path)
-    ]
-    assert still, f"nothing in {sorted(PENDING)} commits any more: empty PENDING"
 
 
 def test_the_check_finds_a_commit(tmp_path: Path) -> None:
