@@ -94,8 +94,8 @@ class SessionMiddleware(BaseMiddleware):
     a row is registered here: a handler that uses the database acts for them.
 
     It provides the session and never commits: the service that changes state commits its own
-    transaction before the handler tells the user (docs/architecture.md, "One unit of work per
-    use case"). Writes a handler leaves uncommitted are rolled back and reported to the guard,
+    transaction before the handler tells the user (docs/architecture.md, "Transactions").
+    Writes a handler leaves uncommitted are rolled back and reported to the guard,
     so a forgotten commit fails the tests instead of being saved behind the handler's back. A
     session nobody used costs nothing (no connection is checked out until the first query).
     """

@@ -1,7 +1,7 @@
 """What the owner (and Telegram) do to a log server, one use case each: link a group, complete
 the setup, take a key, pause or resume, send a test record, purge, follow the bot's membership,
 disconnect. Each commits what it changed before it returns, so the handler may tell the user at
-once (docs/architecture.md, "One unit of work per use case")."""
+once (docs/architecture.md, "Transactions")."""
 
 from __future__ import annotations
 

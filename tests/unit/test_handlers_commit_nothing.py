@@ -1,6 +1,6 @@
 """No handler commits: the service that changes state owns its transaction (docs/architecture.md,
-"One unit of work per use case"). The e2e harness checks the order at run time; this checks the
-source, so that a commit creeping back into a handler is found without a test that reaches it."""
+"Transactions"). The e2e harness checks the order at run time; this checks the source, so that
+a commit creeping back into a handler is found without a test that reaches it."""
 
 from __future__ import annotations
 
