@@ -4,6 +4,7 @@ a pasted or sent public key, and linking it (the Mini App's keygen route links t
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from aiogram import Bot, Router
 from aiogram.types import InlineKeyboardMarkup, Message
@@ -113,14 +114,8 @@ async def accept_key(
     if server.state is LogServerState.AWAITING_KEY:
         # The first key: stored once the topics exist (see `complete_setup`), even if a later
         # step fails ("check again" completes it).
-        setup = await finish_setup(
-            bot,
-            session,
-            logserver,
-            server,
-            i18n,
-            activate=lambda: logserver.set_key(session, server, info),
-        )
+        store = partial(logserver.set_key, session, server, info)
+        setup = await finish_setup(bot, session, logserver, server, i18n, activate=store)
         if setup.ok:
             done = i18n("logserver-setup-done", title=title)
             await bot.send_message(server.user_id, accepted + "\n\n" + done)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -68,14 +69,9 @@ async def recheck(
     if server.public_key is not None:
         # Reconnected only once the missing topics are made again (`complete_setup`), so the
         # worker never sees an active log server without its topics.
+        reconnect = partial(actions.mark_reconnected, session, logserver, server)
         setup = await finish_setup(
-            bot,
-            session,
-            logserver,
-            server,
-            i18n,
-            again=missing,
-            activate=lambda: actions.mark_reconnected(session, logserver, server),
+            bot, session, logserver, server, i18n, again=missing, activate=reconnect
         )
         if not setup.ok:
             return

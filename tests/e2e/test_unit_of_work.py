@@ -28,20 +28,22 @@ from tests.harness import assert_units_of_work
 _ids = itertools.count(1)
 
 
-async def tell_first(message: Message, session: AsyncSession) -> None:
-    """Wrong: the user hears of a change that is not stored yet."""
-    user = await session.get(User, message.chat.id)
+async def _change(session: AsyncSession, user_id: int) -> None:
+    user = await session.get(User, user_id)
     assert user is not None
     user.locale = "ja"
+
+
+async def tell_first(message: Message, session: AsyncSession) -> None:
+    """Wrong: the user hears of a change that is not stored yet."""
+    await _change(session, message.chat.id)
     await message.answer("saved")
     await session.commit()
 
 
 async def write_first(message: Message, session: AsyncSession) -> None:
     """Wrong: flushed (sent to the database) is not committed."""
-    user = await session.get(User, message.chat.id)
-    assert user is not None
-    user.locale = "ja"
+    await _change(session, message.chat.id)
     await session.flush()
     await message.answer("saved")
     await session.commit()
@@ -49,16 +51,12 @@ async def write_first(message: Message, session: AsyncSession) -> None:
 
 async def forget_commit(message: Message, session: AsyncSession) -> None:
     """Wrong: nobody commits; the middleware rolls it back instead of saving it."""
-    user = await session.get(User, message.chat.id)
-    assert user is not None
-    user.locale = "ja"
+    await _change(session, message.chat.id)
 
 
 async def commit_first(message: Message, session: AsyncSession) -> None:
     """Right: committed (here, as a service would), then told."""
-    user = await session.get(User, message.chat.id)
-    assert user is not None
-    user.locale = "ja"
+    await _change(session, message.chat.id)
     await session.commit()
     await message.answer("saved")
 
@@ -72,9 +70,7 @@ async def read_only(message: Message, session: AsyncSession) -> None:
 
 
 async def finish_reading_refuses_writes(message: Message, session: AsyncSession) -> None:
-    user = await session.get(User, message.chat.id)
-    assert user is not None
-    user.locale = "ja"
+    await _change(session, message.chat.id)
     with pytest.raises(UncommittedWrites):
         await finish_reading(session)
     await session.rollback()
