@@ -3,7 +3,6 @@ the `User` row only for the handlers that ask for them."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -83,13 +82,6 @@ class UserContextMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
-# Handlers not yet held to the unit-of-work rule: the concierge, which landed while the rule was
-# being introduced and still commits in its handlers (and relies on the commit after them).
-# Unchecked, and committed after, as before. Goes together with PENDING in
-# tests/unit/test_handlers_commit_nothing.py: empty both once its services commit.
-NOT_YET_HELD = ("handlers.concierge.",)
-
-
 def _wants(handler: HandlerObject | None, name: str) -> bool:
     if handler is None:
         return True
@@ -135,17 +127,14 @@ class SessionMiddleware(BaseMiddleware):
                 account=await self.directory.register(tg_user.id, tg_user.username, derived),
             )
         name = handler_name(chosen.callback) if chosen is not None else "?"
-        held = not name.startswith(NOT_YET_HELD)
         async with self.sessionmaker() as session:
             put(data, session=session)
-            with handling(session, name) if held else contextlib.nullcontext():
+            with handling(session, name):
                 if wants_user and tg_user is not None and not tg_user.is_bot:
                     user = await self.directory.load(session, tg_user.id, tg_user.username)
                     put(data, user=user)
                 result = await handler(event, data)
-            if not held:
-                await session.commit()  # as for every handler before the rule
-            elif has_pending_writes(session):
+            if has_pending_writes(session):
                 await session.rollback()
                 self.guard.left_uncommitted(name)
             return result

@@ -15,22 +15,19 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import User
-from bot.db.models.admin import AuditResult
 from bot.i18n import I18n
 from bot.settings import Settings
 from handlers import fallback
 from handlers.onboarding.render import render_report
 from keyboards import concierge as kb
 from keyboards.concierge import REQUEST_DESK, StaffAction, StaffCD
-from services.admin import audit
 from services.admin.access import is_admin
-from services.admin.audit import AuditAction
 from services.concierge import ConciergeService
 from services.concierge import personas as persona_store
 from services.concierge import templates as template_store
 from services.concierge.personas import PersonaInvalid, PersonaSpec
 from services.concierge.service import waited_minutes
-from services.concierge.staff import is_staff, set_staff
+from services.concierge.staff import RoleChange, is_staff, toggle_staff
 from services.concierge.templates import TemplateInvalid
 
 
@@ -95,12 +92,10 @@ async def on_button(
             reply_markup=kb.persona_list(i18n, found),
         )
     elif action is StaffAction.TOGGLE_PERSONA:
-        persona = await persona_store.get(session, callback_data.ref)
+        persona = await persona_store.toggle(session, callback_data.ref)
         if persona is None:
             await bot.send_message(chat, i18n("concierge-start-no-persona"))
             return
-        persona.active = not persona.active
-        await session.commit()
         found = await persona_store.listing(session, active_only=False)
         key = "concierge-persona-on" if persona.active else "concierge-persona-off"
         await bot.send_message(
@@ -128,7 +123,6 @@ async def on_button(
         await bot.send_message(chat, i18n("concierge-ask-template-title"))
     elif action is StaffAction.DELETE_TEMPLATE:
         deleted = await template_store.delete(session, callback_data.ref)
-        await session.commit()
         found_t = await template_store.listing(session)
         await bot.send_message(
             chat,
@@ -173,37 +167,16 @@ async def _toggle_role(
     settings: Settings,
     target_id: int,
 ) -> None:
-    if not is_admin(settings, user):
-        audit.record(
-            session,
-            settings.admin,
-            user.id,
-            AuditAction.STAFF,
-            AuditResult.DENIED,
-            f"user:{target_id}",
-        )
+    change = await toggle_staff(session, settings, settings.admin, user, target_id)
+    if change is RoleChange.DENIED:
         await fallback.expired_button(query, i18n)
-        return
-    target = await session.get(User, target_id)
-    if target is None:
+    elif change is RoleChange.NOT_FOUND:
         await query.answer(i18n("admin-lookup-not-found"), show_alert=True)
-        return
-    on = not is_staff(settings, target)
-    changed = set_staff(target, on)
-    audit.record(
-        session,
-        settings.admin,
-        user.id,
-        AuditAction.STAFF,
-        AuditResult.OK if changed else AuditResult.FAILED,
-        f"user:{target_id}:{'on' if on else 'off'}",
-    )
-    await session.commit()
-    if not changed:
+    elif change is RoleChange.UNCHANGED:
         await query.answer(i18n("concierge-role-unchanged"), show_alert=True)
-        return
-    key = "concierge-role-granted" if on else "concierge-role-revoked"
-    await query.answer(i18n(key, id=str(target_id)), show_alert=True)
+    else:
+        key = "concierge-role-granted" if change is RoleChange.GRANTED else "concierge-role-revoked"
+        await query.answer(i18n(key, id=str(target_id)), show_alert=True)
 
 
 async def on_prompt(
@@ -284,7 +257,6 @@ async def on_prompt(
             await state.set_state(StaffStates.template_title)
             await message.answer(i18n("concierge-invalid-template", title=template_store.MAX_TITLE))
             return
-        await session.commit()
         await state.clear()
         await message.answer(i18n("concierge-template-saved", title=template.title))
 
@@ -311,7 +283,6 @@ async def _save_persona(
         await state.clear()
         await bot.send_message(chat, i18n("concierge-persona-incomplete"))
         return
-    await session.commit()
     await state.clear()
     me = await bot.me()
     link = f"https://t.me/{me.username}?start=p_{persona.id}"

@@ -1,4 +1,4 @@
-"""Personas staff answer as: made, listed, switched on and off."""
+"""Personas staff answer as: made, listed, switched on and off (each change committed here)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,17 @@ async def create(session: AsyncSession, spec: PersonaSpec) -> ConciergePersona:
         active=True,
     )
     session.add(persona)
-    await session.flush()
+    await session.commit()
+    return persona
+
+
+async def toggle(session: AsyncSession, persona_id: int) -> ConciergePersona | None:
+    """Switch a persona on or off (committed); None when it no longer exists."""
+    persona = await session.get(ConciergePersona, persona_id)
+    if persona is None:
+        return None
+    persona.active = not persona.active
+    await session.commit()
     return persona
 
 

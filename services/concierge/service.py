@@ -30,6 +30,7 @@ from bot.db.models.concierge import (
     RelayState,
     SessionState,
 )
+from bot.db.transactions import calling_inside_transaction
 from bot.state import KeyValueState
 from services.ai.chat import AIService
 from services.concierge import desk, drafts, personas, relay, sessions, templates, transcript
@@ -164,16 +165,17 @@ class ConciergeService:
         previous = await sessions.current(session, user_id)
         if previous is not None:
             await self._close(session, bot, ui, previous, by_user=True, tell_user=False)
-        row = await sessions.create(session, self.settings, user_id, persona)
-        mark = desk.badge(row)
+        # The topic first, the session with it: no write is pending while Telegram answers, and a
+        # refused topic leaves nothing behind. A new session is open with nobody waiting.
+        mark = desk.Badge.ANSWERED
         try:
-            row.thread_id = await desk.open_topic(
+            thread_id = await desk.open_topic(
                 bot, chat, desk.topic_name(mark, persona.name, self.pseudonym(user_id))
             )
         except TelegramAPIError as exc:
             log.warning("concierge topic not created (%s)", exc.message)
-            await session.rollback()
             return Result(Outcome.DESK_FAILED, persona)
+        row = await sessions.create(session, self.settings, user_id, persona, thread_id=thread_id)
         row.shown = mark.value
         await session.commit()
         # Lets private messages find their way here without a database look-up each.
@@ -345,7 +347,8 @@ class ConciergeService:
         send: Callable[[], Awaitable[int]],
     ) -> Result:
         try:
-            added.copy_id = await send()
+            with calling_inside_transaction("the relay's claim is held until Telegram answers"):
+                added.copy_id = await send()
         except TelegramForbiddenError:
             added.state = RelayState.FAILED
             await session.commit()
@@ -480,12 +483,20 @@ class ConciergeService:
             {"kind": "text", "text": text},
         )
         assert draft is not None
-        posted = await bot.send_message(
-            chat,
-            ui.text("concierge-desk-draft", text=text),
-            message_thread_id=row.thread_id,
-            reply_markup=ui.draft_controls(row.id, draft.id),
-        )
+        # Saved before it is shown: the buttons under it name this row.
+        await session.commit()
+        try:
+            posted = await bot.send_message(
+                chat,
+                ui.text("concierge-desk-draft", text=text),
+                message_thread_id=row.thread_id,
+                reply_markup=ui.draft_controls(row.id, draft.id),
+            )
+        except TelegramAPIError as exc:
+            log.warning("concierge: draft not posted (%s)", exc.message)
+            draft.state = RelayState.FAILED
+            await session.commit()
+            return Result(Outcome.DRAFT_FAILED)
         draft.copy_id = posted.message_id
         draft.state = RelayState.DELIVERED
         await session.commit()

@@ -91,11 +91,17 @@ async def by_thread(session: AsyncSession, thread_id: int) -> ConciergeSession |
 
 
 async def create(
-    session: AsyncSession, settings: ConciergeSettings, user_id: int, persona: ConciergePersona
+    session: AsyncSession,
+    settings: ConciergeSettings,
+    user_id: int,
+    persona: ConciergePersona,
+    *,
+    thread_id: int | None = None,
 ) -> ConciergeSession:
     row = ConciergeSession(
         user_id=user_id,
         persona_id=persona.id,
+        thread_id=thread_id,
         state=SessionState.OPEN,
         shown="",
         expires_at=expiry(settings),

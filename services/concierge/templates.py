@@ -1,4 +1,5 @@
-"""Reply templates: saved by staff, sent with one tap, ``{name}`` filled in."""
+"""Reply templates: saved by staff, sent with one tap, ``{name}`` filled in. Saving and
+deleting commit here."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ async def create(session: AsyncSession, title: str, body: str) -> ConciergeTempl
         raise TemplateInvalid
     template = ConciergeTemplate(title=title, body=body)
     session.add(template)
-    await session.flush()
+    await session.commit()
     return template
 
 
@@ -40,6 +41,7 @@ async def delete(session: AsyncSession, template_id: int) -> bool:
     if template is None:
         return False
     await session.delete(template)
+    await session.commit()
     return True
 
 

@@ -324,7 +324,7 @@ async def test_staff_create_a_persona_users_list_it_and_the_operator_grants_the_
     panel = await open_panel(emulator, operator, lang)
     await panel.press("admin-btn-users")
     await panel.reply("@sana_s")
-    await emulator.wait_until(lambda: str(staff.id) in panel.text, what="user card")
+    await emulator.wait_until(lambda: str(staff.id) in panel.text, timeout=60, what="user card")
     alert = await panel.press("concierge-btn-staff-role")
     assert alert == t(app, lang, "concierge-role-granted", id=str(staff.id))
 
@@ -488,6 +488,7 @@ async def test_text_photos_and_stickers_are_relayed_both_ways_with_no_identity_i
     assert "sticker" in copies[2].data
     await emulator.wait_until(
         lambda: topic_name(emulator, desk, thread).startswith(Badge.WAITING.value),
+        timeout=60,
         what="the topic shows a waiting message",
     )
 
@@ -516,6 +517,7 @@ async def test_text_photos_and_stickers_are_relayed_both_ways_with_no_identity_i
         assert "Sana" not in json.dumps(message.data, ensure_ascii=False)
     await emulator.wait_until(
         lambda: topic_name(emulator, desk, thread).startswith(Badge.ANSWERED.value),
+        timeout=60,
         what="the topic shows the answer",
     )
     assert await balance(app, user.id) == 7
@@ -553,6 +555,7 @@ async def test_claim_release_and_close(
     assert answer == t(app, lang, "concierge-press-claimed")
     await emulator.wait_until(
         lambda: topic_name(emulator, desk, thread).startswith(Badge.CLAIMED_WAITING.value),
+        timeout=60,
         what="claimed",
     )
     assert await press_in_topic(other, copy, DeskAction.CLAIM, sid) == t(
@@ -566,6 +569,7 @@ async def test_claim_release_and_close(
     )
     await emulator.wait_until(
         lambda: topic_name(emulator, desk, thread).startswith(Badge.WAITING.value),
+        timeout=60,
         what="released",
     )
     assert await press_in_topic(staff, copy, DeskAction.RELEASE, sid) == t(
@@ -584,7 +588,7 @@ async def test_claim_release_and_close(
     )
     await says(emulator, user, t(app, lang, "concierge-ended-by-persona", persona="Mika"))
     await emulator.wait_until(
-        lambda: emulator.chat(desk.id).topics[thread].closed, what="the topic closed"
+        lambda: emulator.chat(desk.id).topics[thread].closed, timeout=60, what="the topic closed"
     )
     assert topic_name(emulator, desk, thread).startswith(Badge.CLOSED.value)
     assert len(emulator.messages(user.chat, from_bot=True)) == before + 1
@@ -770,6 +774,7 @@ async def test_the_unanswered_queue_lists_the_longest_waiting_first_and_a_block_
     await emulator.wait_for(lambda m: m.from_bot and m.text == "Hello!", 60, chat=second.chat)
     await emulator.wait_until(
         lambda: topic_name(emulator, desk, threads[1]).startswith(Badge.ANSWERED.value),
+        timeout=60,
         what="the second answered",
     )
     listed = await queue_text()

@@ -10,11 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = ROOT / "handlers"
 
-# Still committing: the concierge, which landed while the rule came in. Remove an entry as soon
-# as its files commit nothing (the second test insists on it), together with NOT_YET_HELD in
-# middlewares/context.py (which still commits after them and does not check them).
-PENDING = ("handlers/concierge/",)
-
 
 def _commits(path: Path) -> list[int]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -32,18 +27,8 @@ def _handler_files() -> list[tuple[str, Path]]:
 
 
 def test_no_handler_calls_commit() -> None:
-    found = [
-        f"{relative}:{line}"
-        for relative, path in _handler_files()
-        if not relative.startswith(PENDING)
-        for line in _commits(path)
-    ]
+    found = [f"{relative}:{line}" for relative, path in _handler_files() for line in _commits(path)]
     assert found == [], "handlers must not commit; let the service commit:\n" + "\n".join(found)
-
-
-def test_the_exceptions_are_still_needed() -> None:
-    still = [r for r, path in _handler_files() if r.startswith(PENDING) and _commits(path)]
-    assert still, f"nothing under {PENDING} commits any more: empty PENDING and NOT_YET_HELD"
 
 
 def test_the_check_finds_a_commit(tmp_path: Path) -> None:
