@@ -35,8 +35,8 @@ def _is_admin(user: User, settings: Settings) -> bool:
 async def _model_screen(
     session: AsyncSession, user: User, i18n: I18n, ai: AIService, settings: Settings
 ) -> tuple[str, InlineKeyboardMarkup]:
-    current, own = await ai.current_model(session, user.id)
-    models = ai.models_for(own)
+    current, own = await ai.preferences.current_model(session, user.id)
+    models = ai.preferences.models_for(own)
     text = i18n("chat-model-prompt", current=current.name if current else "—")
     if current is not None:
         if current.provider in own:
@@ -64,7 +64,7 @@ async def show_models(
     ai: AIService,
     settings: Settings,
 ) -> None:
-    current, _ = await ai.current_model(session, user.id)
+    current, _ = await ai.preferences.current_model(session, user.id)
     if current is None:
         await message.answer(i18n("chat-no-model"))
         return
@@ -90,10 +90,12 @@ async def pick_model(
         if not _is_admin(user, settings):  # re-checked here, never trusted from the button
             await query.answer(i18n("chat-model-unavailable"), show_alert=True)
             return
-        await ai.set_default_model(session, model.id)  # committed before the user is told
+        await ai.preferences.set_default_model(
+            session, model.id
+        )  # committed before the user is told
         await query.answer(i18n("chat-model-default-set", name=model.name))
         return
-    if not await ai.set_model(session, user.id, model.id):
+    if not await ai.preferences.set_model(session, user.id, model.id):
         await query.answer(i18n("chat-model-unavailable"), show_alert=True)
         return
     # Committed by then: the edit below may wait its turn in the send budget, and the next
@@ -118,10 +120,10 @@ async def show_personas(
         if len(custom) > personas.MAX_CUSTOM_CHARS:
             await message.answer(i18n("chat-persona-too-long", max=personas.MAX_CUSTOM_CHARS))
             return
-        await ai.set_persona(session, user.id, personas.CUSTOM, custom)  # committed
+        await ai.preferences.set_persona(session, user.id, personas.CUSTOM, custom)  # committed
         await message.answer(i18n("chat-persona-set", name=i18n(f"chat-persona-{personas.CUSTOM}")))
         return
-    pref = await ai.preference(session, user.id)
+    pref = await ai.preferences.preference(session, user.id)
     current = pref.persona or personas.DEFAULT
     ids = [p.id for p in personas.SHIPPED]
     if pref.custom_persona:
@@ -145,7 +147,7 @@ async def pick_persona(
     ai: AIService,
 ) -> None:
     persona_id = callback_data.persona
-    if not await ai.set_persona(session, user.id, persona_id):  # committed when True
+    if not await ai.preferences.set_persona(session, user.id, persona_id):  # committed when True
         await query.answer(i18n("chat-persona-unknown"), show_alert=True)
         return
     name = i18n(f"chat-persona-{persona_id}")
@@ -238,7 +240,7 @@ async def apikey(
         return
     label = named.value
     try:
-        await ai.add_key(session, user.id, named, key)
+        await ai.preferences.add_key(session, user.id, named, key)
     except ProviderError as exc:
         if exc.kind in (ErrorKind.AUTH, ErrorKind.BAD_REQUEST, ErrorKind.QUOTA):
             await message.answer(i18n("chat-apikey-invalid", provider=label) + note)

@@ -1,5 +1,6 @@
-"""AI chat service: one place that answers a message — model choice, context, credits, streaming,
-stop, failure handling, storing the turns and logging the exchange.
+"""AI chat service: one place that answers a message — context, credits, streaming, stop,
+failure handling, storing the turns and logging the exchange. What the reply is made with (the
+model, the persona, the user's own keys) is `services/ai/preferences.py`, as ``.preferences``.
 
 Handlers call ``AIService.reply`` with a ``Sender`` (Telegram) and the few UI pieces that need
 the user's language (buttons, suffixes); everything else lives here.
@@ -20,9 +21,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models.ai import AIDefault, AIPreference
-from services.ai import personas
-from services.ai.catalogue import Catalogue, ModelInfo, ProviderName
+from bot.db.models.ai import AIPreference
+from services.ai.catalogue import Catalogue, ModelInfo
 from services.ai.config import AISettings
 from services.ai.context import (
     ContextStore,
@@ -40,6 +40,7 @@ from services.ai.metering import (
     Reservation,
     prompt_charge_key,
 )
+from services.ai.preferences import Preferences
 from services.ai.providers.base import (
     ChatMessage,
     Chunk,
@@ -59,12 +60,10 @@ from services.ai.stream import (
     Target,
 )
 from services.ai.tokens import TokenCounter, warm_up
-from services.crypto.fields import FieldCipher, FieldDecryptError
+from services.crypto.fields import FieldCipher
 
 log = logging.getLogger(__name__)
 
-PURPOSE_PERSONA = "ai-persona"
-DEFAULT_MODEL_KEY = "model"
 SUMMARY_MAX_TOKENS = 400
 
 
@@ -149,6 +148,9 @@ class AIService:
         self.registry = registry or ProviderRegistry.from_settings(settings)
         self.contexts = ContextStore(cipher, hours=settings.context_hours)
         self.keys = KeyStore(cipher)
+        self.preferences = Preferences(
+            settings.default_model, self.catalogue, self.registry, self.keys, cipher
+        )
         self.meter = Meter(sessionmaker, settings)
         self.exchange_log = exchange_log
         self.pace = Pace(
@@ -162,115 +164,6 @@ class AIService:
         self.streams = StreamScheduler(
             settings.stream_drafts_per_second, settings.stream_edits_per_second
         )
-
-    # -- models ---------------------------------------------------------------------------
-    def providers_for(self, own: set[ProviderName]) -> list[ProviderName]:
-        """Providers this user can use: configured ones, plus those they brought a key for."""
-        return [
-            p
-            for p in ProviderName
-            if self.registry.is_configured(p) or (p in own and self.registry.supports_byok(p))
-        ]
-
-    def models_for(self, own: set[ProviderName]) -> list[ModelInfo]:
-        usable = set(self.providers_for(own))
-        return [m for m in self.catalogue if m.provider in usable]
-
-    async def default_model_id(self, session: AsyncSession) -> str:
-        row = await session.get(AIDefault, DEFAULT_MODEL_KEY)
-        return row.value if row is not None else self.settings.default_model
-
-    async def set_default_model(self, session: AsyncSession, model_id: str) -> bool:
-        if model_id not in self.catalogue:
-            return False
-        row = await session.get(AIDefault, DEFAULT_MODEL_KEY)
-        if row is None:
-            session.add(AIDefault(key=DEFAULT_MODEL_KEY, value=model_id))
-        else:
-            row.value = model_id
-        await session.commit()
-        return True
-
-    async def preference(self, session: AsyncSession, user_id: int) -> AIPreference:
-        """The user's preferences to read (the defaults, not stored, when they chose none)."""
-        return await session.get(AIPreference, user_id) or AIPreference(user_id=user_id)
-
-    async def _preference_to_change(self, session: AsyncSession, user_id: int) -> AIPreference:
-        pref = await session.get(AIPreference, user_id)
-        if pref is None:
-            pref = AIPreference(user_id=user_id)
-            session.add(pref)
-        return pref
-
-    async def current_model(
-        self, session: AsyncSession, user_id: int
-    ) -> tuple[ModelInfo | None, set[ProviderName]]:
-        """The model a reply would use now (the user's choice if usable, else the default,
-        else the first usable one) and the providers the user has own keys for."""
-        own = await self.keys.providers(session, user_id)
-        usable = self.models_for(own)
-        if not usable:
-            return None, own
-        pref = await session.get(AIPreference, user_id)
-        for wanted in (pref.model if pref else None, await self.default_model_id(session)):
-            model = self.catalogue.get(wanted) if wanted else None
-            if model is not None and model in usable:
-                return model, own
-        return usable[0], own
-
-    async def set_model(self, session: AsyncSession, user_id: int, model_id: str) -> bool:
-        own = await self.keys.providers(session, user_id)
-        model = self.catalogue.get(model_id)
-        if model is None or model not in self.models_for(own):
-            return False
-        (await self._preference_to_change(session, user_id)).model = model_id
-        await session.commit()
-        return True
-
-    # -- personas -------------------------------------------------------------------------
-    async def set_persona(
-        self, session: AsyncSession, user_id: int, persona_id: str, custom: str | None = None
-    ) -> bool:
-        """Choose a persona (committed on True). `custom` stores a new custom text; without it,
-        the custom persona is the one stored before, if any."""
-        if persona_id == personas.CUSTOM:
-            if custom is None:
-                stored = await session.get(AIPreference, user_id)
-                if stored is None or stored.custom_persona is None:
-                    return False
-            elif not custom or len(custom) > personas.MAX_CUSTOM_CHARS:
-                return False
-        elif personas.shipped(persona_id) is None:
-            return False
-        pref = await self._preference_to_change(session, user_id)
-        if persona_id == personas.CUSTOM and custom is not None:
-            pref.custom_persona = self.cipher.encrypt(PURPOSE_PERSONA, custom, row_id=user_id)
-        pref.persona = persona_id
-        await session.commit()
-        return True
-
-    def _system_prompt(self, pref: AIPreference | None, user_id: int) -> str:
-        custom: str | None = None
-        if pref is not None and pref.custom_persona:
-            try:
-                custom = self.cipher.decrypt_str(
-                    PURPOSE_PERSONA, pref.custom_persona, row_id=user_id
-                )
-            except FieldDecryptError:
-                custom = None
-        return personas.system_prompt(pref.persona if pref else None, custom)
-
-    # -- own keys -------------------------------------------------------------------------
-    async def add_key(
-        self, session: AsyncSession, user_id: int, provider: ProviderName, key: str
-    ) -> None:
-        """Check the key with one cheap call (listing models), then store it encrypted.
-        Raises ``ProviderError`` (kind ``auth`` for a bad key) and stores nothing then."""
-        if not self.registry.supports_byok(provider):
-            raise ProviderError(ErrorKind.UNAVAILABLE, provider, "no own keys for this provider")
-        await self.registry.check_key(provider, key)
-        await self.keys.put(session, user_id, provider, key)
-        await session.commit()
 
     # -- conversation ---------------------------------------------------------------------
     def scope(self, chat_id: int, thread_id: int | None, *, private: bool) -> Scope:
@@ -308,7 +201,7 @@ class AIService:
     # -- the reply ------------------------------------------------------------------------
     async def reply(self, req: ChatRequest, sender: Sender, ui: ReplyUI) -> ReplyResult:
         async with self.sessionmaker() as session:
-            model, own = await self.current_model(session, req.user_id)
+            model, own = await self.preferences.current_model(session, req.user_id)
             if model is None:
                 return ReplyResult(Outcome.NO_MODEL)
             api_key = (
@@ -317,7 +210,7 @@ class AIService:
                 else None
             )
             pref = await session.get(AIPreference, req.user_id)
-            system = self._system_prompt(pref, req.user_id)
+            system = self.preferences.system_prompt(pref, req.user_id)
             scope = self.scope(req.chat_id, req.thread_id, private=req.private)
             turns = await self.contexts.turns(session, req.user_id, scope)
             summary = await self.contexts.summary(session, req.user_id, scope)
@@ -396,7 +289,7 @@ class AIService:
                     Outcome.FAILED,
                     model=model,
                     error=exc.kind,
-                    alternatives=self._alternatives(model, own),
+                    alternatives=self.preferences.alternatives(model, own),
                 )
             text = "".join(acc.text)
             if not text.strip() and not stopped:
@@ -568,14 +461,3 @@ class AIService:
             await self.exchange_log.record(req.user_id, "chat", body)
         except Exception:  # logging must not cost the user their reply
             log.exception("exchange log failed for a reply")
-
-    def _alternatives(self, failed: ModelInfo, own: set[ProviderName]) -> list[ModelInfo]:
-        """One model from each other usable, healthy provider: the next ones to offer."""
-        seen: set[ProviderName] = {failed.provider}
-        out: list[ModelInfo] = []
-        for m in self.models_for(own):
-            if m.provider in seen or not self.registry.healthy(m.provider):
-                continue
-            seen.add(m.provider)
-            out.append(m)
-        return out

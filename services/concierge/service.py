@@ -461,7 +461,7 @@ class ConciergeService:
             return Result(Outcome.NO_SESSION)
         recent = await sessions.relays(session, row.id, limit=self.settings.draft_context)
         history = [(r.direction, sessions.unseal(self.cipher, r)) for r in recent]
-        model_id = await self.ai.default_model_id(session)
+        model_id = await self.ai.preferences.default_model_id(session)
         # No transaction stays open while the model writes.
         await session.commit()
         try:

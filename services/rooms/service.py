@@ -311,7 +311,7 @@ class RoomService:
     # -- settings -------------------------------------------------------------------------
     def models(self) -> list[ModelInfo]:
         """Models a room can use: those the operator configured (own keys are per person)."""
-        return self.ai.models_for(set())
+        return self.ai.preferences.models_for(set())
 
     async def model_of(self, session: AsyncSession, room: Room) -> ModelInfo | None:
         return await self._model(session, room.model)
@@ -649,7 +649,7 @@ class RoomService:
     async def _model(self, session: AsyncSession, wanted: str | None) -> ModelInfo | None:
         """The room's choice if usable, else the operator's default, else the first usable."""
         usable = self.models()
-        for model_id in (wanted, await self.ai.default_model_id(session)):
+        for model_id in (wanted, await self.ai.preferences.default_model_id(session)):
             model = self.ai.catalogue.get(model_id) if model_id else None
             if model is not None and model in usable:
                 return model

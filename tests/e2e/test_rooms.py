@@ -439,7 +439,7 @@ async def test_budget_and_cap_exhausted_answer_clearly_and_charge_nothing(
     # a member who brought their own key is answered with it: it costs neither the Master nor
     # the room's budget
     async with app.sessionmaker() as session:
-        await rooms_of(app).ai.add_key(session, bob.id, ProviderName.OPENAI, USER_KEY)
+        await rooms_of(app).ai.preferences.add_key(session, bob.id, ProviderName.OPENAI, USER_KEY)
         await session.commit()
     openai_fake.queue(Reply("On my key.", input_tokens=1_000_000, output_tokens=10))
     assert (await ask_in(emulator, bob, group, "fifth")).text == "On my key."

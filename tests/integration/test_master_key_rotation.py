@@ -145,7 +145,7 @@ async def _populate(s: Services, *, legacy_room: bool) -> Seeded:
     group = s.ai.contexts.scope(GROUP_CHAT, 7, private=False)
     async with s.sm() as session:
         await s.ai.keys.put(session, 1001, ProviderName.OPENAI, OWN_KEY)
-        assert await s.ai.set_persona(session, 1001, personas.CUSTOM, PERSONA)
+        assert await s.ai.preferences.set_persona(session, 1001, personas.CUSTOM, PERSONA)
         await s.ai.contexts.add_exchange(session, 1001, PRIVATE, "x1", ("q1", 2), ("a1", 2))
         await s.ai.contexts.add_exchange(session, 1001, PRIVATE, "x2", ("q2", 2), ("a2", 2))
         turns = await s.ai.contexts.turns(session, 1001, PRIVATE)
@@ -228,7 +228,7 @@ async def _check_everything_reads(s: Services, seeded: Seeded) -> None:
 
         assert await s.ai.keys.get(session, 1001, ProviderName.OPENAI) == OWN_KEY
         pref = await session.get(AIPreference, 1001)
-        assert PERSONA in s.ai._system_prompt(pref, 1001)
+        assert PERSONA in s.ai.preferences.system_prompt(pref, 1001)
         turns = await s.ai.contexts.turns(session, 1001, PRIVATE)
         assert [t.text for t in turns] == ["q1", "a1", "q2", "a2"]
         summary = await s.ai.contexts.summary(session, 1001, PRIVATE)

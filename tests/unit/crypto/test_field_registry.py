@@ -16,10 +16,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 from bot.db.encrypted import Encrypted, LookupHash, Rehash, encrypted, lookup_hash, registry
 from bot.db.models import Base
 from services.admin.identity import USERNAME_PURPOSE
-from services.ai.chat import PURPOSE_PERSONA
 from services.ai.context import PURPOSE_SCOPE as AI_SCOPE
 from services.ai.context import PURPOSE_SUMMARY, PURPOSE_TURN
 from services.ai.keys import PURPOSE_KEY
+from services.ai.preferences import PURPOSE_PERSONA
 from services.concierge import desk as concierge_desk
 from services.concierge import sessions as concierge_sessions
 from services.crypto.server_keys import PASSPHRASE_PURPOSE, SECRET_PURPOSE
