@@ -91,7 +91,8 @@ async def on_button(
     elif action is DeskAction.TEMPLATE:
         result = await concierge.send_template(session, bot, ui, sid, callback_data.ref)
     else:
-        result = await concierge.send_draft(session, bot, sid, callback_data.ref)
+        shown = query.message.message_id if query.message is not None else None
+        result = await concierge.send_draft(session, bot, sid, callback_data.ref, shown)
     await query.answer(i18n(f"concierge-press-{result.outcome.value}"))
 
 

@@ -503,8 +503,15 @@ class ConciergeService:
         return Result(Outcome.DRAFTED)
 
     async def send_draft(
-        self, session: AsyncSession, bot: DeskSender, session_id: int, draft_id: int
+        self,
+        session: AsyncSession,
+        bot: DeskSender,
+        session_id: int,
+        draft_id: int,
+        shown_as: int | None = None,
     ) -> Result:
+        """Send a posted draft to the user. ``shown_as`` is the draft's message in the topic (the
+        one pressed): the press can come before the draft's own row records it."""
         row, chat = await self._session_for_staff(session, session_id)
         draft = await session.get(ConciergeRelay, draft_id)
         if row is None or chat is None or draft is None or draft.session_id != row.id:
@@ -513,6 +520,9 @@ class ConciergeService:
             return Result(Outcome.NO_SESSION)
         if row.state is SessionState.CLOSED:
             return Result(Outcome.CLOSED)
+        shown = draft.copy_id if draft.copy_id is not None else shown_as
+        if shown is None or (shown_as is not None and shown_as != shown):
+            return Result(Outcome.NO_SESSION)
         text = str(sessions.unseal(self.cipher, draft).get("text", ""))
         # Keyed by the draft's message in the topic: a second tap sends nothing.
         added = await sessions.add_relay(
@@ -521,7 +531,7 @@ class ConciergeService:
             self.settings,
             row,
             RelayDirection.STAFF,
-            draft.copy_id,
+            shown,
             {"kind": "text", "text": text},
         )
         if added is None:

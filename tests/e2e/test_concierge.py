@@ -8,6 +8,7 @@ Every test that relays asserts on every call the bot made into the desk that no 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
@@ -39,6 +40,7 @@ from tests.e2e.test_chat import ai_settings
 from tests.e2e.test_logserver import FAST, gpg, gpg_home, posted_records
 from tests.e2e.test_rooms import anthropic_fake, openai_fake
 from tests.emulator.actors import UserActor
+from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, Member, StoredMessage
 from tests.fakes.ai_servers import FakeAnthropic, FakeOpenAI, Reply
@@ -673,6 +675,56 @@ async def test_an_ai_draft_in_the_persona_s_voice_is_sent_by_staff_and_never_cha
     # Only the user's message was charged; the draft cost the user nothing.
     assert await balance(app, user.id) == 8
     assert_no_identity(emulator, desk, user)
+
+
+async def test_a_draft_pressed_before_the_bot_heard_it_was_posted_is_still_sent_once(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI
+) -> None:
+    """Telegram shows the draft before the bot has the answer to its sendMessage (and so before
+    the draft's row knows its message): a press then is keyed by the pressed message."""
+    operator, staff, desk = await setup_desk(app, emulator, "en")
+    persona_id = await create_persona(app, emulator, staff, price=2)
+    user = secret_user(emulator, "en")
+    await grant(app, user.id, 10)
+    thread = await open_session(app, emulator, user, persona_id)
+    await user.send_text("Any tea you like?")
+    (copy,) = await in_topic(emulator, desk, thread, 1)
+    row = await current_session(app, user.id)
+    assert row is not None
+
+    original = emulator.methods.get("sendMessage")
+    assert original is not None
+    answer_held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def held_draft(call: Call) -> Any:
+        result = await original(call)  # stored, and visible to staff, at once
+        if call.params.get("chat_id") == desk.id and call.params.get("reply_markup"):
+            answer_held.set()
+            await release.wait()
+        return result
+
+    emulator.override_method("sendMessage", held_draft)
+    openai_fake.queue(Reply("Sencha, and a quiet afternoon."))
+    await press_in_topic(staff, copy, DeskAction.DRAFT, row.id)
+    await eventually(answer_held.is_set, what="the draft posted, its answer held")
+    draft = (await in_topic(emulator, desk, thread, 2))[1]
+    ref = DeskCD.unpack(str(draft.inline_buttons[0]["callback_data"])).ref
+    try:
+        # Another member of staff presses while the bot still waits for Telegram's answer.
+        first = await press_in_topic(operator, draft, DeskAction.SEND_DRAFT, row.id, ref)
+        second = await press_in_topic(operator, draft, DeskAction.SEND_DRAFT, row.id, ref)
+    finally:
+        release.set()
+    assert first == t(app, "en", "concierge-press-delivered")
+    assert second == t(app, "en", "concierge-press-duplicate")
+    sent = [
+        m
+        for m in emulator.messages(user.chat, from_bot=True)
+        if m.text == "Sencha, and a quiet afternoon."
+    ]
+    assert len(sent) == 1
+    assert await balance(app, user.id) == 8
 
 
 # ---------------------------------------------------------------------- the transcript
