@@ -92,7 +92,7 @@ def test_the_bot_and_the_tests_share_one_environment(checkout: Path) -> None:
     tests = run(checkout, "run-tests", "-k", "x")
     assert "python3 -m venv .venv" not in tests
     assert installs(tests) == ["dev.lock", "-e ."]
-    assert tests[-1] == "-m pytest -q -p no:cacheprovider -n 2 -k x"
+    assert tests[-1] == "-m pytest -q -p no:cacheprovider -n 4 -k x"
 
     # From then on neither reinstalls anything.
     for script in ("run-bot", "run-tests", "run-bot"):
