@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.waiting import wait_set
+
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
@@ -195,6 +197,7 @@ class TrafficTicker:
         self.instance = instance
         self._last: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def tick(self) -> bool:
         """Publish what changed; True when an event went out."""
@@ -218,18 +221,22 @@ class TrafficTicker:
         if self._task is not None:
             return
         self._last = dict(self.counts())  # a restart does not replay the process's history
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="dashboard-ticker")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            # The flag as well as the cancel: a cancel that lands inside redis-py's publish can
+            # be swallowed there (seen in CI: the loop went back to sleep and the stop waited
+            # for ever); the loop ends at its next wait either way.
+            self._stopping.set()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
+        while not await wait_set(self._stopping, self.every):
             try:
                 await self.tick()
             except Exception:  # the ticker must outlive any one failure

@@ -124,6 +124,7 @@ class DeliveryWorker:
         self.budget = service.budget
         self.stats = DeliveryStats()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._sends: set[asyncio.Task[None]] = set()
         # Users with a send in flight, shared by every worker of this process (a restarted
         # worker must not pick rows its predecessor is still sending).
@@ -141,6 +142,7 @@ class DeliveryWorker:
 
     def start(self) -> None:
         if not self.running:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="logserver-delivery")
 
     async def on_startup(self) -> None:
@@ -164,10 +166,13 @@ class DeliveryWorker:
         """Stop planning at once. Sends already started are not cut in half: each either
         completes with its acknowledgement or leaves its rows in the outbox."""
         if self._task is not None:
+            # The flag as well as the cancel: a cancel landing inside a driver call can be
+            # swallowed there, and the loop must still end (it checks at every turn).
+            self._stopping = True
             self._task.cancel()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self.service.wake.clear()
             try:
                 delay = await self.tick()
