@@ -378,17 +378,20 @@ class _Lease:
         self.state = state
         self.key = key
         self.lease = lease
+        self._settled = asyncio.Event()
         self._renewal = asyncio.create_task(self._renew(), name=f"lease {key}")
 
     async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease / 3)
+        while not await wait_set(self._settled, self.lease / 3):
             try:
                 await self.state.put(self.key, BUSY, self.lease)
             except Exception:  # Redis away: try again (the handler sees it too)
                 log.warning("could not renew the lease %s", self.key, exc_info=True)
 
     async def settle(self, done: bool) -> None:
+        # The flag as well as the cancel: a cancel landing inside redis-py can be swallowed
+        # there, and the renewal must still end (or the update would never be marked done).
+        self._settled.set()
         self._renewal.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._renewal

@@ -1,5 +1,5 @@
-"""The dashboard's traffic ticker stops even when a cancel is swallowed under it (redis-py can
-swallow one inside a publish; seen in CI as a shutdown waiting for ever)."""
+"""Loops that run beside the work stop even when a cancel is swallowed under them: redis-py can
+swallow one inside a call (seen in CI as a shutdown waiting for ever). Each ends on a flag too."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import itertools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from middlewares.updates import DONE, _Lease
 from services.dashboard.events import Subscription, TrafficTicker
 
 
@@ -53,3 +54,33 @@ async def test_the_ticker_stops_though_its_cancel_is_swallowed_in_a_publish() ->
     done, _ = await asyncio.wait({stopping}, timeout=30)
     assert done, "the ticker did not stop: its loop went on after the swallowed cancel"
     assert bus.swallowed
+
+
+class SwallowingState:
+    """A key-value store whose first write swallows a cancel that arrives meanwhile."""
+
+    def __init__(self) -> None:
+        self.writing = asyncio.Event()
+        self.swallowed = False
+        self.values: dict[str, str] = {}
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        self.writing.set()
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed = True
+        self.values[key] = value
+
+
+async def test_an_update_lease_settles_though_its_renewal_swallowed_the_cancel() -> None:
+    state = SwallowingState()
+    lease = _Lease(state, "update:1", 0.003)  # type: ignore[arg-type]
+    await state.writing.wait()
+    settling = asyncio.create_task(lease.settle(done=True))
+    done, _ = await asyncio.wait({settling}, timeout=30)
+    assert done, "the lease did not settle: its renewal went on after the swallowed cancel"
+    assert state.swallowed
+    assert state.values["update:1"] == DONE
