@@ -90,9 +90,8 @@ async def pick_model(
         if not _is_admin(user, settings):  # re-checked here, never trusted from the button
             await query.answer(i18n("chat-model-unavailable"), show_alert=True)
             return
-        await ai.preferences.set_default_model(
-            session, model.id
-        )  # committed before the user is told
+        # Committed before the user is told.
+        await ai.preferences.set_default_model(session, model.id)
         await query.answer(i18n("chat-model-default-set", name=model.name))
         return
     if not await ai.preferences.set_model(session, user.id, model.id):

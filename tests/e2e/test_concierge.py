@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from PIL import Image
@@ -23,7 +23,14 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.db.models import CreditMovement, MovementKind, User, UserRole
-from bot.db.models.concierge import ConciergePersona, ConciergeSession, SessionState
+from bot.db.models.concierge import (
+    ConciergePersona,
+    ConciergeRelay,
+    ConciergeSession,
+    RelayDirection,
+    RelayState,
+    SessionState,
+)
 from bot.settings import Settings
 from keyboards.concierge import (
     REQUEST_DESK,
@@ -40,10 +47,11 @@ from tests.e2e.test_chat import ai_settings
 from tests.e2e.test_logserver import FAST, gpg, gpg_home, posted_records
 from tests.e2e.test_rooms import anthropic_fake, openai_fake
 from tests.emulator.actors import UserActor
+from tests.emulator.errors import bad_request
 from tests.emulator.registry import Call
 from tests.emulator.server import BotAPIEmulator
 from tests.emulator.state import Chat, Member, StoredMessage
-from tests.fakes.ai_servers import FakeAnthropic, FakeOpenAI, Reply
+from tests.fakes.ai_servers import Fail, FakeAnthropic, FakeOpenAI, Reply
 from tests.harness import eventually, run_bot
 
 # Fixtures shared with the other e2e modules.
@@ -636,19 +644,40 @@ async def test_templates_are_sent_with_the_name_the_user_gave(
     assert_no_identity(emulator, desk, user)
 
 
-@LANGS
-async def test_an_ai_draft_in_the_persona_s_voice_is_sent_by_staff_and_never_charged(
-    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
-) -> None:
-    _, staff, desk = await setup_desk(app, emulator, lang)
+class Asked(NamedTuple):
+    """A session whose user has asked one question, relayed into its topic."""
+
+    operator: UserActor
+    staff: UserActor
+    desk: Chat
+    user: UserActor
+    thread: int
+    copy: StoredMessage
+    session: ConciergeSession
+
+
+async def a_question_in_the_desk(
+    app: Application, emulator: BotAPIEmulator, lang: str, text: str
+) -> Asked:
+    operator, staff, desk = await setup_desk(app, emulator, lang)
     persona_id = await create_persona(app, emulator, staff, price=2)
     user = secret_user(emulator, lang)
     await grant(app, user.id, 10)
     thread = await open_session(app, emulator, user, persona_id)
-    await user.send_text("Can you recommend a film?")
+    await user.send_text(text)
     (copy,) = await in_topic(emulator, desk, thread, 1)
     row = await current_session(app, user.id)
     assert row is not None
+    return Asked(operator, staff, desk, user, thread, copy, row)
+
+
+@LANGS
+async def test_an_ai_draft_in_the_persona_s_voice_is_sent_by_staff_and_never_charged(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    _, staff, desk, user, thread, copy, row = await a_question_in_the_desk(
+        app, emulator, lang, "Can you recommend a film?"
+    )
     openai_fake.queue(Reply("Try Roman Holiday, Haru — a perfect rainy-day film!"))
     await press_in_topic(staff, copy, DeskAction.DRAFT, row.id)
     drafts = await in_topic(emulator, desk, thread, 2)
@@ -682,15 +711,9 @@ async def test_a_draft_pressed_before_the_bot_heard_it_was_posted_is_still_sent_
 ) -> None:
     """Telegram shows the draft before the bot has the answer to its sendMessage (and so before
     the draft's row knows its message): a press then is keyed by the pressed message."""
-    operator, staff, desk = await setup_desk(app, emulator, "en")
-    persona_id = await create_persona(app, emulator, staff, price=2)
-    user = secret_user(emulator, "en")
-    await grant(app, user.id, 10)
-    thread = await open_session(app, emulator, user, persona_id)
-    await user.send_text("Any tea you like?")
-    (copy,) = await in_topic(emulator, desk, thread, 1)
-    row = await current_session(app, user.id)
-    assert row is not None
+    operator, staff, desk, user, thread, copy, row = await a_question_in_the_desk(
+        app, emulator, "en", "Any tea you like?"
+    )
 
     original = emulator.methods.get("sendMessage")
     assert original is not None
@@ -724,6 +747,49 @@ async def test_a_draft_pressed_before_the_bot_heard_it_was_posted_is_still_sent_
         if m.text == "Sencha, and a quiet afternoon."
     ]
     assert len(sent) == 1
+    assert await balance(app, user.id) == 8
+
+
+@LANGS
+async def test_a_draft_the_model_or_telegram_refuses_is_reported_and_costs_nothing(
+    app: Application, emulator: BotAPIEmulator, openai_fake: FakeOpenAI, lang: str
+) -> None:
+    _, staff, desk, user, thread, copy, row = await a_question_in_the_desk(
+        app, emulator, lang, "Is the shop open today?"
+    )
+    failed = desk_t(app, "concierge-desk-draft-failed")
+
+    # The provider refuses: staff hear it in the topic.
+    openai_fake.queue(Fail(400, "scripted refusal"))
+    await press_in_topic(staff, copy, DeskAction.DRAFT, row.id)
+    first = await says(emulator, desk, failed, thread_id=thread)
+
+    # The model writes, but Telegram refuses the post: the same answer, and the draft is kept
+    # as failed (nothing to send from it).
+    original = emulator.methods.get("sendMessage")
+    assert original is not None
+
+    async def refuse_drafts(call: Call) -> Any:
+        if call.params.get("chat_id") == desk.id and call.params.get("reply_markup"):
+            raise bad_request("not enough rights to send text messages to the chat")
+        return await original(call)
+
+    emulator.override_method("sendMessage", refuse_drafts)
+    openai_fake.queue(Reply("We are open until six."))
+    await press_in_topic(staff, copy, DeskAction.DRAFT, row.id)
+    await says(emulator, desk, failed, since=first, thread_id=thread)
+    async with app.sessionmaker() as session:
+        states = (
+            await session.scalars(
+                select(ConciergeRelay.state).where(
+                    ConciergeRelay.session_id == row.id,
+                    ConciergeRelay.direction == RelayDirection.DRAFT,
+                )
+            )
+        ).all()
+    assert states == [RelayState.FAILED]
+    assert not [m for m in emulator.messages(user.chat, from_bot=True) if "six" in (m.text or "")]
+    # Only the user's message was charged.
     assert await balance(app, user.id) == 8
 
 
